@@ -1,0 +1,93 @@
+# The one entry point: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export BENTOML_DO_NOT_TRACK := true
+export PIPENV_VENV_IN_PROJECT := 1
+export PIPENV_YES := 1
+export PIPENV_NOSPIN := 1
+export PIPENV_VERBOSITY := -1
+
+PIPENV_VERSION := 2026.10.3
+PYTHON := .venv/bin/python
+RUN := $(PYTHON)
+DATA := healthcare-dataset-stroke-data.csv
+PORT ?= 3000
+APP_PORT ?= 8501
+# Debian packages the tests and tools need (installed only when missing, and only as root).
+APT_PACKAGES := chromium shellcheck jq
+
+.PHONY: help install system-deps data train train-if-needed serve app run test test-fast lint format bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+install: .venv/.installed ## Create .venv with every pinned dependency (pipenv)
+
+.venv/.installed: Pipfile pyproject.toml
+	@command -v pipenv >/dev/null 2>&1 && pipenv --version | grep -q "$(PIPENV_VERSION)" \
+		|| python3 -m pip install --quiet "pipenv==$(PIPENV_VERSION)"
+	@# --skip-lock: Pipfile pins every direct dependency exactly, and Pipfile.lock (which
+	@# records an index URL) stays out of git, so there is nothing to lock against here.
+	python3 -m pipenv install --dev --skip-lock
+	@touch $@
+
+system-deps: ## Install the Debian packages the tests need (as root; skipped when present)
+	@missing=""; for pkg in $(APT_PACKAGES); do \
+		dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -z "$$missing" ]; then echo "Debian packages present: $(APT_PACKAGES)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "Installing$$missing"; apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "Not root: install$$missing with apt-get to run every test"; fi
+
+data: $(DATA) ## Get the data set (copied from $$STROKE_DATA, else downloaded), sha256-checked
+
+$(DATA): | .venv/.installed
+	$(RUN) -m stroke_risk.data
+
+train: install data ## Train, compare and calibrate; save the winner to the model store
+	$(RUN) training.py --data $(DATA)
+
+train-if-needed: install data
+	@$(RUN) -c "import bentoml, sys; from stroke_risk.config import get_settings; \
+		bentoml.models.get(get_settings().model_tag)" 2>/dev/null \
+		&& echo "Model $$($(RUN) -c 'from stroke_risk.config import get_settings; print(get_settings().model_tag)') is in the store" \
+		|| $(RUN) training.py --data $(DATA)
+
+serve: train-if-needed ## Serve the API on http://127.0.0.1:$(PORT)
+	.venv/bin/bentoml serve service.py --host 127.0.0.1 --port $(PORT)
+
+app: install ## Start the Streamlit app on http://127.0.0.1:$(APP_PORT) (needs `make serve`)
+	.venv/bin/streamlit run app/app.py --server.address 127.0.0.1 --server.port $(APP_PORT) \
+		--server.headless true --browser.gatherUsageStats false
+
+run: train-if-needed ## Set up, get data, train if needed, then serve the API and the app
+	@trap 'kill 0' EXIT INT TERM; \
+	.venv/bin/bentoml serve service.py --host 127.0.0.1 --port $(PORT) & \
+	.venv/bin/streamlit run app/app.py --server.address 127.0.0.1 --server.port $(APP_PORT) \
+		--server.headless true --browser.gatherUsageStats false & \
+	echo "API: http://127.0.0.1:$(PORT)  app: http://127.0.0.1:$(APP_PORT)  (Ctrl-C stops both)"; \
+	wait
+
+test: install system-deps data ## Install everything and run the whole test suite
+	$(RUN) -m ruff check .
+	$(RUN) -m ruff format --check .
+	$(RUN) -m pytest
+
+test-fast: install data ## The quick local loop: skip slow, browser and container tests
+	$(RUN) -m pytest -m "not slow and not browser and not container"
+
+lint: install ## ruff lint and format check
+	$(RUN) -m ruff check .
+	$(RUN) -m ruff format --check .
+
+format: install ## Apply ruff's fixes and formatting
+	$(RUN) -m ruff check --fix .
+	$(RUN) -m ruff format .
+
+bench: install data ## Run the benchmarks in bench/ (see bench/README.md)
+	$(RUN) bench/bench_training.py
+
+clean: ## Remove generated files (not the data set or the model store)
+	rm -rf reports test-artifacts .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Stroke-risk estimation shared by training, the service and the app."""

@@ -1,0 +1,120 @@
+"""Metrics that say whether a risk model ranks well and whether its numbers are true.
+
+ROC AUC and PR AUC measure ranking; the Brier score, calibration slope and intercept and
+the observed/expected ratio measure whether a predicted 3% means 3 in 100.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+from scipy.special import expit, logit
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+AGE_BANDS: tuple[tuple[float, float, str], ...] = (
+    (0, 18, "0-17"),
+    (18, 40, "18-39"),
+    (40, 50, "40-49"),
+    (50, 60, "50-59"),
+    (60, 70, "60-69"),
+    (70, 80, "70-79"),
+    (80, float("inf"), "80+"),
+)
+
+_EPS = 1e-6
+
+
+def age_band(age: float) -> str:
+    """The label of the age band an age falls in, e.g. ``"60-69"``."""
+    for low, high, label in AGE_BANDS:
+        if low <= age < high:
+            return label
+    raise ValueError(f"age {age} is outside every band")
+
+
+def calibration_slope_intercept(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """Slope of the logistic recalibration and calibration-in-the-large intercept.
+
+    Slope: coefficient of logit(p) in an unpenalised logistic fit (1 is ideal, < 1 means
+    predictions are too extreme). Intercept: the offset that makes the mean predicted
+    risk match the observed rate with the slope fixed at 1 (0 is ideal).
+    """
+    lp = logit(np.clip(p, _EPS, 1 - _EPS))
+    fit = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=1000)
+    fit.fit(lp.reshape(-1, 1), y)
+    slope = float(fit.coef_[0, 0])
+    intercept = float(brentq(lambda a: float(np.sum(y - expit(a + lp))), -20, 20))
+    return slope, intercept
+
+
+def risk_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """ROC AUC, PR AUC, Brier score, calibration slope/intercept and observed/expected."""
+    y = np.asarray(y)
+    p = np.asarray(p, dtype=float)
+    slope, intercept = calibration_slope_intercept(y, p)
+    return {
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "brier": float(brier_score_loss(y, p)),
+        "calibration_slope": slope,
+        "calibration_intercept": intercept,
+        "observed_expected": float(y.sum() / p.sum()),
+        "observed_rate": float(y.mean()),
+        "mean_predicted": float(p.mean()),
+    }
+
+
+def bootstrap_ci(
+    y: np.ndarray, p: np.ndarray, n_resamples: int = 1000, seed: int = 0
+) -> dict[str, tuple[float, float]]:
+    """Percentile 95% intervals for the ranking and calibration-in-the-large metrics.
+
+    Resamples keep the test split's size; a resample without a single stroke is skipped
+    because its AUC is undefined.
+    """
+    rng = np.random.default_rng(seed)
+    y = np.asarray(y)
+    p = np.asarray(p, dtype=float)
+    samples: dict[str, list[float]] = {
+        "roc_auc": [],
+        "pr_auc": [],
+        "brier": [],
+        "observed_expected": [],
+    }
+    for _ in range(n_resamples):
+        index = rng.integers(0, len(y), len(y))
+        ys, ps = y[index], p[index]
+        if ys.min() == ys.max():
+            continue
+        samples["roc_auc"].append(roc_auc_score(ys, ps))
+        samples["pr_auc"].append(average_precision_score(ys, ps))
+        samples["brier"].append(brier_score_loss(ys, ps))
+        samples["observed_expected"].append(ys.sum() / ps.sum())
+    return {
+        name: (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
+        for name, values in samples.items()
+    }
+
+
+def subgroup_table(frame: pd.DataFrame, y: np.ndarray, p: np.ndarray) -> list[dict[str, object]]:
+    """Observed and predicted risk, and AUC where defined, by sex and by age band."""
+    data = frame.assign(_y=np.asarray(y), _p=np.asarray(p), _band=frame["age"].map(age_band))
+    rows: list[dict[str, object]] = []
+    for column, label in (("gender", "sex"), ("_band", "age band")):
+        for value, group in data.groupby(column, sort=True):
+            events = int(group["_y"].sum())
+            both = 0 < events < len(group)
+            rows.append(
+                {
+                    "group": label,
+                    "value": str(value),
+                    "patients": len(group),
+                    "strokes": events,
+                    "observed_rate": float(group["_y"].mean()),
+                    "mean_predicted": float(group["_p"].mean()),
+                    "roc_auc": float(roc_auc_score(group["_y"], group["_p"])) if both else None,
+                }
+            )
+    return rows

@@ -1,0 +1,49 @@
+"""Metrics: they reward calibration and punish inflated probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stroke_risk.evaluation import age_band, bootstrap_ci, risk_metrics
+
+
+@pytest.fixture
+def calibrated_sample():
+    rng = np.random.default_rng(0)
+    p = rng.beta(1, 15, 20_000)
+    y = rng.random(p.size) < p
+    return y.astype(int), p
+
+
+def test_calibrated_predictions_score_as_calibrated(calibrated_sample):
+    y, p = calibrated_sample
+    metrics = risk_metrics(y, p)
+    assert metrics["calibration_slope"] == pytest.approx(1, abs=0.1)
+    assert metrics["calibration_intercept"] == pytest.approx(0, abs=0.05)
+    assert metrics["observed_expected"] == pytest.approx(1, abs=0.05)
+
+
+def test_inflated_predictions_are_caught(calibrated_sample):
+    y, p = calibrated_sample
+    honest, inflated = risk_metrics(y, p), risk_metrics(y, np.clip(p * 3, 0, 1))
+    assert inflated["observed_expected"] < 0.5
+    assert inflated["calibration_intercept"] < -0.5
+    assert inflated["brier"] > honest["brier"]
+    assert inflated["roc_auc"] == pytest.approx(honest["roc_auc"], abs=1e-3)
+
+
+def test_bootstrap_intervals_surround_the_estimate(calibrated_sample):
+    y, p = calibrated_sample
+    y, p = y[:2000], p[:2000]
+    intervals = bootstrap_ci(y, p, n_resamples=200, seed=1)
+    metrics = risk_metrics(y, p)
+    for name, (low, high) in intervals.items():
+        assert low < metrics[name] < high
+
+
+@pytest.mark.parametrize(
+    ("age", "band"), [(0.08, "0-17"), (17.9, "0-17"), (18, "18-39"), (69.5, "60-69"), (82, "80+")]
+)
+def test_age_bands(age, band):
+    assert age_band(age) == band

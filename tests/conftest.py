@@ -1,0 +1,88 @@
+"""Shared fixtures: the data set, and one quick model trained once per test session.
+
+Each session gets its own BentoML home in a temporary folder, so tests never touch (or
+depend on) the developer's model store, and usage tracking is off.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="stroke-risk-bentoml-")
+os.environ["BENTOML_DO_NOT_TRACK"] = "true"
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from stroke_risk.config import DATA_FILE_NAME, REPO_ROOT  # noqa: E402
+from stroke_risk.data import load_training_data  # noqa: E402
+from stroke_risk.schema import FEATURES, Patient  # noqa: E402
+
+EXAMPLE_PATIENT: dict[str, object] = Patient.model_config["json_schema_extra"]["examples"][0]
+
+
+def _data_path() -> Path:
+    for candidate in (REPO_ROOT / DATA_FILE_NAME, Path(os.environ.get("STROKE_DATA", "-"))):
+        if candidate.is_file():
+            return candidate
+    pytest.fail(f"the data set is missing: run `make data` (expected {REPO_ROOT / DATA_FILE_NAME})")
+
+
+@pytest.fixture(scope="session")
+def data_path() -> Path:
+    return _data_path()
+
+
+@pytest.fixture(scope="session")
+def stroke_data(data_path: Path) -> pd.DataFrame:
+    return load_training_data(data_path)
+
+
+@pytest.fixture(scope="session")
+def bentoml_home() -> Path:
+    return Path(os.environ["BENTOML_HOME"])
+
+
+@pytest.fixture(scope="session")
+def quick_training(data_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Run `training.py --quick` end to end, as a user would, into the session's store."""
+    reports = tmp_path_factory.mktemp("reports")
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "training.py"),
+            "--quick",
+            "--data",
+            str(data_path),
+            "--output-dir",
+            str(reports),
+            "--seed",
+            "7",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return {"reports": reports, "log": completed.stderr}
+
+
+@pytest.fixture(scope="session")
+def stored_model(quick_training: dict):
+    from stroke_risk.model_store import load_stored_model
+
+    return load_stored_model("stroke_risk_model:latest")
+
+
+@pytest.fixture
+def example_patient() -> dict[str, object]:
+    return dict(EXAMPLE_PATIENT)
+
+
+def patients_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(FEATURES))

@@ -1,0 +1,79 @@
+"""Behavioural tests of the trained model: direction, invariance, minimum functionality."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stroke_risk.lean import frame_to_columns
+from tests.conftest import EXAMPLE_PATIENT, patients_frame
+
+pytestmark = pytest.mark.slow
+
+
+def risk(stored_model, **changes) -> float:
+    frame = patients_frame([{**EXAMPLE_PATIENT, **changes}])
+    return float(stored_model.pipeline.predict_proba(frame)[0, 1])
+
+
+@pytest.mark.parametrize(("younger", "older"), [(30, 50), (50, 70), (40, 80)])
+def test_older_means_higher_risk(stored_model, younger, older):
+    assert risk(stored_model, age=older) > risk(stored_model, age=younger)
+
+
+@pytest.mark.parametrize(
+    ("field", "low", "high"),
+    [("hypertension", 0, 1), ("heart_disease", 0, 1), ("avg_glucose_level", 80.0, 250.0)],
+)
+def test_established_risk_factors_never_lower_risk(stored_model, field, low, high):
+    base = {"age": 65.0}
+    assert risk(stored_model, **base, **{field: high}) >= risk(stored_model, **base, **{field: low})
+
+
+def test_changing_the_residence_type_alone_barely_moves_risk(stored_model):
+    """Urban and rural stroke rates differ little in the data (5.2% vs 4.5%)."""
+    urban = risk(stored_model, age=65.0, residence_type="Urban")
+    rural = risk(stored_model, age=65.0, residence_type="Rural")
+    assert abs(urban - rural) < 0.25 * min(urban, rural)
+
+
+def test_a_blank_bmi_does_not_inflate_risk(stored_model, stroke_data):
+    """Missing BMI went with a 4x stroke rate in the data; that must not leak into the model."""
+    sample = stroke_data.sample(300, random_state=0)
+    typical = float(np.nanmedian(stroke_data["bmi"]))
+    blank = stored_model.lean.predict(frame_to_columns(sample.assign(bmi=np.nan)))
+    at_typical = stored_model.lean.predict(frame_to_columns(sample.assign(bmi=typical)))
+    assert np.max(np.abs(blank - at_typical)) < 0.005
+
+
+def test_risk_does_not_spike_at_the_imputed_bmi(stored_model):
+    """A tree could learn "BMI exactly at the median" (i.e. blank) as a high-risk signal."""
+    base = {"age": 70.0}
+    at_median = risk(stored_model, **base, bmi=28.1)
+    neighbours = [risk(stored_model, **base, bmi=b) for b in (27.0, 29.5)]
+    assert at_median <= max(neighbours) + 1e-9
+
+
+def test_a_high_risk_profile_scores_far_above_a_low_risk_one(stored_model):
+    low = risk(
+        stored_model,
+        age=25.0,
+        hypertension=0,
+        heart_disease=0,
+        avg_glucose_level=85.0,
+        smoking_status="never smoked",
+        work_type="Private",
+        ever_married="No",
+    )
+    high = risk(
+        stored_model,
+        age=78.0,
+        hypertension=1,
+        heart_disease=1,
+        avg_glucose_level=230.0,
+        smoking_status="smokes",
+        ever_married="Yes",
+    )
+    assert low < 0.02
+    assert high > 0.1
+    assert high > 5 * low
