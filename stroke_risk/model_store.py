@@ -109,3 +109,12 @@ def load_stored_model(tag: str | bentoml.Model) -> StoredModel:
         profile=TrainingProfile.model_validate(model.custom_objects["profile"]),
         metadata=dict(model.info.metadata),
     )
+
+
+def model_exists(tag: str) -> bool:
+    """Whether the store holds a model under ``tag`` (e.g. ``stroke_risk_model:latest``)."""
+    try:
+        bentoml.models.get(tag)
+    except NotFound:
+        return False
+    return True

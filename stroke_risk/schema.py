@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from stroke_risk.config import get_settings
+
 Gender = Literal["Female", "Male", "Other"]
 YesNo = Literal["Yes", "No"]
 WorkType = Literal["Private", "Self-employed", "Govt_job", "children", "Never_worked"]
@@ -72,23 +74,25 @@ Bmi = _number(BMI_LIMITS)
 class Patient(BaseModel):
     """One patient, as a GP would enter them."""
 
+    # "example" (singular): the OpenAPI 3.0 form that BentoML's document generator accepts.
+    # hide_input_in_errors: a validation error's text (which servers log) must not carry
+    # patient data; the field name and the rule broken are enough.
     model_config = ConfigDict(
         extra="forbid",
+        hide_input_in_errors=True,
         json_schema_extra={
-            "examples": [
-                {
-                    "gender": "Female",
-                    "age": 42.0,
-                    "hypertension": 0,
-                    "heart_disease": 0,
-                    "ever_married": "Yes",
-                    "work_type": "Govt_job",
-                    "residence_type": "Rural",
-                    "avg_glucose_level": 112.98,
-                    "bmi": 37.2,
-                    "smoking_status": "formerly smoked",
-                }
-            ]
+            "example": {
+                "gender": "Female",
+                "age": 42.0,
+                "hypertension": 0,
+                "heart_disease": 0,
+                "ever_married": "Yes",
+                "work_type": "Govt_job",
+                "residence_type": "Rural",
+                "avg_glucose_level": 112.98,
+                "bmi": 37.2,
+                "smoking_status": "formerly smoked",
+            }
         },
     )
 
@@ -140,11 +144,13 @@ class Patient(BaseModel):
 class PatientBatch(BaseModel):
     """Many patients, scored in the order given."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     patients: list[Patient] = Field(
-        description="The patients to score; results come back in the same order.",
+        description="The patients to score; results come back in the same order. "
+        "At most STROKE_MAX_BATCH_SIZE (default 10,000) per request.",
         min_length=1,
+        max_length=get_settings().max_batch_size,
     )
 
 

@@ -22,7 +22,7 @@ from stroke_risk.config import DATA_FILE_NAME, REPO_ROOT  # noqa: E402
 from stroke_risk.data import load_training_data  # noqa: E402
 from stroke_risk.schema import FEATURES, Patient  # noqa: E402
 
-EXAMPLE_PATIENT: dict[str, object] = Patient.model_config["json_schema_extra"]["examples"][0]
+EXAMPLE_PATIENT: dict[str, object] = Patient.model_config["json_schema_extra"]["example"]
 
 
 def _data_path() -> Path:

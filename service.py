@@ -1,0 +1,70 @@
+"""The stroke-risk HTTP API: validated patients in, calibrated and explained risk out.
+
+    bentoml serve service.py --port 3000      (or `make serve`)
+
+The patient model, the scoring and the explanations live in the `stroke_risk` package;
+this file only wires them to BentoML.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import bentoml
+from pydantic_core import to_json
+from starlette.responses import Response
+
+from stroke_risk.api_guard import ApiGuard
+from stroke_risk.assessment import Assessment, RiskAssessor
+from stroke_risk.config import get_settings
+from stroke_risk.lean import LeanModelError
+from stroke_risk.model_store import load_stored_model, model_exists
+from stroke_risk.schema import Patient, PatientBatch
+from stroke_risk.service_models import BatchResults
+
+logger = logging.getLogger("stroke_risk.service")
+settings = get_settings()
+
+if not model_exists(settings.model_tag):
+    # One line a person can act on, rather than a traceback from deep inside BentoML.
+    sys.stderr.write(
+        f"error: no model '{settings.model_tag}' in the BentoML model store: run `make train`\n"
+    )
+    raise SystemExit(2)
+
+
+@bentoml.service(
+    name="stroke_risk",
+    workers=1,
+    traffic={"timeout": 30},
+    http={"cors": {"enabled": False}},
+)
+class StrokeRisk:
+    """Stroke risk as decision support, not a diagnosis (see the model card)."""
+
+    model_ref = bentoml.models.BentoModel(settings.model_tag)
+
+    def __init__(self) -> None:
+        stored = load_stored_model(self.model_ref)
+        # The lean copy must reproduce the pipeline before the service may answer anyone.
+        gap = stored.metadata.get("lean_max_difference", 1.0)
+        if gap > 1e-5:
+            raise LeanModelError(f"lean model differs from the pipeline by {gap:.2e}")
+        self.assessor = RiskAssessor(stored.lean, stored.profile, settings, stored.tag)
+        logger.info("Loaded %s (%s)", stored.tag, stored.metadata.get("winner"))
+
+    @bentoml.api(route="/predict", output_spec=Assessment)
+    async def predict(self, patient: Patient, /) -> Response:
+        """Stroke risk for one patient, with its drivers and what-ifs."""
+        (result,) = self.assessor.assess([patient])
+        return Response(to_json(result), media_type="application/json")
+
+    @bentoml.api(route="/predict_batch", output_spec=BatchResults)
+    async def predict_batch(self, batch: PatientBatch, /) -> Response:
+        """Stroke risk for many patients, in the order given."""
+        results = self.assessor.assess(batch.patients)
+        return Response(to_json({"results": results}), media_type="application/json")
+
+
+StrokeRisk.add_asgi_middleware(ApiGuard, api_keys=settings.api_keys)
