@@ -86,3 +86,18 @@ def example_patient() -> dict[str, object]:
 
 def patients_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(FEATURES))
+
+
+@pytest.fixture(scope="session")
+def service(quick_training, bentoml_home: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A real `bentoml serve` of the quick model, without API keys."""
+    from tests.servers import bentoml_server, private_bentoml_home
+
+    home = private_bentoml_home(bentoml_home, tmp_path_factory.mktemp("home-open"))
+    with bentoml_server(home, tmp_path_factory.mktemp("logs-open")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def service_url(service) -> str:
+    return service.url
