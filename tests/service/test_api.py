@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
 import requests
 
-from stroke_risk.schema import FEATURES, categories
+from stroke_risk.schema import FEATURES
 from tests.conftest import EXAMPLE_PATIENT
 
 pytestmark = pytest.mark.slow
 
 
 def post(url: str, path: str, body, **kwargs) -> requests.Response:
-    return requests.post(f"{url}{path}", json=body, timeout=30, **kwargs)
+    return requests.post(f"{url}{path}", json=body, timeout=60, **kwargs)
+
+
+def error_locations(reply: requests.Response) -> list[list]:
+    return [detail["loc"] for detail in reply.json()["detail"]]
 
 
 def test_one_patient_gets_an_explained_calibrated_risk(service_url, stored_model):
@@ -33,3 +36,189 @@ def test_one_patient_gets_an_explained_calibrated_risk(service_url, stored_model
     assert result["comparison"]["patients"] > 0
     # BMI 37.2 is above the healthy range, glucose 112.98 above normal; not a smoker.
     assert {w["factor"] for w in result["what_if"]} == {"bmi", "avg_glucose_level"}
+    for what_if in result["what_if"]:
+        assert what_if["absolute_reduction"] == pytest.approx(
+            result["probability"] - what_if["probability"], abs=2e-4
+        )
+
+
+def test_the_service_gives_the_trained_pipelines_numbers(service_url, stored_model, stroke_data):
+    patients = stroke_data[list(FEATURES)].astype(object)
+    patients = patients.where(patients.notna(), None).to_dict(orient="records")
+    reply = post(service_url, "/predict_batch", {"patients": patients})
+    assert reply.status_code == 200, reply.text[:500]
+    served = np.array([r["probability"] for r in reply.json()["results"]])
+    expected = stored_model.pipeline.predict_proba(stroke_data[list(FEATURES)])[:, 1]
+    assert len(served) == len(stroke_data)
+    np.testing.assert_allclose(served, expected, rtol=0, atol=6e-5)  # rounded to 4 decimals
+
+
+def test_a_batch_answers_in_the_order_given(service_url):
+    patients = [
+        {**EXAMPLE_PATIENT, "age": age, "smoking_status": smoking}
+        for age, smoking in [(80.0, "smokes"), (20.0, "never smoked"), (55.0, "Unknown")]
+    ]
+    batch = post(service_url, "/predict_batch", {"patients": patients}).json()["results"]
+    singles = [post(service_url, "/predict", patient).json() for patient in patients]
+    assert batch == singles
+    assert [w["change"] for w in batch[0]["what_if"]][0] == "stop smoking"
+
+
+def test_lenient_spellings_give_the_same_answer(service_url):
+    sloppy = {
+        **EXAMPLE_PATIENT,
+        "work_type": "govt job",
+        "ever_married": "yes",
+        "gender": "FEMALE",
+        "residence_type": "rural",
+        "hypertension": False,
+    }
+    assert (
+        post(service_url, "/predict", sloppy).json()
+        == post(service_url, "/predict", EXAMPLE_PATIENT).json()
+    )
+
+
+def test_out_of_training_range_inputs_are_scored_with_a_warning(service_url):
+    result = post(service_url, "/predict", {**EXAMPLE_PATIENT, "age": 95.0}).json()
+    assert any("age 95" in warning and "outside" in warning for warning in result["warnings"])
+
+
+def test_a_blank_bmi_is_scored_with_a_warning_and_no_bmi_what_if(service_url):
+    result = post(service_url, "/predict", {**EXAMPLE_PATIENT, "bmi": None}).json()
+    assert any("BMI not measured" in warning for warning in result["warnings"])
+    assert "bmi" not in {w["factor"] for w in result["what_if"]}
+
+
+BAD_PATIENTS = {
+    "missing field": ({k: v for k, v in EXAMPLE_PATIENT.items() if k != "age"}, ["age"]),
+    "wrong type": ({**EXAMPLE_PATIENT, "age": "forty"}, ["age"]),
+    "out of range": ({**EXAMPLE_PATIENT, "avg_glucose_level": 5000}, ["avg_glucose_level"]),
+    "unknown category": ({**EXAMPLE_PATIENT, "work_type": "Astronaut"}, ["work_type"]),
+    "extra field": ({**EXAMPLE_PATIENT, "cholesterol": 5}, ["cholesterol"]),
+    "null where not allowed": ({**EXAMPLE_PATIENT, "hypertension": None}, ["hypertension"]),
+    "flag out of range": ({**EXAMPLE_PATIENT, "heart_disease": 2}, ["heart_disease"]),
+}
+
+
+@pytest.mark.parametrize("case", BAD_PATIENTS, ids=list(BAD_PATIENTS))
+def test_bad_input_is_refused_naming_the_field(service_url, case):
+    body, fields = BAD_PATIENTS[case]
+    reply = post(service_url, "/predict", body)
+    assert reply.status_code == 400, reply.text
+    assert error_locations(reply) == [[field] for field in fields]
+    assert "Traceback" not in reply.text
+
+
+def test_refusals_name_the_allowed_values_and_ranges(service_url):
+    reply = post(service_url, "/predict", {**EXAMPLE_PATIENT, "smoking_status": "a bit"})
+    assert "'never smoked', 'formerly smoked', 'smokes' or 'Unknown'" in reply.text
+    reply = post(service_url, "/predict", {**EXAMPLE_PATIENT, "age": 130})
+    assert "less than or equal to 120" in reply.text
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_are_refused(service_url, literal):
+    body = json.dumps({**EXAMPLE_PATIENT, "age": "AGE"}).replace('"AGE"', literal)
+    reply = requests.post(
+        f"{service_url}/predict",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert reply.status_code == 400, reply.text
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b"", "application/json", 400),
+        (b"this is not json", "application/json", 400),
+        (b"[1, 2, 3]", "application/json", 400),
+        (b"gender=Female&age=42", "application/x-www-form-urlencoded", 415),
+        (b"<patient/>", "application/xml", 415),
+        (b"{}", "application/vnd.bentoml+pickle", 415),
+    ],
+    ids=["empty body", "not json", "json array", "form encoded", "xml", "pickle"],
+)
+def test_malformed_requests_get_a_client_error(service_url, body, content_type, status):
+    reply = requests.post(
+        f"{service_url}/predict", data=body, headers={"Content-Type": content_type}, timeout=30
+    )
+    assert reply.status_code == status, reply.text
+    assert reply.headers["content-type"].startswith("application/json")
+    assert "error" in reply.text and "Traceback" not in reply.text
+
+
+def test_a_batch_names_the_index_of_each_bad_patient(service_url):
+    patients = [
+        EXAMPLE_PATIENT,
+        {**EXAMPLE_PATIENT, "age": -1},
+        EXAMPLE_PATIENT,
+        {**EXAMPLE_PATIENT, "gender": "?"},
+    ]
+    reply = post(service_url, "/predict_batch", {"patients": patients})
+    assert reply.status_code == 400
+    assert error_locations(reply) == [["patients", 1, "age"], ["patients", 3, "gender"]]
+
+
+def test_an_empty_or_over_long_batch_is_refused(service_url):
+    assert post(service_url, "/predict_batch", {"patients": []}).status_code == 400
+    reply = post(service_url, "/predict_batch", {"patients": [EXAMPLE_PATIENT] * 10_001})
+    assert reply.status_code == 400
+    assert "at most 10000" in reply.text
+
+
+def test_a_very_large_body_is_refused_before_it_is_parsed(service_url):
+    reply = requests.post(
+        f"{service_url}/predict_batch",
+        data=b" " * (9 * 1024 * 1024),
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
+    assert reply.status_code == 413
+    assert "smaller requests" in reply.json()["error"]
+
+
+def test_health_endpoints_and_metrics(service_url):
+    assert requests.get(f"{service_url}/livez", timeout=5).status_code == 200
+    assert requests.get(f"{service_url}/readyz", timeout=5).status_code == 200
+    post(service_url, "/predict", EXAMPLE_PATIENT)
+    metrics = requests.get(f"{service_url}/metrics", timeout=5).text
+    assert "bentoml_service_request_total" in metrics
+    assert 'endpoint="/predict"' in metrics
+
+
+def test_the_openapi_document_describes_the_patient(service_url):
+    spec = requests.get(f"{service_url}/docs.json", timeout=10).json()
+    assert {"/predict", "/predict_batch"} <= set(spec["paths"])
+    patient = spec["components"]["schemas"]["PatientIODescriptor"]
+    assert patient["properties"]["work_type"]["enum"] == [
+        "Private",
+        "Self-employed",
+        "Govt_job",
+        "children",
+        "Never_worked",
+    ]
+    assert patient["properties"]["avg_glucose_level"]["unit"] == "mg/dL"
+    assert set(patient["required"]) == set(FEATURES)
+    assert patient["example"] == EXAMPLE_PATIENT
+    swagger = requests.get(f"{service_url}/", timeout=10)
+    assert swagger.status_code == 200 and "swagger" in swagger.text.lower()
+
+
+def test_patient_values_never_reach_the_logs(service):
+    marker_glucose = 123.4567
+    post(service.url, "/predict", {**EXAMPLE_PATIENT, "avg_glucose_level": marker_glucose})
+    post(
+        service.url, "/predict", {**EXAMPLE_PATIENT, "work_type": "SecretJobTitle", "bmi": 77.7777}
+    )
+    post(
+        service.url,
+        "/predict_batch",
+        {"patients": [{**EXAMPLE_PATIENT, "avg_glucose_level": 999999}]},
+    )
+    log = service.log()
+    assert "/predict" in log  # the access log is there ...
+    for value in ("123.4567", "SecretJobTitle", "77.7777", "999999"):
+        assert value not in log  # ... but no patient value is
