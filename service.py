@@ -12,6 +12,7 @@ import logging
 import sys
 
 import bentoml
+from pydantic import ValidationError
 from pydantic_core import to_json
 from starlette.responses import Response
 
@@ -25,6 +26,19 @@ from stroke_risk.service_models import BatchResults
 
 logger = logging.getLogger("stroke_risk.service")
 settings = get_settings()
+
+
+class _QuietValidationErrors(logging.Filter):
+    """Log a refused request in one line: a validation traceback is noise, not a fault."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], ValidationError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+logging.getLogger("bentoml._internal.server.http_app").addFilter(_QuietValidationErrors())
 
 if not model_exists(settings.model_tag):
     # One line a person can act on, rather than a traceback from deep inside BentoML.
