@@ -17,12 +17,11 @@ from pydantic_core import to_json
 from starlette.responses import Response
 
 from stroke_risk.api_guard import ApiGuard
-from stroke_risk.assessment import Assessment, RiskAssessor
+from stroke_risk.assessment import Assessment
 from stroke_risk.config import get_settings
-from stroke_risk.lean import LeanModelError
-from stroke_risk.model_store import load_stored_model, model_exists
 from stroke_risk.schema import Patient, PatientBatch
 from stroke_risk.service_models import BatchResults
+from stroke_risk.serving import load_assessor, model_exists
 
 logger = logging.getLogger("stroke_risk.service")
 settings = get_settings()
@@ -60,13 +59,10 @@ class StrokeRisk:
     model_ref = bentoml.models.BentoModel(settings.model_tag)
 
     def __init__(self) -> None:
-        stored = load_stored_model(self.model_ref)
-        # The lean copy must reproduce the pipeline before the service may answer anyone.
-        gap = stored.metadata.get("lean_max_difference", 1.0)
-        if gap > 1e-5:
-            raise LeanModelError(f"lean model differs from the pipeline by {gap:.2e}")
-        self.assessor = RiskAssessor(stored.lean, stored.profile, settings, stored.tag)
-        logger.info("Loaded %s (%s)", stored.tag, stored.metadata.get("winner"))
+        # Only the lean numpy model is loaded: its equality with the trained pipeline was
+        # proven at training time and is checked again here from the stored evidence.
+        self.assessor = load_assessor(self.model_ref, settings)
+        logger.info("Loaded %s", self.assessor.model_tag)
 
     @bentoml.api(route="/predict", output_spec=Assessment)
     async def predict(self, patient: Patient, /) -> Response:

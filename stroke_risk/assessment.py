@@ -18,8 +18,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from stroke_risk.age_bands import AGE_BANDS
 from stroke_risk.config import Settings
-from stroke_risk.evaluation import AGE_BANDS
 from stroke_risk.lean import Columns, LeanModel
 from stroke_risk.profile import TrainingProfile
 from stroke_risk.schema import FEATURES, NUMERIC_FEATURES, Patient, categories

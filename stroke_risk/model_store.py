@@ -1,4 +1,4 @@
-"""Saving the trained model to, and loading it from, the BentoML model store.
+"""Saving the trained model to, and loading it back from, the BentoML model store.
 
 Whichever family wins, the saved object is the calibrated scikit-learn pipeline (the
 reference implementation, used by the tests and for audits); the lean numpy copy that the
@@ -18,17 +18,13 @@ import numpy as np
 import pandas as pd
 import sklearn
 import xgboost
-from bentoml.exceptions import NotFound
 
 from stroke_risk.config import MODEL_NAME
 from stroke_risk.lean import LeanModel
 from stroke_risk.profile import TrainingProfile
 from stroke_risk.schema import Patient
+from stroke_risk.serving import ModelNotFoundError, get_model
 from stroke_risk.train import TrainingResult
-
-
-class ModelNotFoundError(LookupError):
-    """No trained model in the store under the requested tag."""
 
 
 @dataclass(frozen=True)
@@ -96,12 +92,7 @@ def save_model(result: TrainingResult) -> str:
 
 def load_stored_model(tag: str | bentoml.Model) -> StoredModel:
     """Load the pipeline, its lean copy and profile; a clear error if the tag is absent."""
-    try:
-        model = tag if isinstance(tag, bentoml.Model) else bentoml.models.get(tag)
-    except NotFound as exc:
-        raise ModelNotFoundError(
-            f"no model '{tag}' in the BentoML model store: run `make train` first"
-        ) from exc
+    model = tag if isinstance(tag, bentoml.Model) else get_model(tag)
     return StoredModel(
         tag=str(model.tag),
         pipeline=bentoml.sklearn.load_model(model),
@@ -111,10 +102,4 @@ def load_stored_model(tag: str | bentoml.Model) -> StoredModel:
     )
 
 
-def model_exists(tag: str) -> bool:
-    """Whether the store holds a model under ``tag`` (e.g. ``stroke_risk_model:latest``)."""
-    try:
-        bentoml.models.get(tag)
-    except NotFound:
-        return False
-    return True
+__all__ = ["ModelNotFoundError", "StoredModel", "load_stored_model", "save_model"]

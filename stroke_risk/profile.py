@@ -8,12 +8,16 @@ never needs the data set itself.
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel
 
-from stroke_risk.evaluation import age_band
+from stroke_risk.age_bands import age_band
 from stroke_risk.schema import CATEGORICAL_FEATURES, FLAG_FEATURES, NUMERIC_FEATURES, TARGET
+
+if TYPE_CHECKING:  # serving loads profiles without pandas
+    import numpy as np
+    import pandas as pd
 
 RARE_CATEGORY_COUNT = 30
 

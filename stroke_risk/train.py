@@ -28,15 +28,16 @@ from sklearn.model_selection import (
 
 from stroke_risk.data import load_training_data, sha256_of
 from stroke_risk.evaluation import bootstrap_ci, risk_metrics, subgroup_table
-from stroke_risk.lean import LeanModel, compile_lean_model, max_difference
+from stroke_risk.lean import LeanModel
+from stroke_risk.lean_compile import compile_lean_model, max_difference
 from stroke_risk.models import candidates
 from stroke_risk.profile import TrainingProfile, build_profile
 from stroke_risk.schema import FEATURES, TARGET
+from stroke_risk.serving import LEAN_TOLERANCE
 
 logger = logging.getLogger(__name__)
 
 TEST_SIZE = 0.2
-LEAN_TOLERANCE = 1e-5  # float32 sums inside XGBoost
 
 
 @dataclass

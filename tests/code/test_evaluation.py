@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stroke_risk.evaluation import age_band, bootstrap_ci, risk_metrics
+from stroke_risk.age_bands import age_band
+from stroke_risk.evaluation import bootstrap_ci, risk_metrics
 
 
 @pytest.fixture

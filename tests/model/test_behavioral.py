@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stroke_risk.lean import frame_to_columns
+from stroke_risk.lean_compile import frame_to_columns
 from tests.conftest import EXAMPLE_PATIENT, patients_frame
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import pytest
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from stroke_risk.lean import compile_lean_model, frame_to_columns, max_difference
+from stroke_risk.lean_compile import compile_lean_model, frame_to_columns, max_difference
 from stroke_risk.models import candidates
 from stroke_risk.schema import FEATURES, TARGET
 from stroke_risk.train import search_candidates, train

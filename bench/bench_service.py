@@ -1,0 +1,181 @@
+"""Service benchmark: the real service against a no-op BentoML service, A B A B.
+
+    python bench/bench_service.py [--duration 15] [--rounds 2]
+
+Needs `wrk` (Debian package) and a trained model in the BentoML store (`make train`).
+Load comes from wrk in a second process on 127.0.0.1; both services run `bentoml serve`.
+Results are printed and written to bench/results/service.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from stroke_risk.config import REPO_ROOT  # noqa: E402
+from stroke_risk.data import load_patients_csv  # noqa: E402
+from stroke_risk.schema import FEATURES  # noqa: E402
+from tests.servers import bentoml_server, stop, wait_until_ready  # noqa: E402
+
+logger = logging.getLogger("bench")
+LUA = REPO_ROOT / "bench" / "post_patient.lua"
+UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(url: str, connections: int, duration: int, threads: int = 2) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{min(threads, connections)}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(LUA),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    for label in ("50", "99"):
+        value, unit = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out).groups()
+        result[f"p{label}_ms"] = float(value) * UNIT[unit]
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    socket_errors = re.search(r"Socket errors:.*", out)
+    result["errors"] = int(errors.group(1)) if errors else 0
+    result["socket_errors"] = socket_errors.group(0) if socket_errors else ""
+    return result
+
+
+def rss_mb(pid: int) -> float:
+    root = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
+
+
+def start_noop(log_dir: Path):
+    port = free_port_from_tests()
+    log_path = log_dir / "noop.log"
+    env = {**os.environ, "BENTOML_HOME": tempfile.mkdtemp(), "BENTOML_DO_NOT_TRACK": "true"}
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "bentoml"),
+                "serve",
+                "bench/noop_service.py",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    wait_until_ready(f"{url}/readyz", process, log_path, 60)
+    return url, process
+
+
+def free_port_from_tests() -> int:
+    from tests.servers import free_port
+
+    return free_port()
+
+
+def batch_seconds(url: str, n: int = 10_000, repeats: int = 5) -> list[float]:
+    parsed = load_patients_csv(REPO_ROOT / "healthcare-dataset-stroke-data.csv")
+    rows = parsed.valid[list(FEATURES)].astype(object)
+    rows = rows.where(rows.notna(), None).to_dict(orient="records")
+    body = json.dumps({"patients": (rows * 2)[:n]})
+    timings = []
+    session = requests.Session()
+    for _ in range(repeats):
+        started = time.perf_counter()
+        reply = session.post(
+            f"{url}/predict_batch",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            timeout=60,
+        )
+        reply.raise_for_status()
+        assert len(reply.json()["results"]) == n
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--output", type=Path, default=REPO_ROOT / "bench/results/service.json")
+    args = parser.parse_args()
+    home = Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"))
+    logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
+    noop_url, noop_process = start_noop(logs)
+    results: dict[str, list] = {"noop": [], "service": [], "noop_1conn": [], "service_1conn": []}
+    try:
+        with bentoml_server(home, logs) as service:
+            for url in (noop_url, service.url):  # warm up both
+                wrk(f"{url}/predict", args.connections, 3)
+            for round_ in range(args.rounds):
+                for name, url in (("noop", noop_url), ("service", service.url)):
+                    run = wrk(f"{url}/predict", args.connections, args.duration)
+                    results[name].append(run)
+                    logger.info("round %d %-8s %s", round_ + 1, name, run)
+            for round_ in range(args.rounds):
+                for name, url in (("noop", noop_url), ("service", service.url)):
+                    run = wrk(f"{url}/predict", 1, max(5, args.duration // 2), threads=1)
+                    results[f"{name}_1conn"].append(run)
+                    logger.info("round %d %-8s 1 connection %s", round_ + 1, name, run)
+            batch = batch_seconds(service.url)
+            memory = rss_mb(service.process.pid)
+    finally:
+        stop(noop_process)
+
+    def median(name: str, key: str) -> float:
+        return statistics.median(run[key] for run in results[name])
+
+    summary = {
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "rounds": args.rounds,
+        "service_rps_median": median("service", "rps"),
+        "noop_rps_median": median("noop", "rps"),
+        "ratio_to_noop": median("service", "rps") / median("noop", "rps"),
+        "service_p99_ms_median": median("service", "p99_ms"),
+        "noop_p99_ms_median": median("noop", "p99_ms"),
+        "service_errors": sum(r["errors"] for r in results["service"]),
+        "service_1conn_p50_ms_median": median("service_1conn", "p50_ms"),
+        "noop_1conn_p50_ms_median": median("noop_1conn", "p50_ms"),
+        "batch_10k_seconds_median": statistics.median(batch),
+        "batch_10k_seconds": batch,
+        "service_rss_mb_all_processes": memory,
+        "runs": results,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(summary, indent=2) + "\n")
+    logger.info(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
