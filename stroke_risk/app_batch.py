@@ -146,9 +146,8 @@ def problems_text(upload: ScoredUpload, limit: int = 5) -> str:
     shown = "; ".join(str(error) for error in upload.errors[:limit])
     more = len(upload.errors) - limit
     suffix = f"; and {more} more problem(s) listed below" if more > 0 else ""
-    rows = "row" if len(lines) == 1 else "rows"
     return (
-        f"{len(lines)} of {upload.rows_read} {rows} could not be scored and "
+        f"{len(lines)} of {upload.rows_read} rows could not be scored and "
         f"{'was' if len(lines) == 1 else 'were'} left out: {shown}{suffix}. "
         "The other rows were scored. Correct the file and upload it again to score them."
     )

@@ -27,10 +27,11 @@ from stroke_risk.schema import (
 )
 
 # Display only: how finely each number is typed. The limits themselves come from the schema.
+# "%g" shows 67 as 67 and an infant's 0.08 years as 0.08, without trailing zeros.
 NUMBER_STEPS: dict[str, tuple[float, str]] = {
-    "age": (1.0, "%.2f"),  # fractions of a year for infants (0.08 = one month)
-    "avg_glucose_level": (1.0, "%.1f"),
-    "bmi": (0.1, "%.1f"),
+    "age": (1.0, "%g"),
+    "avg_glucose_level": (1.0, "%g"),
+    "bmi": (0.1, "%g"),
 }
 MAX_RADIO_OPTIONS = 3  # more options than this get a drop-down list
 BAND_COLOURS: dict[str, str] = {"low": "green", "moderate": "orange", "high": "red"}
@@ -212,13 +213,15 @@ def factor_chart(assessment: Assessment) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("effect_points:Q", title="Percentage points compared with a typical value"),
-            y=alt.Y("factor:N", sort=None, title=None, axis=alt.Axis(labelLimit=260)),
+            y=alt.Y(
+                "factor:N", sort=None, title=None, axis=alt.Axis(labelLimit=280, labelOverlap=False)
+            ),
             color=alt.Color(
                 "direction:N",
                 scale=alt.Scale(
                     domain=directions, range=[DIRECTION_COLOURS[d] for d in directions]
                 ),
-                legend=alt.Legend(title="Risk", orient="bottom"),
+                legend=alt.Legend(title=None, orient="top"),
             ),
             tooltip=[
                 alt.Tooltip("factor:N", title="Factor"),
@@ -227,7 +230,7 @@ def factor_chart(assessment: Assessment) -> alt.Chart:
                 alt.Tooltip("risk_if_typical:N", title="Risk if typical"),
             ],
         )
-        .properties(height=36 * max(len(frame), 1) + 40)
+        .properties(height=alt.Step(32))
     )
 
 
@@ -236,10 +239,11 @@ class WhatIfView:
     """One what-if as a before/after the app shows side by side."""
 
     title: str  # 'Stop smoking'
-    now: str  # 'now: smokes, 22.6%'
+    change: str  # 'Smokes → Formerly smoked'
+    before: str  # '22.6%'
     after: str  # '22.1%'
     delta: str  # '-0.6 points'
-    summary: str  # one sentence
+    summary: str  # 'Smokes → Formerly smoked: 22.6% → 22.1%, 0.6 percentage points lower.'
 
 
 def what_if_views(assessment: Assessment) -> list[WhatIfView]:
@@ -247,8 +251,10 @@ def what_if_views(assessment: Assessment) -> list[WhatIfView]:
     views = []
     for what_if in assessment.what_if:
         points = 100 * what_if.absolute_reduction
-        now_value = format_value(what_if.factor, what_if.current_value)
-        target = format_value(what_if.factor, what_if.target_value)
+        change = (
+            f"{format_value(what_if.factor, what_if.current_value)} → "
+            f"{format_value(what_if.factor, what_if.target_value)}"
+        )
         before, after = percent_text(assessment.probability), percent_text(what_if.probability)
         if points >= 0.05:
             effect = f"{points:.1f} percentage points lower"
@@ -259,10 +265,11 @@ def what_if_views(assessment: Assessment) -> list[WhatIfView]:
         views.append(
             WhatIfView(
                 title=what_if.change[:1].upper() + what_if.change[1:],
-                now=f"now {now_value}: {before}",
+                change=change,
+                before=before,
                 after=after,
                 delta=f"{-points:+.1f} points",
-                summary=f"{now_value} → {target}: {before} → {after}, {effect}.",
+                summary=f"{change}: {before} → {after}, {effect}.",
             )
         )
     return views

@@ -1,0 +1,289 @@
+"""Stroke risk for clinics without their own IT: one patient, or a CSV of many.
+
+    streamlit run app/app.py      (or `make app`; the prediction service must be running)
+
+Layout only: the form is built from the patient schema by `stroke_risk.app_views`, the
+service is called by `stroke_risk.app_client` and uploads are scored by
+`stroke_risk.app_batch`. The app never loads the model itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from stroke_risk.app_batch import (
+    ScoredUpload,
+    problems_frame,
+    problems_text,
+    score_patients_csv,
+    scored_csv,
+)
+from stroke_risk.app_client import ServiceError, StrokeRiskClient
+from stroke_risk.app_views import (
+    BAND_COLOURS,
+    BMI_NOT_MEASURED,
+    FormField,
+    band_ranges,
+    band_text,
+    comparison_text,
+    factor_chart,
+    form_fields,
+    highlight_bands,
+    option_label,
+    patient_from_form,
+    people_like_this,
+    percent_text,
+    what_if_views,
+)
+from stroke_risk.assessment import DISCLAIMER, Assessment
+from stroke_risk.data import ID_COLUMN, DataError
+from stroke_risk.schema import FEATURES, TARGET
+
+TABLE_COLUMNS = {
+    "rank": "Rank",
+    ID_COLUMN: "Id",
+    "line": "Line",
+    "risk_percent": "Risk (%)",
+    "risk_band": "Band",
+    "relative_to_peers": "× peers",
+    "peer_group": "Peer group",
+    "main_factors": "Main factors",
+    "best_what_if": "Biggest what-if",
+    "warnings": "Warnings",
+}
+
+
+def secrets_for_client() -> dict[str, str]:
+    """STROKE_API_KEY from .streamlit/secrets.toml, if the app has such a file."""
+    try:
+        return (
+            {"STROKE_API_KEY": st.secrets["STROKE_API_KEY"]}
+            if "STROKE_API_KEY" in st.secrets
+            else {}
+        )
+    except FileNotFoundError:  # no secrets file at all: the environment decides
+        return {}
+
+
+def field_input(field: FormField) -> None:
+    key = f"patient.{field.name}"
+    if field.kind == "number":
+        low, high = field.limits or (None, None)
+        st.number_input(
+            field.label,
+            min_value=low,
+            max_value=high,
+            value=None,
+            step=field.step,
+            format=field.number_format,
+            help=field.help,
+            key=key,
+        )
+    else:
+        widget = st.radio if field.kind == "radio" else st.selectbox
+        options = {"horizontal": True} if field.kind == "radio" else {"placeholder": "Choose"}
+        widget(
+            field.label,
+            field.options,
+            index=None,
+            format_func=lambda value, name=field.name: option_label(name, value),
+            help=field.help,
+            key=key,
+            **options,
+        )
+
+
+def patient_form() -> bool:
+    """The one-patient form; True when it was just submitted. Values persist in session."""
+    with st.form("patient"):
+        st.text_input(
+            "Patient reference (optional)",
+            key="patient.reference",
+            help="For your own records, e.g. initials. Shown with the result; never sent to "
+            "the prediction service.",
+        )
+        columns = st.columns(2)
+        for position, field in enumerate(form_fields()):
+            with columns[position % 2]:
+                field_input(field)
+                if field.name == "bmi":
+                    st.checkbox(
+                        BMI_NOT_MEASURED,
+                        key="patient.bmi_not_measured",
+                        help="Tick when no BMI is recorded: the model then assumes a typical "
+                        "BMI and says so.",
+                    )
+        return st.form_submit_button("Estimate risk", type="primary", key="patient.submit")
+
+
+def assess_submitted_patient(client: StrokeRiskClient) -> None:
+    values = {name: st.session_state.get(f"patient.{name}") for name in FEATURES}
+    patient, problems = patient_from_form(
+        values, bool(st.session_state.get("patient.bmi_not_measured"))
+    )
+    st.session_state["one.problems"] = problems
+    st.session_state["one.error"] = None
+    st.session_state["one.result"] = None  # never leave an earlier patient's result on screen
+    if patient is None:
+        return
+    try:
+        with st.spinner("Asking the prediction service..."):
+            st.session_state["one.result"] = client.assess(patient)
+        st.session_state["one.reference"] = st.session_state.get("patient.reference", "")
+    except ServiceError as exc:
+        st.session_state["one.error"] = str(exc)
+
+
+def show_assessment(assessment: Assessment, reference: str) -> None:
+    st.subheader(f"Result for {reference}" if reference else "Result")
+    risk, band = st.columns(2)
+    risk.metric("Estimated stroke risk", percent_text(assessment.probability), border=True)
+    with band:
+        st.badge(band_text(assessment), color=BAND_COLOURS[assessment.risk_band])
+        st.markdown(
+            f"**{people_like_this(assessment.probability).capitalize()}** have had a stroke."
+        )
+    st.write(comparison_text(assessment))
+    for warning in assessment.warnings:
+        st.warning(warning)
+
+    st.markdown("##### What drives this estimate")
+    st.altair_chart(factor_chart(assessment), width="stretch")
+    st.caption(
+        "Each bar: how many percentage points higher (red) or lower (blue) the estimate is "
+        "than if only that factor had the training population's typical value."
+    )
+
+    st.markdown("##### What if")
+    views = what_if_views(assessment)
+    if not views:
+        st.write("Smoking, BMI and glucose are already at or below their healthy targets.")
+    for view in views:
+        with st.container(border=True):
+            change, risk = st.columns([3, 2], vertical_alignment="center")
+            change.markdown(f"**{view.title}**  \n{view.change}")
+            risk.metric(
+                f"Risk now {view.before}, would be",
+                view.after,
+                view.delta,
+                delta_color="inverse",
+                help=view.summary,
+            )
+    if views:
+        st.caption(
+            "Estimates for otherwise similar patients in the data, not proof that the change "
+            "lowers this patient's risk."
+        )
+    st.info(assessment.disclaimer)
+    st.caption(f"Model {assessment.model_tag}")
+
+
+def one_patient_tab(client: StrokeRiskClient) -> None:
+    form_column, result_column = st.columns([1, 1], gap="large")
+    with form_column:
+        if patient_form():
+            assess_submitted_patient(client)
+    with result_column:
+        for problem in st.session_state.get("one.problems", []):
+            st.error(problem)
+        if st.session_state.get("one.error"):
+            st.error(st.session_state["one.error"])
+            st.caption("Your entries are kept: press 'Estimate risk' again once it is fixed.")
+        result = st.session_state.get("one.result")
+        if result is not None:
+            show_assessment(result, st.session_state.get("one.reference", ""))
+        elif not st.session_state.get("one.problems") and not st.session_state.get("one.error"):
+            st.info("Fill in every field and press **Estimate risk**. " + DISCLAIMER)
+
+
+def score_upload(client: StrokeRiskClient, uploaded) -> None:
+    progress = st.progress(0.0, "Scoring...")
+    st.session_state["batch.file_id"] = uploaded.file_id
+    st.session_state["batch.upload"] = None
+    st.session_state["batch.error"] = None
+    try:
+        st.session_state["batch.upload"] = score_patients_csv(
+            uploaded,
+            client,
+            on_progress=lambda done, total: progress.progress(
+                done / total, f"Scored {done:,} of {total:,} patients"
+            ),
+        )
+    except DataError as exc:
+        st.session_state["batch.error"] = f"This file cannot be used: {exc}."
+    except ServiceError as exc:
+        st.session_state["batch.error"] = str(exc)
+    finally:
+        progress.empty()
+
+
+def show_scored_upload(upload: ScoredUpload, file_name: str) -> None:
+    if upload.errors:
+        st.warning(problems_text(upload))
+        with st.expander(f"Rows left out ({len(upload.skipped_lines)})"):
+            st.dataframe(problems_frame(upload.errors), hide_index=True)
+    results = upload.results
+    if results.empty:
+        st.error("No row could be scored: correct the rows listed above and upload again.")
+        return
+    counts = results["risk_band"].value_counts()
+    ranges = band_ranges(upload.thresholds) if upload.thresholds else {}
+    st.success(f"Scored {len(results):,} patients, highest risk first.")
+    bands = list(reversed(BAND_COLOURS))  # high first, as in the table
+    for column, band in zip(st.columns(len(bands)), bands, strict=True):
+        label = f"{band.capitalize()} risk" + (f" ({ranges[band]})" if band in ranges else "")
+        column.metric(label, int(counts.get(band, 0)))
+    shown = [column for column in TABLE_COLUMNS if column in results.columns]
+    st.dataframe(
+        highlight_bands(results[shown]),
+        hide_index=True,
+        column_config={column: TABLE_COLUMNS[column] for column in shown},
+    )
+    st.download_button(
+        "Download the scored CSV",
+        scored_csv(results),
+        file_name=f"{Path(file_name).stem}-scored.csv",
+        mime="text/csv",
+        on_click="ignore",
+        type="primary",
+        key="batch.download",
+    )
+    st.caption(f"{DISCLAIMER} Model {results['model_tag'].iloc[0]}")
+
+
+def many_patients_tab(client: StrokeRiskClient) -> None:
+    st.markdown(
+        "Upload a CSV file with the data set's columns: "
+        + ", ".join(f"`{name}`" for name in FEATURES)
+        + f". An `{ID_COLUMN}` column is kept as your reference; a `{TARGET}` column is "
+        "ignored. Leave `bmi` empty (or `N/A`) when it was not measured."
+    )
+    uploaded = st.file_uploader("Patients (CSV)", type=["csv"], key="batch.file")
+    if uploaded is None:
+        st.session_state["batch.file_id"] = None
+        return
+    if st.session_state.get("batch.file_id") != uploaded.file_id:
+        score_upload(client, uploaded)
+    if st.session_state.get("batch.error"):
+        st.error(st.session_state["batch.error"])
+        if st.button("Try again", key="batch.retry"):
+            score_upload(client, uploaded)
+            st.rerun()
+    elif st.session_state.get("batch.upload") is not None:
+        show_scored_upload(st.session_state["batch.upload"], uploaded.name)
+
+
+st.set_page_config(page_title="Stroke risk", layout="wide")
+client = StrokeRiskClient.from_environment(secrets_for_client())
+st.title("Stroke risk")
+st.caption(
+    "A calibrated, explained estimate for GPs and clinics. Decision support, not a diagnosis. "
+    f"Prediction service: {client.base_url}"
+)
+one_patient, many_patients = st.tabs(["One patient", "Many patients (CSV upload)"])
+with one_patient:
+    one_patient_tab(client)
+with many_patients:
+    many_patients_tab(client)
