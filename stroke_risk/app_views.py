@@ -7,6 +7,7 @@ own. Labels, units, allowed values, limits and help text all come from
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -147,12 +148,17 @@ def percent_text(probability: float) -> str:
     return f"{100 * probability:.1f}%"
 
 
+def _half_up(value: float) -> int:
+    """Round halves up, as people do (Python's round() sends 2.5 to 2)."""
+    return math.floor(value + 0.5)
+
+
 def people_like_this(probability: float) -> str:
     """The risk as a natural frequency: 'about 23 in 100 people like this patient'."""
-    per_100 = round(100 * probability)
+    per_100 = _half_up(100 * probability)
     if per_100 >= 1:
         return f"about {per_100} in 100 people like this patient"
-    per_1000 = round(1000 * probability)
+    per_1000 = _half_up(1000 * probability)
     if per_1000 >= 1:
         return f"fewer than 1 in 100 people like this patient (about {per_1000} in 1,000)"
     return "fewer than 1 in 1,000 people like this patient"

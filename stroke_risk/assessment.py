@@ -105,10 +105,6 @@ def patients_to_columns(patients: list[Patient]) -> Columns:
     return columns
 
 
-def _rounded(values: np.ndarray) -> list:
-    return np.round(values, DECIMALS).tolist()
-
-
 class RiskAssessor:
     """Scores patients with the lean model and explains each result.
 
@@ -207,40 +203,53 @@ class RiskAssessor:
         columns = patients_to_columns(patients)
         probability, typical, changed, applies = self.probabilities(columns)
         effects = probability[None, :] - typical
-        order = np.argsort(-np.abs(effects), axis=0, kind="stable")[: self.settings.top_factors]
-        p_list = _rounded(probability)
+        top = np.argsort(-np.abs(effects), axis=0, kind="stable")[: self.settings.top_factors]
+        n_factors, n_changes = len(FEATURES), len(self.changes)
+        # Round everything in one call and turn it into Python floats per patient.
+        table = np.round(
+            np.concatenate(
+                [probability[None], typical, effects, changed, probability[None] - changed]
+            ).T,
+            DECIMALS,
+        )
+        rows = table.tolist()
         percent = np.round(100 * probability, 1).tolist()
-        typical_list = _rounded(typical)
-        effect_list = _rounded(effects)
-        sign = np.sign(np.round(effects, DECIMALS)).astype(int).tolist()
-        changed_list = _rounded(changed)
-        reduction_list = _rounded(probability[None, :] - changed)
-        order_list = order.T.tolist()
-        applies_list = [a.tolist() for a in applies]
-        reference = self.profile.reference
+        direction = np.sign(table[:, 1 + n_factors : 1 + 2 * n_factors]).astype(int).tolist()
+        top_list = top.T.tolist()
+        applies_rows = np.column_stack(applies).tolist()
         comparisons = self._comparisons(columns, probability)
-        bands = [self.risk_band(value) for value in p_list]
+        warnings = self._warnings(columns)
+        labels, reference, tag, thresholds = (
+            self.labels,
+            self.profile.reference,
+            self.model_tag,
+            self.thresholds,
+        )
+        low, high = thresholds
+        changed_at = 1 + 2 * n_factors
         results = []
         for i, patient in enumerate(patients):
             values = patient.__dict__
+            row = rows[i]
+            p = row[0]
             results.append(
                 {
-                    "probability": p_list[i],
+                    "probability": p,
                     "percent": percent[i],
-                    "risk_band": bands[i],
-                    "risk_band_thresholds": self.thresholds,
+                    "risk_band": "low" if p < low else "moderate" if p < high else "high",
+                    "risk_band_thresholds": thresholds,
                     "comparison": comparisons[i],
                     "contributing_factors": [
                         {
                             "factor": FEATURES[k],
-                            "label": self.labels[FEATURES[k]],
+                            "label": labels[FEATURES[k]],
                             "value": values[FEATURES[k]],
                             "typical_value": reference[FEATURES[k]],
-                            "risk_if_typical": typical_list[k][i],
-                            "effect": effect_list[k][i],
-                            "direction": _DIRECTIONS[sign[k][i]],
+                            "risk_if_typical": row[1 + k],
+                            "effect": row[1 + n_factors + k],
+                            "direction": _DIRECTIONS[direction[i][k]],
                         }
-                        for k in order_list[i]
+                        for k in top_list[i]
                     ],
                     "what_if": [
                         {
@@ -248,14 +257,14 @@ class RiskAssessor:
                             "change": change,
                             "current_value": values[factor],
                             "target_value": target,
-                            "probability": changed_list[c][i],
-                            "absolute_reduction": reduction_list[c][i],
+                            "probability": row[changed_at + c],
+                            "absolute_reduction": row[changed_at + n_changes + c],
                         }
                         for c, (factor, change, target) in enumerate(self.changes)
-                        if applies_list[c][i]
+                        if applies_rows[i][c]
                     ],
-                    "warnings": self._warnings(values),
-                    "model_tag": self.model_tag,
+                    "warnings": warnings.get(i, []),
+                    "model_tag": tag,
                     "disclaimer": DISCLAIMER,
                 }
             )
@@ -278,25 +287,31 @@ class RiskAssessor:
             ]
         )
 
-    def _warnings(self, values: dict[str, Any]) -> list[str]:
-        warnings = []
+    def _warnings(self, columns: Columns) -> dict[int, list[str]]:
+        """Warnings by patient index; most patients have none, so only they are visited."""
+        flagged: dict[int, list[str]] = {}
         for name in NUMERIC_FEATURES:
-            value = values[name]
+            values = columns[name]
             low, high = self.profile.ranges[name]
-            if value is not None and not low <= value <= high:
-                warnings.append(
-                    f"{name} {value:g} is outside the range seen in training ({low:g} to "
+            with np.errstate(invalid="ignore"):
+                outside = np.flatnonzero((values < low) | (values > high))
+            for i in outside.tolist():
+                flagged.setdefault(i, []).append(
+                    f"{name} {values[i]:g} is outside the range seen in training ({low:g} to "
                     f"{high:g}): the estimate is an extrapolation."
                 )
-        if values["bmi"] is None:
-            warnings.append(
+        for i in np.flatnonzero(np.isnan(columns["bmi"])).tolist():
+            flagged.setdefault(i, []).append(
                 f"BMI not measured: a typical BMI ({self.profile.reference['bmi']}) was assumed."
             )
         for name, rare_values in self.rare.items():
-            if values[name] in rare_values:
-                n = self.profile.category_counts[name].get(values[name], 0)
-                warnings.append(
-                    f"{name} '{values[name]}' is rare in the training data ({n} patients): "
+            if not rare_values:
+                continue
+            for i in np.flatnonzero(np.isin(columns[name], rare_values)).tolist():
+                value = columns[name][i]
+                n = self.profile.category_counts[name].get(value, 0)
+                flagged.setdefault(i, []).append(
+                    f"{name} '{value}' is rare in the training data ({n} patients): "
                     "the estimate rests on the other factors."
                 )
-        return warnings
+        return flagged

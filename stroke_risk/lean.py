@@ -15,6 +15,7 @@ that the copy gives the pipeline's own numbers; the service refuses to start if 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -58,31 +59,38 @@ class Encoder:
             position += len(values)
         return out
 
+    @cached_property
+    def _category_columns(self) -> tuple[dict[str, int], ...]:
+        """For each categorical feature, value -> its absolute encoded column."""
+        offset = len(NUMERIC_FEATURES) + len(FLAG_FEATURES)
+        lookups = []
+        for values in self.categories:
+            lookups.append({value: offset + code for code, value in enumerate(values)})
+            offset += len(values)
+        return tuple(lookups)
+
     def encode(self, columns: Columns) -> np.ndarray:
         """Columns of raw values (``bmi`` may hold NaN) -> the model's float matrix."""
         n = len(columns[FEATURES[0]])
         matrix = np.zeros((n, self.width))
-        for i, name in enumerate(NUMERIC_FEATURES):
-            values = np.asarray(columns[name], dtype=float)
-            values = np.where(np.isnan(values), self.medians[i], values)
-            matrix[:, i] = (values - self.means[i]) / self.scales[i]
-        offset = len(NUMERIC_FEATURES)
+        numeric = np.column_stack(
+            [np.asarray(columns[name], dtype=float) for name in NUMERIC_FEATURES]
+        )
+        numeric = np.where(np.isnan(numeric), self.medians, numeric)
+        width = len(NUMERIC_FEATURES)
+        matrix[:, :width] = (numeric - self.means) / self.scales
         for i, name in enumerate(FLAG_FEATURES):
-            matrix[:, offset + i] = np.asarray(columns[name], dtype=float)
-        offset += len(FLAG_FEATURES)
-        for name, values in zip(CATEGORICAL_FEATURES, self.categories, strict=True):
-            codes = _codes(columns[name], values, name)
-            matrix[np.arange(n), offset + codes] = 1.0
-            offset += len(values)
+            matrix[:, width + i] = columns[name]
+        hot = np.empty((n, len(CATEGORICAL_FEATURES)), dtype=np.intp)
+        for k, (name, lookup) in enumerate(
+            zip(CATEGORICAL_FEATURES, self._category_columns, strict=True)
+        ):
+            try:
+                hot[:, k] = [lookup[value] for value in columns[name]]
+            except KeyError as exc:
+                raise ValueError(f"{name}: unknown category {exc.args[0]!r}") from exc
+        matrix[np.arange(n)[:, None], hot] = 1.0
         return matrix
-
-
-def _codes(values: np.ndarray, categories: tuple[str, ...], name: str) -> np.ndarray:
-    lookup = {value: code for code, value in enumerate(categories)}
-    try:
-        return np.fromiter((lookup[v] for v in values), dtype=np.intp, count=len(values))
-    except KeyError as exc:
-        raise ValueError(f"{name}: unknown category {exc.args[0]!r}") from exc
 
 
 class Scorer(Protocol):

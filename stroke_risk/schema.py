@@ -34,11 +34,12 @@ def _normalise(text: str) -> str:
 def _canonical(allowed: Any) -> BeforeValidator:
     """Map any accepted spelling of a category to the data's own spelling."""
     lookup = {_normalise(value): value for value in get_args(allowed)}
+    exact = set(get_args(allowed))
 
     def convert(value: object) -> object:
-        if isinstance(value, str):
-            return lookup.get(_normalise(value), value)
-        return value
+        if not isinstance(value, str) or value in exact:  # the common case, kept cheap
+            return value
+        return lookup.get(_normalise(value), value)
 
     return BeforeValidator(convert)
 

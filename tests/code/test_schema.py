@@ -135,3 +135,10 @@ def test_a_batch_needs_at_least_one_patient(example_patient):
     assert len(PatientBatch.model_validate({"patients": [example_patient]}).patients) == 1
     with pytest.raises(ValidationError):
         PatientBatch.model_validate({"patients": []})
+
+
+@pytest.mark.parametrize("value", [[], {}, ["Female"], 3, None])
+def test_non_text_categories_are_refused_not_crashed_on(example_patient, value):
+    with pytest.raises(ValidationError) as exc:
+        Patient.model_validate({**example_patient, "gender": value})
+    assert error_fields(exc.value) == {"gender"}

@@ -1,0 +1,222 @@
+"""Fixtures for the app: the app in AppTest, a keyed service, dead and silent services,
+`streamlit run` on a free port and Debian's Chromium driven by Playwright.
+
+Everything talks to real servers on 127.0.0.1: the open service of tests/conftest.py, a
+second service that requires an API key, a port nobody listens on (service down) and a
+socket that accepts connections but never answers (service hanging).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from stroke_risk.app_views import form_fields
+from stroke_risk.config import REPO_ROOT
+from tests.conftest import EXAMPLE_PATIENT
+from tests.servers import (
+    BIN,
+    RunningServer,
+    bentoml_server,
+    free_port,
+    private_bentoml_home,
+    stop,
+    wait_until_ready,
+)
+
+APP_PATH = REPO_ROOT / "app" / "app.py"
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+APP_API_KEY = "app-test-key-3c1d"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+CLIENT_VARIABLES = ("STROKE_API_URL", "STROKE_API_KEY", "STROKE_CONNECT_TIMEOUT")
+
+
+@pytest.fixture(scope="session")
+def keyed_service_url(quick_training, bentoml_home: Path, tmp_path_factory) -> Iterator[str]:
+    """A second real service that only answers callers with APP_API_KEY."""
+    home = private_bentoml_home(bentoml_home, tmp_path_factory.mktemp("home-keyed-app"))
+    logs = tmp_path_factory.mktemp("logs-keyed-app")
+    with bentoml_server(home, logs, env={"STROKE_API_KEYS": APP_API_KEY}) as server:
+        yield server.url
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """A loopback URL nobody listens on: the service is down."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def silent_service_url() -> Iterator[str]:
+    """A socket that accepts connections (the kernel's backlog) but never answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
+    """Start the app in AppTest against a service URL, with only the given client settings."""
+
+    def start(
+        api_url: str,
+        api_key: str | None = None,
+        read_timeout: float | None = None,
+        secrets: dict[str, Any] | None = None,
+    ) -> AppTest:
+        for name in (*CLIENT_VARIABLES, "STROKE_READ_TIMEOUT"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("STROKE_API_URL", api_url)
+        if api_key is not None:
+            monkeypatch.setenv("STROKE_API_KEY", api_key)
+        if read_timeout is not None:
+            monkeypatch.setenv("STROKE_READ_TIMEOUT", str(read_timeout))
+        at = AppTest.from_file(str(APP_PATH), default_timeout=60)
+        at.secrets.update(secrets or {})
+        return at.run()
+
+    return start
+
+
+def fill_patient_form(
+    at: AppTest, patient: dict[str, Any] | None = None, reference: str = ""
+) -> AppTest:
+    """Answer every question of the form as a nurse would; a None BMI ticks 'not measured'."""
+    patient = dict(EXAMPLE_PATIENT if patient is None else patient)
+    for field in form_fields():
+        key, value = f"patient.{field.name}", patient[field.name]
+        if field.name == "bmi" and value is None:
+            at.checkbox(key="patient.bmi_not_measured").check()
+        elif field.kind == "number":
+            at.number_input(key=key).set_value(value)
+        elif field.kind == "radio":
+            at.radio(key=key).set_value(value)
+        else:
+            at.selectbox(key=key).set_value(value)
+    at.text_input(key="patient.reference").input(reference)
+    return at
+
+
+def submit(at: AppTest) -> AppTest:
+    return at.button(key="patient.submit").click().run()
+
+
+def sample_upload(data_path: Path, rows: int = 12) -> pd.DataFrame:
+    """The first rows of the data set as text, exactly as a practice would export them."""
+    return pd.read_csv(data_path, dtype=str, keep_default_na=False).head(rows)
+
+
+def require_browser() -> None:
+    """Skip (locally) or fail (CI=true) when Chromium or Playwright is missing."""
+    problem = None
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        problem = (
+            f"Chromium is not installed at {CHROMIUM}: run `make system-deps` as root "
+            "(or `apt-get install chromium`) to run the browser tests"
+        )
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "the playwright package is missing: run `make install`"
+    if problem is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true and {problem}")
+    pytest.skip(problem)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright (Playwright's own browser download is not used)."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@contextmanager
+def streamlit_server(env: dict[str, str], log_dir: Path) -> Iterator[RunningServer]:
+    """`streamlit run app/app.py` on a free loopback port, as `make app` starts it."""
+    port = free_port()
+    log_path = log_dir / f"streamlit-{port}.log"
+    # The developer's own STROKE_API_* settings must not leak into the app under test.
+    environment = {k: v for k, v in os.environ.items() if k not in CLIENT_VARIABLES} | env
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                str(BIN / "streamlit"),
+                "run",
+                str(APP_PATH.relative_to(REPO_ROOT)),
+                "--server.address",
+                "127.0.0.1",
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=REPO_ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(f"{url}/_stcore/health", process, log_path, timeout=60)
+        yield RunningServer(url, process, log_path)
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def app_url(service_url: str, tmp_path_factory) -> Iterator[str]:
+    """The app served by `streamlit run`, talking to the real open service."""
+    env = {"STROKE_API_URL": service_url, "BENTOML_DO_NOT_TRACK": "true"}
+    with streamlit_server(env, tmp_path_factory.mktemp("logs-streamlit")) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def publish_screenshot(source: Path, name: str) -> Path:
+    """Copy a screenshot into docs/images for the README."""
+    destination = REPO_ROOT / "docs" / "images" / name
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, destination)
+    return destination
