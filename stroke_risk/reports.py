@@ -75,6 +75,32 @@ def _ci(result: TrainingResult, name: str, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def _weak_spots(result: TrainingResult) -> str:
+    """Subgroups with enough strokes to judge where calibration or ranking is poor."""
+    lines = []
+    for g in result.test_subgroups:
+        if g["strokes"] < 10:
+            continue
+        ratio = g["observed_rate"] / g["mean_predicted"] if g["mean_predicted"] else 0.0
+        if abs(ratio - 1) > 0.25:
+            word = "under" if ratio > 1 else "over"
+            lines.append(
+                f"- {g['group']} {g['value']}: observed {g['observed_rate']:.3f} against "
+                f"{g['mean_predicted']:.3f} predicted ({word}-estimates, {g['strokes']} strokes)."
+            )
+        if g["roc_auc"] is not None and g["roc_auc"] < 0.7:
+            lines.append(
+                f"- {g['group']} {g['value']}: ROC AUC {g['roc_auc']:.2f} within the group: "
+                "little ranking beyond what the group itself says."
+            )
+    if not lines:
+        return ""
+    return (
+        "Where it is weaker (groups with at least 10 strokes in the test split; small numbers,"
+        " so read as signals, not findings):\n" + "\n".join(lines) + "\n"
+    )
+
+
 def model_card(result: TrainingResult, model_tag: str) -> str:
     """A short model card in Markdown."""
     rows = "\n".join(
@@ -159,6 +185,7 @@ is why the model was chosen by cross-validation.
 |---|---|---|---|---|---|---|
 {groups}
 
+{_weak_spots(result)}
 ## Limitations
 - Educational data set of unknown provenance; not validated on any clinical population.
 - Cross-sectional label (stroke history), so not a prospective risk; factors such as
