@@ -1,0 +1,183 @@
+"""The Streamlit app in AppTest, talking over HTTP to real services (never a mock)."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from stroke_risk.app_batch import patients_for_service, score_patients_csv, scored_csv
+from stroke_risk.app_client import StrokeRiskClient
+from stroke_risk.data import DataError, load_patients_csv
+from stroke_risk.schema import FEATURES, categories
+from tests.app.conftest import APP_API_KEY, fill_patient_form, sample_upload, submit
+from tests.conftest import EXAMPLE_PATIENT
+
+
+def texts(elements) -> str:
+    return "\n".join(str(element.value) for element in elements)
+
+
+def test_form_offers_every_schema_field_with_its_choices(app, closed_port_url):
+    at = app(closed_port_url)  # showing the form never calls the service
+    assert not at.exception
+    keys = {w.key for w in [*at.radio, *at.selectbox, *at.number_input]}
+    assert keys == {f"patient.{name}" for name in FEATURES}
+    assert at.selectbox(key="patient.work_type").options == [
+        "Private",
+        "Self-employed",
+        "Govt job",
+        "Children",
+        "Never worked",
+    ]
+    assert at.radio(key="patient.ever_married").options == list(categories("ever_married"))
+    assert at.number_input(key="patient.age").min == 0
+    assert at.checkbox(key="patient.bmi_not_measured").label == "BMI not measured"
+    assert "never sent" in at.text_input(key="patient.reference").help
+    # Nothing is pre-filled: a GP must not submit someone else's example by accident.
+    assert at.number_input(key="patient.age").value is None
+    assert at.radio(key="patient.gender").value is None
+
+
+def test_an_incomplete_form_names_what_is_missing_and_calls_nothing(app, closed_port_url):
+    at = app(closed_port_url)
+    at.radio(key="patient.gender").set_value("Female")
+    submit(at)
+    errors = texts(at.error)
+    assert "Age (years): please answer." in errors
+    assert "Sex" not in errors
+    assert "Cannot reach" not in errors  # the service (down here) was never called
+
+
+@pytest.mark.slow
+def test_the_result_explains_the_risk(app, service_url, stored_model):
+    patient = {**EXAMPLE_PATIENT, "age": 67.0, "smoking_status": "smokes"}
+    at = submit(fill_patient_form(app(service_url), patient, reference="Mrs T, bay 3"))
+    assert not at.exception and not at.error
+    expected = StrokeRiskClient(service_url).assess(patient)
+    percent = f"{100 * expected.probability:.1f}%"
+    assert at.metric[0].label == "Estimated stroke risk" and at.metric[0].value == percent
+    assert at.subheader[0].value == "Result for Mrs T, bay 3"
+    markdown = texts(at.markdown)
+    assert "in 100 people like this patient" in markdown
+    assert f"{expected.risk_band.capitalize()} risk (" in markdown  # the band badge
+    assert f"The average estimate for {expected.comparison.group}" in markdown
+    chart = at.get("vega_lite_chart")
+    assert len(chart) == 1 and "effect_points" in chart[0].proto.spec
+    what_ifs = [m.label for m in at.metric[1:]]
+    assert len(what_ifs) == len(expected.what_if) >= 1  # smoker with a high BMI
+    assert all(label.startswith(f"Risk now {percent}") for label in what_ifs)
+    assert "Stop smoking" in markdown
+    assert "not a diagnosis" in texts(at.info)
+    assert f"Model {stored_model.tag}" in texts(at.caption)
+
+
+@pytest.mark.slow
+def test_bmi_not_measured_is_scored_and_said(app, service_url):
+    at = submit(fill_patient_form(app(service_url), {**EXAMPLE_PATIENT, "bmi": None}))
+    assert not at.error
+    assert "BMI not measured" in texts(at.warning)
+
+
+def test_service_down_is_said_plainly_and_the_form_keeps_its_values(app, closed_port_url):
+    at = submit(fill_patient_form(app(closed_port_url), reference="JS"))
+    assert "Cannot reach the prediction service at" in texts(at.error)
+    assert at.number_input(key="patient.age").value == EXAMPLE_PATIENT["age"]
+    assert at.selectbox(key="patient.work_type").value == EXAMPLE_PATIENT["work_type"]
+    assert at.text_input(key="patient.reference").value == "JS"
+    at.run()  # any later rerun keeps them too
+    assert at.number_input(key="patient.bmi").value == EXAMPLE_PATIENT["bmi"]
+
+
+def test_a_hanging_service_is_reported_as_too_slow(app, silent_service_url):
+    at = submit(fill_patient_form(app(silent_service_url, read_timeout=0.5)))
+    assert "did not answer within 0.5 seconds" in texts(at.error)
+
+
+@pytest.mark.slow
+def test_a_refused_key_is_said_plainly(app, keyed_service_url):
+    at = submit(fill_patient_form(app(keyed_service_url, api_key="wrong-key")))
+    assert "refused the API key" in texts(at.error)
+    assert at.number_input(key="patient.age").value == EXAMPLE_PATIENT["age"]
+
+
+@pytest.mark.slow
+def test_the_key_can_come_from_streamlit_secrets(app, keyed_service_url):
+    at = app(keyed_service_url, secrets={"STROKE_API_KEY": APP_API_KEY})
+    at = submit(fill_patient_form(at))
+    assert not at.error
+    assert at.metric[0].label == "Estimated stroke risk"
+
+
+def bad_upload(data_path) -> pd.DataFrame:
+    upload = sample_upload(data_path, rows=12)
+    upload.loc[3, "age"] = "abc"  # file line 5
+    upload.loc[6, "smoking_status"] = "vapes"  # file line 8
+    return upload
+
+
+@pytest.mark.slow
+def test_an_upload_is_ranked_and_bad_rows_are_named_not_fatal(app, service_url, data_path):
+    upload = bad_upload(data_path)
+    at = app(service_url)
+    at.file_uploader(key="batch.file").set_value(
+        ("clinic.csv", upload.to_csv(index=False).encode(), "text/csv")
+    )
+    at.run()
+    assert not at.exception and not at.error
+    warning = texts(at.warning)
+    assert "2 of 12 rows could not be scored" in warning
+    assert "line 5 (id " in warning and "column 'age'" in warning
+    assert "line 8 (id " in warning and "column 'smoking_status'" in warning
+    assert "Scored 10 patients" in texts(at.success)
+    problems, ranked = at.dataframe[0].value, at.dataframe[1].value
+    assert list(problems["line"]) == [5, 8]
+    assert len(ranked) == 10
+    assert list(ranked["risk_percent"]) == sorted(ranked["risk_percent"], reverse=True)
+    assert set(ranked["id"]) == set(upload["id"]) - {upload.loc[3, "id"], upload.loc[6, "id"]}
+    assert at.get("download_button")[0].label == "Download the scored CSV"
+
+
+@pytest.mark.slow
+def test_the_downloaded_csv_is_ranked_and_keeps_the_reference(service_url, data_path):
+    upload = bad_upload(data_path)
+    scored = score_patients_csv(
+        io.StringIO(upload.to_csv(index=False)), StrokeRiskClient(service_url)
+    )
+    downloaded = pd.read_csv(io.BytesIO(scored_csv(scored.results)), dtype={"id": str})
+    assert list(downloaded["rank"]) == list(range(1, 11))
+    assert downloaded["probability"].is_monotonic_decreasing
+    assert "stroke" not in downloaded.columns  # the label column of the data set is ignored
+    first = load_patients_csv(io.StringIO(upload.head(1).to_csv(index=False)))
+    direct = StrokeRiskClient(service_url).assess(patients_for_service(first.valid)[0])
+    row = downloaded.set_index("id").loc[upload.loc[0, "id"]]
+    assert row["line"] == 2
+    assert row["probability"] == direct.probability
+
+
+def test_an_upload_without_a_required_column_names_it(app, closed_port_url, data_path):
+    upload = sample_upload(data_path, rows=3).drop(columns=["avg_glucose_level"])
+    at = app(closed_port_url)  # refused before any call to the service
+    at.file_uploader(key="batch.file").set_value(
+        ("clinic.csv", upload.to_csv(index=False).encode(), "text/csv")
+    )
+    at.run()
+    assert "This file cannot be used: missing column(s): avg_glucose_level" in texts(at.error)
+
+
+def test_an_empty_upload_is_refused(closed_port_url):
+    with pytest.raises(DataError, match="no patients"):
+        score_patients_csv(
+            io.StringIO(",".join(FEATURES) + "\n"), StrokeRiskClient(closed_port_url)
+        )
+
+
+def test_an_upload_while_the_service_is_down_offers_a_retry(app, closed_port_url, data_path):
+    at = app(closed_port_url)
+    at.file_uploader(key="batch.file").set_value(
+        ("clinic.csv", sample_upload(data_path, 3).to_csv(index=False).encode(), "text/csv")
+    )
+    at.run()
+    assert "Cannot reach the prediction service" in texts(at.error)
+    assert at.button(key="batch.retry").label == "Try again"

@@ -1,0 +1,122 @@
+"""End to end in a real browser: `streamlit run` + the real service + Debian's Chromium.
+
+A nurse fills in the form and reads the risk; a practice manager uploads a CSV with a bad
+row and downloads the ranked result. Screenshots go to test-artifacts/ and the README's
+two images in docs/images/ are refreshed from them.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+from PIL import Image
+
+from stroke_risk.app_views import people_like_this
+from tests.app.conftest import publish_screenshot, sample_upload
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+VIEWPORT = {"width": 1280, "height": 900}
+MAX_PUBLISHED_BYTES = 300_000
+PATIENT = {
+    "gender": "Male",
+    "age": 67.0,
+    "hypertension": 1,
+    "heart_disease": 0,
+    "ever_married": "Yes",
+    "work_type": "Private",
+    "residence_type": "Urban",
+    "avg_glucose_level": 228.7,
+    "bmi": 36.6,
+    "smoking_status": "smokes",
+}
+TIMEOUT_MS = 30_000
+
+
+def fill_in_the_form(page) -> None:
+    """Answer the questions by their visible labels, as a person would."""
+    page.locator(".st-key-patient-smoking_status input").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_label("Patient reference (optional)", exact=True).fill("Mr B, 10:40")
+    for group, option in [
+        ("Sex", "Male"),
+        ("Hypertension", "Yes"),
+        ("Heart disease", "No"),
+        ("Ever married", "Yes"),
+        ("Residence", "Urban"),
+    ]:
+        page.get_by_role("radiogroup", name=group).get_by_text(option, exact=True).click()
+    page.get_by_label("Age (years)", exact=True).fill("67")
+    page.get_by_label("Average glucose (mg/dL)", exact=True).fill("228.7")
+    page.get_by_label("BMI (kg/m²)", exact=True).fill("36.6")
+    for box, option in [("Work type", "Private"), ("Smoking", "Smokes")]:
+        page.get_by_role("combobox", name=box).click()
+        page.get_by_role("option", name=option, exact=True).click()
+
+
+def screenshot(page, path: Path) -> Path:
+    """All of the app's content, as a palette PNG small enough for git.
+
+    Streamlit scrolls inside its own container, which clips anything below the window, so
+    the window is made as tall as the content first; the toolbar is hidden.
+    """
+    content = page.get_by_test_id("stMainBlockContainer")
+    page.add_style_tag(content="[data-testid='stHeader'] { display: none; }")
+    height = content.evaluate("element => element.scrollHeight")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(height, 600) + 40})
+    page.wait_for_timeout(1500)  # charts and tables redraw after the resize
+    content.screenshot(path=path, animations="disabled")
+    page.set_viewport_size(VIEWPORT)
+    with Image.open(path) as image:
+        image.convert("RGB").quantize(colors=128).save(path, optimize=True)
+    return path
+
+
+def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
+    browser, app_url, service_url, artifacts, data_path, tmp_path
+):
+    expected = requests.post(f"{service_url}/predict", json=PATIENT, timeout=30).json()
+    page = browser.new_page(viewport=VIEWPORT, accept_downloads=True)
+    try:
+        page.goto(app_url)
+        fill_in_the_form(page)
+        page.get_by_role("button", name="Estimate risk").click()
+        frequency = people_like_this(expected["probability"]).capitalize()
+        page.get_by_text(frequency).wait_for(timeout=TIMEOUT_MS)
+        risk = page.get_by_test_id("stMetricValue").first.inner_text()
+        assert risk == f"{100 * expected['probability']:.1f}%"
+        assert page.get_by_text("Result for Mr B, 10:40").is_visible()
+        assert page.get_by_text(f"{expected['risk_band'].capitalize()} risk (").is_visible()
+        page.get_by_test_id("stVegaLiteChart").wait_for(timeout=TIMEOUT_MS)  # the drivers
+        assert page.get_by_text(expected["disclaimer"], exact=True).is_visible()
+        assert page.get_by_text(f"Model {expected['model_tag']}", exact=True).is_visible()
+        single = screenshot(page, artifacts / "app-single.png")
+
+        upload = sample_upload(data_path, rows=12)
+        upload.loc[3, "age"] = "abc"  # line 5 of the file
+        csv_path = tmp_path / "practice-list.csv"
+        upload.to_csv(csv_path, index=False)
+        page.get_by_role("tab", name="Many patients (CSV upload)").click()
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(csv_path)
+        page.get_by_text("Scored 11 patients, highest risk first.").wait_for(timeout=TIMEOUT_MS)
+        assert page.get_by_text(re.compile(r"line 5 \(id \d+\), column 'age'")).is_visible()
+        page.get_by_role("button", name="Download the scored CSV").wait_for(timeout=TIMEOUT_MS)
+        batch = screenshot(page, artifacts / "app-batch.png")
+
+        with page.expect_download(timeout=TIMEOUT_MS) as download_info:
+            page.get_by_role("button", name="Download the scored CSV").click()
+        download = download_info.value
+        assert download.suggested_filename == "practice-list-scored.csv"
+        scored = pd.read_csv(io.BytesIO(Path(download.path()).read_bytes()))
+        assert len(scored) == 11
+        assert scored["probability"].is_monotonic_decreasing
+    finally:
+        page.close()
+
+    for source, name in [(single, "app-single.png"), (batch, "app-batch.png")]:
+        published = publish_screenshot(source, name)
+        assert published.stat().st_size < MAX_PUBLISHED_BYTES, f"{published} is too large"
