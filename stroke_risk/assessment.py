@@ -13,6 +13,7 @@ similar patients, not a proven effect of changing one factor; the README says so
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -20,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from stroke_risk.age_bands import AGE_BANDS
 from stroke_risk.config import Settings
-from stroke_risk.lean import Columns, LeanModel
+from stroke_risk.lean import AdditiveTreesScore, Columns, LeanModel, LinearScore
 from stroke_risk.profile import TrainingProfile
 from stroke_risk.schema import FEATURES, NUMERIC_FEATURES, Patient, categories
 
@@ -184,6 +185,9 @@ class RiskAssessor:
         """(as given [n], each factor typical [F, n], each change applied [C, n], applies)."""
         base = self.lean.encoder.encode(columns)
         applies = self._applies(columns)
+        score = self.lean.score
+        if isinstance(score, LinearScore | AdditiveTreesScore):
+            return (*self._additive_probabilities(score, base, applies), applies)
         n_variants = 1 + len(FEATURES) + len(self.changes)
         variants = np.repeat(base[None], n_variants, axis=0)
         for k, name in enumerate(FEATURES, start=1):
@@ -194,7 +198,48 @@ class RiskAssessor:
             variants[1 + len(FEATURES) + c][applies[c], self.slices[factor]] = row
         n = len(base)
         p = self.lean.predict_encoded(variants.reshape(n_variants * n, -1)).reshape(n_variants, n)
-        return p[0], p[1 : 1 + len(FEATURES)], p[1 + len(FEATURES) :], applies
+        return p[0], p[1 : 1 + len(FEATURES)], p[1 + len(FEATURES) :]
+
+    def _additive_probabilities(
+        self, score: LinearScore | AdditiveTreesScore, base: np.ndarray, applies: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For additive scores a variant only swaps one feature's terms: no re-scoring.
+
+        Gives the same numbers as scoring every variant row (to float rounding), at a
+        fraction of the cost for large batches.
+        """
+        membership = self._membership  # (encoded columns, features)
+        by_feature = score.terms(base) @ membership  # (n, F)
+        margin = score.offset + by_feature.sum(axis=1)
+        typical = margin[:, None] - by_feature + self._reference_terms(score)[None, :]
+        changed = np.empty((len(self.changes), len(base)))
+        for c, (factor, _, _) in enumerate(self.changes):
+            k = FEATURES.index(factor)
+            target = self._change_terms(score)[c]
+            changed[c] = np.where(applies[c], margin - by_feature[:, k] + target, margin)
+        calibrate, link = self.lean.calibrate, score.link
+        return calibrate(link(margin)), calibrate(link(typical.T)), calibrate(link(changed))
+
+    @cached_property
+    def _membership(self) -> np.ndarray:
+        matrix = np.zeros((self.lean.encoder.width, len(FEATURES)))
+        for k, name in enumerate(FEATURES):
+            matrix[self.slices[name], k] = 1.0
+        return matrix
+
+    def _reference_terms(self, score: LinearScore | AdditiveTreesScore) -> np.ndarray:
+        return (score.terms(self.reference_row[None]) @ self._membership)[0]
+
+    def _change_terms(self, score: LinearScore | AdditiveTreesScore) -> list[float]:
+        """The terms of each change's target value (e.g. BMI 24.9) for its feature."""
+        out = []
+        for (factor, _, _), row in zip(self.changes, self._change_rows, strict=True):
+            encoded = self.reference_row.copy()
+            encoded[self.slices[factor]] = row
+            out.append(
+                float((score.terms(encoded[None]) @ self._membership)[0, FEATURES.index(factor)])
+            )
+        return out
 
     def assess(self, patients: list[Patient]) -> list[dict[str, Any]]:
         """One explained result per patient, in order, as JSON-ready dicts."""

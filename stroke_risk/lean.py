@@ -99,13 +99,28 @@ class Scorer(Protocol):
 
 @dataclass(frozen=True)
 class LinearScore:
-    """Logistic regression's decision function: the log-odds."""
+    """Logistic regression's decision function: the log-odds.
+
+    Additive: ``score = link(intercept + terms(x).sum(axis=1))``, one term per encoded
+    column, which lets explanations swap one factor's terms instead of re-scoring rows.
+    """
 
     coef: np.ndarray
     intercept: float
 
     def __call__(self, matrix: np.ndarray) -> np.ndarray:
         return matrix @ self.coef + self.intercept
+
+    def terms(self, matrix: np.ndarray) -> np.ndarray:
+        return matrix * self.coef
+
+    @property
+    def offset(self) -> float:
+        return self.intercept
+
+    @staticmethod
+    def link(margin: np.ndarray) -> np.ndarray:
+        return margin
 
 
 @dataclass(frozen=True)
@@ -120,21 +135,33 @@ class AdditiveTreesScore:
     thresholds: tuple[np.ndarray, ...]  # per column, sorted float32
     steps: tuple[np.ndarray, ...]  # per column, value added for 0, 1, 2 ... thresholds passed
 
-    def margin(self, matrix: np.ndarray) -> np.ndarray:
+    def terms(self, matrix: np.ndarray) -> np.ndarray:
+        """Each encoded column's step value for each row, shape (rows, columns)."""
         x = matrix.astype(np.float32)
-        total = np.full(len(x), self.base_margin)
+        out = np.zeros(x.shape)
         for j, (thresholds, steps) in enumerate(zip(self.thresholds, self.steps, strict=True)):
             if len(thresholds):
-                total += steps[np.searchsorted(thresholds, x[:, j], side="right")]
-        return total
+                out[:, j] = steps[np.searchsorted(thresholds, x[:, j], side="right")]
+        return out
+
+    def margin(self, matrix: np.ndarray) -> np.ndarray:
+        return self.base_margin + self.terms(matrix).sum(axis=1)
+
+    @property
+    def offset(self) -> float:
+        return self.base_margin
+
+    @staticmethod
+    def link(margin: np.ndarray) -> np.ndarray:
+        return margin  # the calibrator was fitted on the log-odds
 
     def __call__(self, matrix: np.ndarray) -> np.ndarray:
-        return expit(self.margin(matrix))
+        return self.margin(matrix)
 
 
 @dataclass(frozen=True)
 class TreeScore:
-    """A single decision tree's leaf probability (scikit-learn compares float32 ``<=``)."""
+    """A single decision tree's leaf log-odds (scikit-learn compares float32 ``<=``)."""
 
     left: np.ndarray
     right: np.ndarray
@@ -142,6 +169,7 @@ class TreeScore:
     threshold: np.ndarray
     leaf_probability: np.ndarray
     depth: int
+    clip: float = 1e-4  # models.LOGIT_CLIP
 
     def __call__(self, matrix: np.ndarray) -> np.ndarray:
         x = matrix.astype(np.float32)
@@ -152,7 +180,8 @@ class TreeScore:
             goes_left = x[rows, np.maximum(self.feature[node], 0)] <= self.threshold[node]
             following = np.where(goes_left, self.left[node], self.right[node])
             node = np.where(is_split, following, node)
-        return self.leaf_probability[node]
+        p = np.clip(self.leaf_probability[node], self.clip, 1 - self.clip)
+        return np.log(p / (1 - p))  # the calibrator was fitted on the leaves' log-odds
 
 
 @dataclass(frozen=True)
@@ -164,8 +193,11 @@ class LeanModel:
     calibration_a: float
     calibration_b: float
 
+    def calibrate(self, score: np.ndarray) -> np.ndarray:
+        return expit(-(self.calibration_a * score + self.calibration_b))
+
     def predict_encoded(self, matrix: np.ndarray) -> np.ndarray:
-        return expit(-(self.calibration_a * self.score(matrix) + self.calibration_b))
+        return self.calibrate(self.score(matrix))
 
     def predict(self, columns: Columns) -> np.ndarray:
         """Calibrated probability of stroke for each patient."""

@@ -27,6 +27,7 @@ from stroke_risk.lean import (
     Scorer,
     TreeScore,
 )
+from stroke_risk.models import LOGIT_CLIP
 from stroke_risk.schema import FEATURES
 
 
@@ -87,6 +88,7 @@ def _tree(model: DecisionTreeClassifier) -> TreeScore:
         threshold=tree.threshold.astype(np.float64),
         leaf_probability=counts[:, 1] / counts.sum(axis=1),
         depth=int(tree.max_depth),
+        clip=LOGIT_CLIP,
     )
 
 

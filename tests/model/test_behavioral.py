@@ -77,3 +77,21 @@ def test_a_high_risk_profile_scores_far_above_a_low_risk_one(stored_model):
     assert low < 0.02
     assert high > 0.1
     assert high > 5 * low
+
+
+def test_calibration_puts_no_floor_under_low_risk_patients(stored_model, stroke_data):
+    """Platt scaling on a probability (not the log-odds) floored every risk at about 2%."""
+    child = risk(
+        stored_model,
+        age=8.0,
+        work_type="children",
+        ever_married="No",
+        smoking_status="Unknown",
+        avg_glucose_level=90.0,
+        bmi=18.0,
+    )
+    assert child < 0.01
+    all_risks = stored_model.lean.predict(frame_to_columns(stroke_data))
+    children = stroke_data["age"] < 18
+    # Children in the data: 2 strokes in 856; the model must not claim more than 1%.
+    assert all_risks[children.to_numpy()].mean() < 0.01
