@@ -17,7 +17,7 @@ APP_PORT ?= 8501
 # Debian packages the tests and tools need (installed only when missing, and only as root).
 APT_PACKAGES := chromium shellcheck jq
 
-.PHONY: help install system-deps data train train-if-needed serve app run test test-fast lint format bench clean
+.PHONY: help install system-deps data train train-if-needed serve app run test test-fast lint format bench notebooks clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -88,6 +88,11 @@ format: install ## Apply ruff's fixes and formatting
 
 bench: install data ## Run the benchmarks in bench/ (see bench/README.md)
 	$(RUN) bench/bench_training.py
+
+notebooks: install data ## Execute both notebooks and render them to HTML in reports/notebooks/
+	.venv/bin/jupyter nbconvert --execute --to html --output-dir reports/notebooks \
+		--ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 \
+		notebooks/exploratory_analysis.ipynb notebooks/training.ipynb
 
 clean: ## Remove generated files (not the data set or the model store)
 	rm -rf reports test-artifacts .pytest_cache .ruff_cache
