@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# Deploy (or update) the stroke-risk image on Amazon ECS Fargate behind an Application
+# Load Balancer, with target-tracking auto scaling on CPU. Safe to run again: every step
+# looks before it creates, and a second run rolls the service to a new task definition.
+#
+#   IMAGE_URI=... SUBNETS=... SECURITY_GROUPS=... TARGET_GROUP_ARN=... \
+#   EXECUTION_ROLE_ARN=... API_KEYS_SECRET_ARN=... deploy/deploy_fargate.sh [--dry-run]
+#
+# Steps: preflight -> CloudWatch log group -> register the task definition (from
+# deploy/task-definition.json) -> cluster -> target group health check on /readyz ->
+# create or update the service -> auto scaling -> wait until the service is stable.
+#
+# Required settings (environment):
+#   IMAGE_URI            the image, e.g. printed by ./create_bento_artifacts.sh
+#   SUBNETS              comma-separated subnet ids for the tasks (awsvpc)
+#   SECURITY_GROUPS      comma-separated security group ids; must admit the ALB on port 3000
+#   TARGET_GROUP_ARN     ALB target group (target type ip, HTTP, port 3000)
+#   EXECUTION_ROLE_ARN   task execution role: ECR pull, CloudWatch Logs, and
+#                        secretsmanager:GetSecretValue on API_KEYS_SECRET_ARN
+#   API_KEYS_SECRET_ARN  Secrets Manager secret holding the API keys, comma-separated
+#                        (becomes STROKE_API_KEYS; a JSON key works as ARN:KEY::)
+# Optional settings (default in brackets):
+#   AWS_REGION [$AWS_DEFAULT_REGION, else eu-west-2]  AWS_PROFILE [unset]  AWS_CLI [aws]
+#   AWS_ENDPOINT_URL     other AWS endpoint (e.g. moto), passed as --endpoint-url [unset]
+#   ECS_CLUSTER [stroke-risk]  ECS_SERVICE [stroke-risk]  ECS_TASK_FAMILY [stroke-risk]
+#   ECS_CONTAINER_NAME [stroke-risk]  TASK_ROLE_ARN [none: the service calls no AWS API]
+#   TASK_CPU [512]  TASK_MEMORY [1024] (MiB; the service's processes use <= 400 MB)
+#   LOG_GROUP [/ecs/stroke-risk]  LOG_RETENTION_DAYS [30]  ASSIGN_PUBLIC_IP [DISABLED]
+#   MIN_TASKS [1]  MAX_TASKS [4]  CPU_TARGET [60] (% average CPU the scaling aims for)
+#   HEALTH_CHECK_GRACE_SECONDS [90]
+#   TASK_DEFINITION_TEMPLATE [deploy/task-definition.json]
+#
+# Needs bash >= 4.4, the AWS CLI and jq.
+set -euo pipefail
+
+DEPLOY_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+AWS_REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-eu-west-2}}"
+AWS_CLI="${AWS_CLI:-aws}"
+IMAGE_URI="${IMAGE_URI:-}"
+SUBNETS="${SUBNETS:-}"
+SECURITY_GROUPS="${SECURITY_GROUPS:-}"
+TARGET_GROUP_ARN="${TARGET_GROUP_ARN:-}"
+EXECUTION_ROLE_ARN="${EXECUTION_ROLE_ARN:-}"
+API_KEYS_SECRET_ARN="${API_KEYS_SECRET_ARN:-}"
+TASK_ROLE_ARN="${TASK_ROLE_ARN:-}"
+ECS_CLUSTER="${ECS_CLUSTER:-stroke-risk}"
+ECS_SERVICE="${ECS_SERVICE:-stroke-risk}"
+ECS_TASK_FAMILY="${ECS_TASK_FAMILY:-stroke-risk}"
+ECS_CONTAINER_NAME="${ECS_CONTAINER_NAME:-stroke-risk}"
+TASK_CPU="${TASK_CPU:-512}"
+TASK_MEMORY="${TASK_MEMORY:-1024}"
+LOG_GROUP="${LOG_GROUP:-/ecs/stroke-risk}"
+LOG_RETENTION_DAYS="${LOG_RETENTION_DAYS:-30}"
+ASSIGN_PUBLIC_IP="${ASSIGN_PUBLIC_IP:-DISABLED}"
+MIN_TASKS="${MIN_TASKS:-1}"
+MAX_TASKS="${MAX_TASKS:-4}"
+CPU_TARGET="${CPU_TARGET:-60}"
+HEALTH_CHECK_GRACE_SECONDS="${HEALTH_CHECK_GRACE_SECONDS:-90}"
+TASK_DEFINITION_TEMPLATE="${TASK_DEFINITION_TEMPLATE:-$DEPLOY_DIR/task-definition.json}"
+CONTAINER_PORT=3000 # fixed by the image (bentoml serve) and the task definition template
+# Roll back by itself when new tasks never turn healthy.
+DEPLOYMENT_CONFIGURATION='{"deploymentCircuitBreaker":{"enable":true,"rollback":true},"maximumPercent":200,"minimumHealthyPercent":100}'
+
+DRY_RUN=0
+WAIT=1
+
+usage() {
+    cat <<EOF
+Usage: $(basename "$0") [options]
+
+Register the task definition and create or update the ECS Fargate service $ECS_SERVICE
+in cluster $ECS_CLUSTER, behind the ALB target group, with CPU target-tracking auto scaling.
+
+Options:
+  --dry-run    render the task definition and print every AWS command, run none
+  --no-wait    do not wait for the service to become stable
+  -h, --help   show this help
+
+Settings come from the environment; see the top of this file.
+EOF
+}
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() {
+    printf 'error: %s\n' "$*" >&2
+    exit 1
+}
+
+quoted() {
+    local word out=()
+    for word in "$@"; do
+        if [[ "$word" =~ ^[A-Za-z0-9_@%+=:,./\<\>-]+$ ]]; then
+            out+=("$word")
+        else
+            out+=("'${word//\'/\'\\\'\'}'")
+        fi
+    done
+    printf '%s' "${out[*]}"
+}
+
+# Show an AWS call (stdout in a dry run, the log otherwise) and run it unless --dry-run.
+aws_call() {
+    if ((DRY_RUN)); then
+        printf '+ %s\n' "$(quoted "${AWS_CMD[@]}" "$@")"
+        return 0
+    fi
+    printf '+ %s\n' "$(quoted "${AWS_CMD[@]}" "$@")" >&2
+    "${AWS_CMD[@]}" "$@"
+}
+
+# The same, without the call's output (which a dry run still shows as a command).
+aws_quiet() {
+    if ((DRY_RUN)); then
+        aws_call "$@"
+    else
+        aws_call "$@" >/dev/null
+    fi
+}
+
+while (($#)); do
+    case "$1" in
+        --dry-run) DRY_RUN=1 ;;
+        --no-wait) WAIT=0 ;;
+        -h | --help)
+            usage
+            exit 0
+            ;;
+        *)
+            printf 'error: unknown option %s (see --help)\n' "$1" >&2
+            exit 2
+            ;;
+    esac
+    shift
+done
+
+AWS_CMD=("$AWS_CLI")
+if [[ -n "${AWS_ENDPOINT_URL:-}" ]]; then
+    AWS_CMD+=(--endpoint-url "$AWS_ENDPOINT_URL")
+fi
+AWS_CMD+=(--region "$AWS_REGION")
+
+preflight() {
+    local name
+    for name in IMAGE_URI SUBNETS SECURITY_GROUPS TARGET_GROUP_ARN EXECUTION_ROLE_ARN \
+        API_KEYS_SECRET_ARN; do
+        [[ -n "${!name}" ]] || die "$name is not set (see --help and the top of $0)"
+    done
+    for name in TASK_CPU TASK_MEMORY MIN_TASKS MAX_TASKS CPU_TARGET LOG_RETENTION_DAYS \
+        HEALTH_CHECK_GRACE_SECONDS; do
+        [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name must be a whole number, not '${!name}'"
+    done
+    ((MIN_TASKS <= MAX_TASKS)) || die "MIN_TASKS ($MIN_TASKS) is above MAX_TASKS ($MAX_TASKS)"
+    [[ -f "$TASK_DEFINITION_TEMPLATE" ]] || die "no task definition template at $TASK_DEFINITION_TEMPLATE"
+    command -v jq >/dev/null 2>&1 || die "jq not found: install jq (apt-get install jq)"
+    if ((DRY_RUN)); then
+        aws_call sts get-caller-identity
+        return 0
+    fi
+    command -v "$AWS_CLI" >/dev/null 2>&1 \
+        || die "$AWS_CLI not found: install the AWS CLI (Debian: apt-get install awscli)"
+    "${AWS_CMD[@]}" sts get-caller-identity >/dev/null 2>&1 \
+        || die "no usable AWS credentials (aws sts get-caller-identity failed): run 'aws configure' or set AWS_PROFILE"
+}
+
+# "a, b" -> ["a","b"]
+json_list() { jq -cn --arg items "$1" '$items | split(",") | map(gsub("^\\s+|\\s+$"; "")) | map(select(length > 0))'; }
+
+render_task_definition() {
+    local vars
+    vars="$(jq -n --arg ECS_TASK_FAMILY "$ECS_TASK_FAMILY" --arg TASK_CPU "$TASK_CPU" \
+        --arg TASK_MEMORY "$TASK_MEMORY" --arg EXECUTION_ROLE_ARN "$EXECUTION_ROLE_ARN" \
+        --arg TASK_ROLE_ARN "$TASK_ROLE_ARN" --arg ECS_CONTAINER_NAME "$ECS_CONTAINER_NAME" \
+        --arg IMAGE_URI "$IMAGE_URI" --arg API_KEYS_SECRET_ARN "$API_KEYS_SECRET_ARN" \
+        --arg LOG_GROUP "$LOG_GROUP" --arg AWS_REGION "$AWS_REGION" '$ARGS.named')"
+    # Every ${NAME} in the template must have a value; an empty task role means none.
+    jq --argjson vars "$vars" '
+        walk(if type == "string"
+             then gsub("\\$\\{(?<name>[A-Z0-9_]+)\\}"; $vars[.name] // error("no value for ${\(.name)}"))
+             else . end)
+        | if .taskRoleArn == "" then del(.taskRoleArn) else . end' "$TASK_DEFINITION_TEMPLATE"
+}
+
+ensure_log_group() {
+    if ((DRY_RUN)); then
+        aws_call logs describe-log-groups --log-group-name-prefix "$LOG_GROUP"
+        printf '# only if the log group does not exist yet:\n'
+        aws_call logs create-log-group --log-group-name "$LOG_GROUP"
+        aws_call logs put-retention-policy --log-group-name "$LOG_GROUP" \
+            --retention-in-days "$LOG_RETENTION_DAYS"
+        return 0
+    fi
+    local found
+    found="$(aws_call logs describe-log-groups --log-group-name-prefix "$LOG_GROUP" \
+        | jq --arg name "$LOG_GROUP" '[.logGroups[] | select(.logGroupName == $name)] | length')"
+    if ((found)); then
+        log "Log group $LOG_GROUP exists"
+    else
+        aws_call logs create-log-group --log-group-name "$LOG_GROUP"
+        aws_call logs put-retention-policy --log-group-name "$LOG_GROUP" \
+            --retention-in-days "$LOG_RETENTION_DAYS"
+    fi
+}
+
+TASK_DEFINITION_ARN=""
+register_task_definition() {
+    local file
+    file="$(mktemp "${TMPDIR:-/tmp}/task-definition.XXXXXX")"
+    # shellcheck disable=SC2064 # expand now: the file name is local to this function
+    trap "rm -f '$file'" EXIT
+    render_task_definition >"$file" || die "could not fill in $TASK_DEFINITION_TEMPLATE"
+    if ((DRY_RUN)); then
+        printf '# task definition (%s):\n' "$file"
+        sed 's/^/#   /' "$file"
+        aws_call ecs register-task-definition --cli-input-json "file://$file"
+        TASK_DEFINITION_ARN="$ECS_TASK_FAMILY"
+        return 0
+    fi
+    TASK_DEFINITION_ARN="$(aws_call ecs register-task-definition --cli-input-json "file://$file" \
+        | jq -r '.taskDefinition.taskDefinitionArn')"
+    log "Registered $TASK_DEFINITION_ARN"
+}
+
+ensure_cluster() {
+    if ((DRY_RUN)); then
+        aws_call ecs describe-clusters --clusters "$ECS_CLUSTER"
+        printf '# only if the cluster is not ACTIVE:\n'
+        aws_call ecs create-cluster --cluster-name "$ECS_CLUSTER" \
+            --settings name=containerInsights,value=enabled
+        return 0
+    fi
+    local status
+    status="$(aws_call ecs describe-clusters --clusters "$ECS_CLUSTER" | jq -r '.clusters[0].status // "MISSING"')"
+    if [[ "$status" == ACTIVE ]]; then
+        log "Cluster $ECS_CLUSTER exists"
+    else
+        aws_quiet ecs create-cluster --cluster-name "$ECS_CLUSTER" \
+            --settings name=containerInsights,value=enabled
+    fi
+}
+
+configure_target_group() {
+    if ((!DRY_RUN)); then
+        local target_type
+        target_type="$(aws_call elbv2 describe-target-groups --target-group-arns "$TARGET_GROUP_ARN" \
+            | jq -r '.TargetGroups[0].TargetType')"
+        [[ "$target_type" == ip ]] \
+            || die "target group $TARGET_GROUP_ARN has target type '$target_type': Fargate (awsvpc) needs 'ip'"
+    fi
+    aws_quiet elbv2 modify-target-group --target-group-arn "$TARGET_GROUP_ARN" \
+        --health-check-protocol HTTP --health-check-path /readyz --health-check-port traffic-port \
+        --health-check-interval-seconds 15 --health-check-timeout-seconds 5 \
+        --healthy-threshold-count 2 --unhealthy-threshold-count 3 --matcher HttpCode=200
+}
+
+create_or_update_service() {
+    local network
+    network="$(jq -cn --argjson subnets "$(json_list "$SUBNETS")" \
+        --argjson groups "$(json_list "$SECURITY_GROUPS")" --arg public "$ASSIGN_PUBLIC_IP" \
+        '{awsvpcConfiguration: {subnets: $subnets, securityGroups: $groups, assignPublicIp: $public}}')"
+    local status=MISSING
+    if ((DRY_RUN)); then
+        aws_call ecs describe-services --cluster "$ECS_CLUSTER" --services "$ECS_SERVICE"
+        printf '# if the service is not ACTIVE yet:\n'
+    else
+        status="$(aws_call ecs describe-services --cluster "$ECS_CLUSTER" --services "$ECS_SERVICE" \
+            | jq -r '.services[0].status // "MISSING"')"
+    fi
+    if [[ "$status" == DRAINING ]]; then
+        die "service $ECS_SERVICE is still being deleted (DRAINING): try again in a few minutes"
+    fi
+    if [[ "$status" != ACTIVE ]]; then
+        local balancer
+        balancer="$(jq -cn --arg arn "$TARGET_GROUP_ARN" --arg name "$ECS_CONTAINER_NAME" \
+            --argjson port "$CONTAINER_PORT" \
+            '[{targetGroupArn: $arn, containerName: $name, containerPort: $port}]')"
+        aws_quiet ecs create-service --cluster "$ECS_CLUSTER" --service-name "$ECS_SERVICE" \
+            --task-definition "$TASK_DEFINITION_ARN" --desired-count "$MIN_TASKS" \
+            --launch-type FARGATE --platform-version LATEST \
+            --network-configuration "$network" --load-balancers "$balancer" \
+            --health-check-grace-period-seconds "$HEALTH_CHECK_GRACE_SECONDS" \
+            --deployment-configuration "$DEPLOYMENT_CONFIGURATION" --propagate-tags SERVICE
+    fi
+    if ((DRY_RUN)); then
+        printf '# else:\n'
+    fi
+    if ((DRY_RUN)) || [[ "$status" == ACTIVE ]]; then
+        # The desired count is left to auto scaling.
+        aws_quiet ecs update-service --cluster "$ECS_CLUSTER" --service "$ECS_SERVICE" \
+            --task-definition "$TASK_DEFINITION_ARN" --network-configuration "$network" \
+            --health-check-grace-period-seconds "$HEALTH_CHECK_GRACE_SECONDS"
+    fi
+}
+
+configure_auto_scaling() {
+    local resource="service/$ECS_CLUSTER/$ECS_SERVICE"
+    local policy
+    policy="$(jq -cn --argjson target "$CPU_TARGET" '{
+        TargetValue: $target,
+        PredefinedMetricSpecification: {PredefinedMetricType: "ECSServiceAverageCPUUtilization"},
+        ScaleOutCooldown: 60, ScaleInCooldown: 300}')"
+    aws_quiet application-autoscaling register-scalable-target --service-namespace ecs \
+        --resource-id "$resource" --scalable-dimension ecs:service:DesiredCount \
+        --min-capacity "$MIN_TASKS" --max-capacity "$MAX_TASKS"
+    aws_quiet application-autoscaling put-scaling-policy --service-namespace ecs \
+        --resource-id "$resource" --scalable-dimension ecs:service:DesiredCount \
+        --policy-name "$ECS_SERVICE-cpu-target-tracking" --policy-type TargetTrackingScaling \
+        --target-tracking-scaling-policy-configuration "$policy"
+}
+
+preflight
+ensure_log_group
+register_task_definition
+ensure_cluster
+configure_target_group
+create_or_update_service
+configure_auto_scaling
+if ((WAIT)); then
+    log "Waiting for $ECS_SERVICE to become stable (up to 10 minutes)"
+    aws_call ecs wait services-stable --cluster "$ECS_CLUSTER" --services "$ECS_SERVICE"
+fi
+if ((!DRY_RUN)); then
+    log "Service $ECS_SERVICE in cluster $ECS_CLUSTER runs $TASK_DEFINITION_ARN"
+fi

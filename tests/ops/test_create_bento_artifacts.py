@@ -1,0 +1,276 @@
+"""create_bento_artifacts.sh: the Bento, the image build and the push to ECR or a registry.
+
+There is no container engine in the test environment, so the build and push are checked
+as commands (in --dry-run, and through a recorder standing in for the engine) while the
+AWS side runs for real against moto and the Bento is really built.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stroke_risk.config import MODEL_NAME, REPO_ROOT
+from tests.ops.conftest import (
+    CREATE_SCRIPT,
+    MOTO_ACCOUNT,
+    REGION,
+    FakeEngine,
+    clean_environment,
+    run_script,
+)
+from tests.servers import private_bentoml_home
+
+ECR_HOST = f"{MOTO_ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
+NO_ENGINE = (
+    "error: no Docker engine is running (docker info failed): start Docker, "
+    "or use CONTAINER_BACKEND=buildah"
+)
+
+
+def dry_run(fake_engine: FakeEngine, *args: str, **settings: str) -> list[str]:
+    """The commands a dry run prints, after checking it ran none of them."""
+    env = fake_engine.environment(AWS_CLI="aws", BENTOML="bentoml", **settings)
+    completed = run_script(CREATE_SCRIPT, "--dry-run", *args, env=env)
+    assert completed.returncode == 0, completed.stderr
+    assert fake_engine.calls() == [], "a dry run must not run anything"
+    return [line[2:] for line in completed.stdout.splitlines() if line.startswith("+ ")]
+
+
+def test_dry_run_shows_the_whole_ecr_path_and_runs_nothing(fake_engine: FakeEngine) -> None:
+    commands = dry_run(fake_engine, AWS_REGION=REGION, ECR_REPOSITORY="stroke-risk")
+    registry = f"<aws-account-id>.dkr.ecr.{REGION}.amazonaws.com"
+    image = f"{registry}/stroke-risk:<bento-version>"
+    assert commands == [
+        "docker info",
+        f"aws --region {REGION} sts get-caller-identity",
+        f"make -C {REPO_ROOT} train",
+        f"bentoml build {REPO_ROOT} -o tag",
+        "bentoml containerize stroke_risk:<bento-version> --backend docker "
+        "--image-tag stroke_risk:<bento-version> --opt platform=linux/amd64",
+        f"aws --region {REGION} ecr describe-repositories --repository-names stroke-risk",
+        f"aws --region {REGION} ecr create-repository --repository-name stroke-risk "
+        "--image-scanning-configuration scanOnPush=true --image-tag-mutability IMMUTABLE",
+        f"aws --region {REGION} ecr get-login-password | "
+        f"docker login --username AWS --password-stdin {registry}",
+        f"docker tag stroke_risk:<bento-version> {image}",
+        f"docker push {image}",
+    ]
+
+
+def test_dry_run_passes_the_endpoint_and_names_the_image(fake_engine: FakeEngine) -> None:
+    commands = dry_run(
+        fake_engine,
+        "--skip-train",
+        AWS_REGION=REGION,
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",
+        AWS_ACCOUNT_ID="111122223333",
+        IMAGE_TAG="v7",
+        CONTAINERIZE_OPTS="--opt no-cache",
+    )
+    aws_commands = [command for command in commands if command.startswith("aws ")]
+    assert aws_commands and all(
+        command.startswith(f"aws --endpoint-url http://127.0.0.1:9 --region {REGION} ")
+        for command in aws_commands
+    )
+    assert not any(command.startswith("make ") for command in commands)
+    assert (
+        "bentoml containerize stroke_risk:<bento-version> --backend docker --image-tag "
+        "stroke_risk:v7 --opt platform=linux/amd64 --opt no-cache"
+    ) in commands
+    assert f"docker push 111122223333.dkr.ecr.{REGION}.amazonaws.com/stroke-risk:v7" in commands
+
+
+def test_dry_run_with_buildah_and_a_local_registry_skips_ecr(fake_engine: FakeEngine) -> None:
+    commands = dry_run(
+        fake_engine,
+        "--skip-train",
+        CONTAINER_BACKEND="buildah",
+        REGISTRY="127.0.0.1:5000",
+        REGISTRY_TLS_VERIFY="false",
+        IMAGE_TAG="dev",
+    )
+    assert not any("aws" in command or " login " in command for command in commands)
+    assert commands[-3:] == [
+        "bentoml containerize stroke_risk:<bento-version> --backend buildah "
+        "--image-tag stroke_risk:dev --opt platform=linux/amd64",
+        "buildah tag stroke_risk:dev 127.0.0.1:5000/stroke-risk:dev",
+        "buildah push --tls-verify=false 127.0.0.1:5000/stroke-risk:dev",
+    ]
+
+
+def test_dry_run_with_buildah_logs_in_to_ecr_with_buildah(fake_engine: FakeEngine) -> None:
+    commands = dry_run(fake_engine, "--skip-train", CONTAINER_BACKEND="buildah")
+    registry = f"<aws-account-id>.dkr.ecr.{REGION}.amazonaws.com"
+    assert "docker info" not in commands
+    assert (
+        f"aws --region {REGION} ecr get-login-password | "
+        f"buildah login --username AWS --password-stdin {registry}"
+    ) in commands
+
+
+def test_an_unknown_backend_is_refused(fake_engine: FakeEngine) -> None:
+    completed = run_script(
+        CREATE_SCRIPT, "--dry-run", env=fake_engine.environment(CONTAINER_BACKEND="kaniko")
+    )
+    assert completed.returncode == 1
+    assert completed.stderr.strip() == (
+        "error: CONTAINER_BACKEND=kaniko is not supported: use docker, podman or buildah"
+    )
+
+
+def test_preflight_stops_when_no_docker_engine_runs(fake_engine: FakeEngine) -> None:
+    completed = run_script(CREATE_SCRIPT, "--skip-train", env=fake_engine.environment())
+    assert completed.returncode == 1
+    assert completed.stderr.strip() == NO_ENGINE
+    assert fake_engine.commands() == [["docker", "info"]], "nothing may run after preflight"
+
+
+def test_preflight_with_the_real_docker_client_and_no_engine() -> None:
+    docker = shutil.which("docker")
+    if docker is None:
+        pytest.skip("no docker client installed")
+    if subprocess.run([docker, "info"], capture_output=True, timeout=60).returncode == 0:
+        pytest.skip("a Docker engine is running here, so this preflight cannot fail")
+    completed = run_script(CREATE_SCRIPT, "--skip-train", env=clean_environment())
+    assert completed.returncode == 1
+    assert completed.stderr.strip() == NO_ENGINE
+
+
+def test_preflight_stops_when_the_aws_cli_is_missing(fake_engine: FakeEngine) -> None:
+    env = fake_engine.environment(FAKE_DOCKER_ENGINE="up", AWS_CLI="/nonexistent/aws")
+    completed = run_script(CREATE_SCRIPT, "--skip-train", env=env)
+    assert completed.returncode == 1
+    assert completed.stderr.strip() == (
+        "error: /nonexistent/aws not found: install the AWS CLI (Debian: apt-get install awscli),"
+        " or set REGISTRY"
+    )
+
+
+def test_preflight_stops_without_aws_credentials(
+    fake_engine: FakeEngine, aws_cli: str, tmp_path: Path
+) -> None:
+    env = fake_engine.environment(
+        FAKE_DOCKER_ENGINE="up",
+        AWS_CLI=aws_cli,
+        AWS_CONFIG_FILE=str(tmp_path / "no-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-credentials"),
+        # Any address: the CLI gives up for want of credentials before it connects.
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",
+    )
+    completed = run_script(CREATE_SCRIPT, "--skip-train", env=env)
+    assert completed.returncode == 1
+    assert completed.stderr.strip().splitlines() == [
+        "error: no usable AWS credentials (aws sts get-caller-identity failed): "
+        "run 'aws configure' or set AWS_PROFILE"
+    ]
+
+
+@pytest.mark.slow
+def test_push_to_moto_ecr_creates_the_repository_once_and_logs_in(
+    fake_engine: FakeEngine, moto_env: dict[str, str], aws_client
+) -> None:
+    """Two real runs against moto; the recorder stands in for docker (engine 'up')."""
+    repository = "stroke-risk-push-test"
+    env = fake_engine.environment(
+        **moto_env, FAKE_DOCKER_ENGINE="up", ECR_REPOSITORY=repository, IMAGE_TAG="t1"
+    )
+    runs = [
+        run_script(CREATE_SCRIPT, "--skip-train", "--skip-bento", "--skip-build", env=env)
+        for _ in range(2)
+    ]
+    for completed in runs:
+        assert completed.returncode == 0, completed.stderr
+        assert completed.stdout.strip().splitlines()[-1] == (
+            f"IMAGE_URI={ECR_HOST}/{repository}:t1"
+        )
+    assert "Created ECR repository" in runs[0].stderr
+    assert f"ECR repository {repository} exists" in runs[1].stderr
+
+    ecr = aws_client("ecr")
+    (described,) = ecr.describe_repositories(repositoryNames=[repository])["repositories"]
+    assert described["imageTagMutability"] == "IMMUTABLE"
+    assert described["imageScanningConfiguration"]["scanOnPush"] is True
+
+    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    password = base64.b64decode(token).decode().split(":", 1)[1]
+    expected_run = [
+        ["docker", "info"],
+        ["docker", "login", "--username", "AWS", "--password-stdin", ECR_HOST],
+        ["docker", "tag", "stroke_risk:t1", f"{ECR_HOST}/{repository}:t1"],
+        ["docker", "push", f"{ECR_HOST}/{repository}:t1"],
+    ]
+    assert fake_engine.commands() == expected_run * 2
+    logins = [call for call in fake_engine.calls() if call["args"][:1] == ["login"]]
+    assert [login["stdin"].strip() for login in logins] == [password, password]
+
+
+def test_push_to_a_local_registry_needs_no_aws(fake_engine: FakeEngine) -> None:
+    """The path the local container tests reuse: buildah, a plain-HTTP registry, no AWS."""
+    env = fake_engine.environment(
+        CONTAINER_BACKEND="buildah",
+        REGISTRY="127.0.0.1:5000",
+        REGISTRY_TLS_VERIFY="false",
+        IMAGE_TAG="dev",
+        AWS_CLI="/nonexistent/aws",
+    )
+    completed = run_script(CREATE_SCRIPT, "--skip-train", "--skip-bento", "--skip-build", env=env)
+    assert completed.returncode == 0, completed.stderr
+    assert fake_engine.commands() == [
+        ["buildah", "tag", "stroke_risk:dev", "127.0.0.1:5000/stroke-risk:dev"],
+        ["buildah", "push", "--tls-verify=false", "127.0.0.1:5000/stroke-risk:dev"],
+    ]
+
+
+@pytest.fixture(scope="module")
+def built_bento(
+    quick_training, bentoml_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """`create_bento_artifacts.sh --skip-train --skip-build --skip-push` in a copy of the store."""
+    home = private_bentoml_home(bentoml_home, tmp_path_factory.mktemp("home-bento"))
+    env = clean_environment(BENTOML_HOME=str(home))
+    completed = run_script(
+        CREATE_SCRIPT, "--skip-train", "--skip-build", "--skip-push", env=env, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "Using stroke_risk_model:latest from the model store" in completed.stderr
+    (bento,) = [path for path in (home / "bentos" / "stroke_risk").iterdir() if path.is_dir()]
+    assert f"Built Bento stroke_risk:{bento.name}" in completed.stderr
+    return bento
+
+
+@pytest.mark.slow
+def test_the_bento_ships_the_model(built_bento: Path, stored_model) -> None:
+    manifest = yaml.safe_load((built_bento / "bento.yaml").read_text())
+    (service,) = manifest["services"]
+    assert [model["tag"] for model in service["models"]] == [str(stored_model.tag)]
+    assert str(stored_model.tag).startswith(f"{MODEL_NAME}:")
+    assert {"name": "BENTOML_DO_NOT_TRACK", "value": "true", "stage": "all"} in manifest["envs"]
+    assert (built_bento / "src" / "service.py").is_file()
+    assert (built_bento / "src" / "stroke_risk" / "schema.py").is_file()
+    assert not (built_bento / "src" / "tests").exists()
+
+
+@pytest.mark.slow
+def test_the_bento_dockerfile_serves_on_3000_as_a_non_root_user(built_bento: Path) -> None:
+    dockerfile = (built_bento / "env" / "docker" / "Dockerfile").read_text()
+    users = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
+    assert users and users[-1] not in {"root", "0"}, "the container must not run as root"
+    assert "EXPOSE 3000" in dockerfile
+    assert "FROM python:3.11-slim" in dockerfile
+    assert "ENV BENTOML_DO_NOT_TRACK=$BENTOML_DO_NOT_TRACK" in dockerfile
+    assert "pip install -r $BENTO_PATH/env/python/requirements.txt" in dockerfile
+
+
+@pytest.mark.slow
+def test_the_bento_installs_exactly_the_pinned_packages(built_bento: Path) -> None:
+    bentofile = yaml.safe_load((REPO_ROOT / "bentofile.yaml").read_text())
+    pinned = set(bentofile["python"]["packages"])
+    requirements = (built_bento / "env" / "python" / "requirements.txt").read_text().split()
+    assert set(requirements) == pinned
+    assert all("==" in requirement for requirement in requirements)
