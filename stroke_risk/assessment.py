@@ -211,11 +211,10 @@ class RiskAssessor:
         membership = self._membership  # (encoded columns, features)
         by_feature = score.terms(base) @ membership  # (n, F)
         margin = score.offset + by_feature.sum(axis=1)
-        typical = margin[:, None] - by_feature + self._reference_terms(score)[None, :]
+        reference_terms, change_terms = self._additive_constants
+        typical = margin[:, None] - by_feature + reference_terms[None, :]
         changed = np.empty((len(self.changes), len(base)))
-        for c, (factor, _, _) in enumerate(self.changes):
-            k = FEATURES.index(factor)
-            target = self._change_terms(score)[c]
+        for c, (k, target) in enumerate(change_terms):
             changed[c] = np.where(applies[c], margin - by_feature[:, k] + target, margin)
         calibrate, link = self.lean.calibrate, score.link
         return calibrate(link(margin)), calibrate(link(typical.T)), calibrate(link(changed))
@@ -227,19 +226,20 @@ class RiskAssessor:
             matrix[self.slices[name], k] = 1.0
         return matrix
 
-    def _reference_terms(self, score: LinearScore | AdditiveTreesScore) -> np.ndarray:
-        return (score.terms(self.reference_row[None]) @ self._membership)[0]
-
-    def _change_terms(self, score: LinearScore | AdditiveTreesScore) -> list[float]:
-        """The terms of each change's target value (e.g. BMI 24.9) for its feature."""
-        out = []
+    @cached_property
+    def _additive_constants(self) -> tuple[np.ndarray, list[tuple[int, float]]]:
+        """Per-feature terms of the reference patient, and (feature index, terms) of each
+        change's target value (e.g. BMI 24.9); computed once per model."""
+        score = self.lean.score
+        assert isinstance(score, LinearScore | AdditiveTreesScore)
+        reference = (score.terms(self.reference_row[None]) @ self._membership)[0]
+        changes = []
         for (factor, _, _), row in zip(self.changes, self._change_rows, strict=True):
             encoded = self.reference_row.copy()
             encoded[self.slices[factor]] = row
-            out.append(
-                float((score.terms(encoded[None]) @ self._membership)[0, FEATURES.index(factor)])
-            )
-        return out
+            k = FEATURES.index(factor)
+            changes.append((k, float((score.terms(encoded[None]) @ self._membership)[0, k])))
+        return reference, changes
 
     def assess(self, patients: list[Patient]) -> list[dict[str, Any]]:
         """One explained result per patient, in order, as JSON-ready dicts."""
@@ -339,24 +339,28 @@ class RiskAssessor:
             values = columns[name]
             low, high = self.profile.ranges[name]
             with np.errstate(invalid="ignore"):
-                outside = np.flatnonzero((values < low) | (values > high))
-            for i in outside.tolist():
+                outside = (values < low) | (values > high)
+            if outside.any():
+                for i in np.flatnonzero(outside).tolist():
+                    flagged.setdefault(i, []).append(
+                        f"{name} {values[i]:g} is outside the range seen in training "
+                        f"({low:g} to {high:g}): the estimate is an extrapolation."
+                    )
+        missing_bmi = np.isnan(columns["bmi"])
+        if missing_bmi.any():
+            for i in np.flatnonzero(missing_bmi).tolist():
                 flagged.setdefault(i, []).append(
-                    f"{name} {values[i]:g} is outside the range seen in training ({low:g} to "
-                    f"{high:g}): the estimate is an extrapolation."
+                    f"BMI not measured: a typical BMI ({self.profile.reference['bmi']}) "
+                    "was assumed."
                 )
-        for i in np.flatnonzero(np.isnan(columns["bmi"])).tolist():
-            flagged.setdefault(i, []).append(
-                f"BMI not measured: a typical BMI ({self.profile.reference['bmi']}) was assumed."
-            )
         for name, rare_values in self.rare.items():
             if not rare_values:
                 continue
-            for i in np.flatnonzero(np.isin(columns[name], rare_values)).tolist():
-                value = columns[name][i]
-                n = self.profile.category_counts[name].get(value, 0)
-                flagged.setdefault(i, []).append(
-                    f"{name} '{value}' is rare in the training data ({n} patients): "
-                    "the estimate rests on the other factors."
-                )
+            for i, value in enumerate(columns[name].tolist()):
+                if value in rare_values:
+                    n = self.profile.category_counts[name].get(value, 0)
+                    flagged.setdefault(i, []).append(
+                        f"{name} '{value}' is rare in the training data ({n} patients): "
+                        "the estimate rests on the other factors."
+                    )
         return flagged
