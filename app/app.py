@@ -9,6 +9,7 @@ service is called by `stroke_risk.app_client` and uploads are scored by
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import streamlit as st
@@ -205,7 +206,7 @@ def score_upload(client: StrokeRiskClient, uploaded) -> None:
     st.session_state["batch.error"] = None
     try:
         st.session_state["batch.upload"] = score_patients_csv(
-            uploaded,
+            io.BytesIO(uploaded.getvalue()),  # from the start, also when trying again
             client,
             on_progress=lambda done, total: progress.progress(
                 done / total, f"Scored {done:,} of {total:,} patients"

@@ -65,30 +65,24 @@ def results_frame(
     valid: pd.DataFrame, lines: list[int], assessments: list[Assessment]
 ) -> pd.DataFrame:
     """One row per patient, ranked by risk (ties keep the file's order)."""
-    has_id = ID_COLUMN in valid.columns
-    rows = []
-    for position, assessment in enumerate(assessments):
-        peers = assessment.comparison
-        row: dict[str, Any] = {"line": lines[position]}
-        if has_id:
-            row[ID_COLUMN] = valid[ID_COLUMN].iloc[position]
-        row |= {
-            "risk_percent": round(100 * assessment.probability, 1),
-            "risk_band": assessment.risk_band,
-            "people_like_this": people_like_this(assessment.probability),
-            "relative_to_peers": peers.relative_risk,
-            "peer_group": peers.group,
-            "peer_average_percent": round(100 * peers.average_risk, 1),
-            "main_factors": _main_factors(assessment),
-            "best_what_if": _best_what_if(assessment),
-            "warnings": " ".join(assessment.warnings),
-        }
-        row |= {name: valid[name].iloc[position] for name in FEATURES}
-        row |= {"probability": assessment.probability, "model_tag": assessment.model_tag}
-        rows.append(row)
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return frame
+    if not assessments:
+        return pd.DataFrame()
+    frame = pd.DataFrame({"line": lines})
+    if ID_COLUMN in valid.columns:
+        frame[ID_COLUMN] = valid[ID_COLUMN].to_numpy()
+    frame["risk_percent"] = [round(100 * a.probability, 1) for a in assessments]
+    frame["risk_band"] = [a.risk_band for a in assessments]
+    frame["people_like_this"] = [people_like_this(a.probability) for a in assessments]
+    frame["relative_to_peers"] = [a.comparison.relative_risk for a in assessments]
+    frame["peer_group"] = [a.comparison.group for a in assessments]
+    frame["peer_average_percent"] = [round(100 * a.comparison.average_risk, 1) for a in assessments]
+    frame["main_factors"] = [_main_factors(a) for a in assessments]
+    frame["best_what_if"] = [_best_what_if(a) for a in assessments]
+    frame["warnings"] = [" ".join(a.warnings) for a in assessments]
+    for name in FEATURES:
+        frame[name] = valid[name].to_numpy()
+    frame["probability"] = [a.probability for a in assessments]
+    frame["model_tag"] = [a.model_tag for a in assessments]
     frame = frame.sort_values("probability", ascending=False, kind="stable")
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame.reset_index(drop=True)

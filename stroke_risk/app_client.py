@@ -31,7 +31,7 @@ class ClientSettings(BaseSettings):
     api_key: str | None = Field(default=None, description="Sent as 'Authorization: Bearer'.")
     connect_timeout: float = Field(default=5.0, description="Seconds to reach the service.")
     # A 10,000-patient chunk takes a few seconds on a small machine; one patient far less.
-    read_timeout: float = Field(default=60.0, description="Seconds to wait for an answer.")
+    read_timeout: float = Field(default=30.0, description="Seconds to wait for an answer.")
 
 
 class ServiceError(Exception):
@@ -71,7 +71,7 @@ class StrokeRiskClient:
         base_url: str = DEFAULT_API_URL,
         api_key: str | None = None,
         connect_timeout: float = 5.0,
-        read_timeout: float = 60.0,
+        read_timeout: float = 30.0,
         max_batch_size: int | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")

@@ -173,11 +173,17 @@ def test_an_empty_upload_is_refused(closed_port_url):
         )
 
 
-def test_an_upload_while_the_service_is_down_offers_a_retry(app, closed_port_url, data_path):
+@pytest.mark.slow
+def test_an_upload_while_the_service_is_down_can_be_retried_once_it_is_up(
+    app, closed_port_url, service_url, data_path, monkeypatch
+):
     at = app(closed_port_url)
     at.file_uploader(key="batch.file").set_value(
         ("clinic.csv", sample_upload(data_path, 3).to_csv(index=False).encode(), "text/csv")
     )
     at.run()
     assert "Cannot reach the prediction service" in texts(at.error)
-    assert at.button(key="batch.retry").label == "Try again"
+    monkeypatch.setenv("STROKE_API_URL", service_url)  # the service is back
+    at.button(key="batch.retry").click().run()
+    assert not at.error
+    assert "Scored 3 patients" in texts(at.success)

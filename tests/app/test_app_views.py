@@ -14,6 +14,7 @@ from stroke_risk.app_views import (
     BAND_BACKGROUNDS,
     BAND_COLOURS,
     BMI_NOT_MEASURED,
+    MAX_STYLED_CELLS,
     factor_chart,
     form_fields,
     highlight_bands,
@@ -226,3 +227,8 @@ def test_client_settings_come_from_the_environment_then_the_secrets(monkeypatch)
     monkeypatch.setenv("STROKE_API_KEY", "from-env")
     client = StrokeRiskClient.from_environment({"STROKE_API_KEY": "from-secrets"})
     assert (client.base_url, client.api_key) == ("https://stroke.example.org", "from-env")
+
+
+def test_tables_too_big_to_colour_quickly_are_shown_plain():
+    frame = pd.DataFrame({"risk_band": ["low"] * (MAX_STYLED_CELLS + 1)})
+    assert highlight_bands(frame) is frame
