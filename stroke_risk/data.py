@@ -116,7 +116,15 @@ def fetch_data(
 
 def _read_table(source: Path | str | IO[bytes] | IO[str]) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(source, dtype=str, keep_default_na=False, skipinitialspace=True)
+        # Blank lines are kept (and skipped later) so that reported line numbers match the
+        # file a person opens in an editor.
+        frame = pd.read_csv(
+            source,
+            dtype=str,
+            keep_default_na=False,
+            skipinitialspace=True,
+            skip_blank_lines=False,
+        )
     except FileNotFoundError as exc:
         raise DataError(f"no data file at {source}: run `make data`") from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -158,6 +166,8 @@ def parse_patients(frame: pd.DataFrame, require_target: bool = False) -> ParsedP
     error_lines: list[int] = []
     for position, row in enumerate(frame.to_dict(orient="records")):
         line = position + 2
+        if all(str(value).strip() == "" for value in row.values()):
+            continue  # a blank line
         reference = str(row[ID_COLUMN]) if has_id else None
         values: dict[str, object] = {}
         for name in FEATURES:
@@ -175,9 +185,11 @@ def parse_patients(frame: pd.DataFrame, require_target: bool = False) -> ParsedP
             for error in exc.errors():
                 column = str(error["loc"][0]) if error["loc"] else "?"
                 message = error["msg"]
-                if error["type"] == "float_type":
-                    raw_value = values.get(column)
-                    message = "is empty" if raw_value is None else f"'{raw_value}' is not a number"
+                raw_value = values.get(column)
+                if raw_value is None or raw_value == "":
+                    message = "is empty"
+                elif error["type"] == "float_type":
+                    message = f"'{raw_value}' is not a number"
                 row_errors.append(RowError(line, column, message, reference))
             record = {}
         if require_target:

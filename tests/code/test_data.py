@@ -158,3 +158,17 @@ def test_an_upload_without_id_or_stroke_columns_is_fine():
 def test_a_file_that_is_not_csv_is_a_clear_error():
     with pytest.raises(DataError):
         load_patients_csv(io.BytesIO(b"\x00\x01\x02 not a table"))
+
+
+def test_line_numbers_count_blank_lines_as_in_an_editor():
+    upload = io.StringIO(
+        "\n".join([HEADER, GOOD_ROW, "", "", GOOD_ROW.replace("Private", "Astronaut")]) + "\n"
+    )
+    parsed = load_patients_csv(upload)
+    assert len(parsed.valid) == 1
+    assert parsed.error_lines == [5]
+
+
+def test_an_empty_category_cell_is_called_empty():
+    parsed = load_patients_csv(csv_text(GOOD_ROW.replace("Private", "")))
+    assert str(parsed.errors[0]) == "line 2 (id 1), column 'work_type': is empty"
