@@ -13,25 +13,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import requests
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ValidationError
 
 from stroke_risk.assessment import Assessment
-from stroke_risk.config import get_settings
-
-DEFAULT_API_URL = "http://127.0.0.1:3000"
-
-
-class ClientSettings(BaseSettings):
-    """Where the app finds the service; each field maps to ``STROKE_<FIELD>``."""
-
-    model_config = SettingsConfigDict(env_prefix="STROKE_", extra="ignore")
-
-    api_url: str = Field(default=DEFAULT_API_URL, description="Base URL of the service.")
-    api_key: str | None = Field(default=None, description="Sent as 'Authorization: Bearer'.")
-    connect_timeout: float = Field(default=5.0, description="Seconds to reach the service.")
-    # A 10,000-patient chunk takes a few seconds on a small machine; one patient far less.
-    read_timeout: float = Field(default=30.0, description="Seconds to wait for an answer.")
+from stroke_risk.config import Settings, get_settings
 
 
 class ServiceError(Exception):
@@ -63,6 +48,9 @@ def _describe_detail(detail: list[dict[str, Any]], limit: int = 3) -> str:
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
+DEFAULT_API_URL: str = Settings.model_fields["api_url"].default
+
+
 class StrokeRiskClient:
     """Calls ``/predict`` and ``/predict_batch``; raises :class:`ServiceError` on any failure."""
 
@@ -70,8 +58,8 @@ class StrokeRiskClient:
         self,
         base_url: str = DEFAULT_API_URL,
         api_key: str | None = None,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
+        connect_timeout: float = Settings.model_fields["connect_timeout"].default,
+        read_timeout: float = Settings.model_fields["read_timeout"].default,
         max_batch_size: int | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -85,7 +73,7 @@ class StrokeRiskClient:
 
         The environment wins over ``secrets`` so an operator can override a deployed file.
         """
-        settings = ClientSettings()
+        settings = Settings()  # read afresh: the app may be pointed elsewhere at run time
         api_key = settings.api_key or (secrets or {}).get("STROKE_API_KEY")
         return cls(
             base_url=settings.api_url,

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     max_batch_size: int = 10_000
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # App: where it finds the service, and with which key
+    api_url: str = Field(default="http://127.0.0.1:3000", description="Base URL of the service.")
+    api_key: str | None = Field(default=None, description="Sent as 'Authorization: Bearer'.")
+    connect_timeout: float = Field(default=5.0, description="Seconds to reach the service.")
+    # A 10,000-patient chunk takes a few seconds on a small machine; one patient far less.
+    read_timeout: float = Field(default=30.0, description="Seconds to wait for an answer.")
+
     @field_validator("risk_band_thresholds", "api_keys", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
