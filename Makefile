@@ -15,7 +15,7 @@ DATA := healthcare-dataset-stroke-data.csv
 PORT ?= 3000
 APP_PORT ?= 8501
 # Debian packages the tests and tools need (installed only when missing, and only as root).
-APT_PACKAGES := chromium shellcheck jq
+APT_PACKAGES := chromium shellcheck jq wrk
 
 .PHONY: help install system-deps data train train-if-needed serve app run test test-fast lint format bench notebooks clean
 
@@ -86,8 +86,9 @@ format: install ## Apply ruff's fixes and formatting
 	$(RUN) -m ruff check --fix .
 	$(RUN) -m ruff format .
 
-bench: install data ## Run the benchmarks in bench/ (see bench/README.md)
+bench: install system-deps data train-if-needed ## Run the benchmarks in bench/ (see bench/README.md)
 	$(RUN) bench/bench_training.py
+	$(RUN) bench/bench_service.py
 
 notebooks: install data ## Execute both notebooks and render them to HTML in reports/notebooks/
 	.venv/bin/jupyter nbconvert --execute --to html --output-dir reports/notebooks \
