@@ -15,9 +15,9 @@ DATA := healthcare-dataset-stroke-data.csv
 PORT ?= 3000
 APP_PORT ?= 8501
 # Debian packages the tests and tools need (installed only when missing, and only as root).
-APT_PACKAGES := chromium shellcheck jq wrk
+APT_PACKAGES := chromium shellcheck jq wrk awscli
 
-.PHONY: help install system-deps data train train-if-needed serve app run test test-fast lint format bench notebooks clean
+.PHONY: help install system-deps data train train-if-needed serve app run test test-fast lint format bench notebooks loadtest publish deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -89,6 +89,30 @@ format: install ## Apply ruff's fixes and formatting
 bench: install system-deps data train-if-needed ## Run the benchmarks in bench/ (see bench/README.md)
 	$(RUN) bench/bench_training.py
 	$(RUN) bench/bench_service.py
+
+LOAD_USERS ?= 50
+LOAD_TIME ?= 30s
+
+loadtest: train-if-needed ## Load-test the API for $(LOAD_TIME) with Locust (starts it on $(PORT) if not up)
+	@mkdir -p reports/loadtest
+	@ready() { $(PYTHON) -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$(PORT)/readyz', timeout=2)" 2>/dev/null; }; \
+	server=""; \
+	if ! ready; then \
+		echo "Starting the API on port $(PORT) (log: reports/loadtest/server.log)"; \
+		.venv/bin/bentoml serve service.py --host 127.0.0.1 --port $(PORT) >reports/loadtest/server.log 2>&1 & server=$$!; \
+		for _ in $$(seq 120); do ready && break; sleep 0.5; done; \
+	fi; \
+	trap '[ -z "$$server" ] || kill $$server' EXIT; \
+	ready || { echo "error: no API on port $(PORT): see reports/loadtest/server.log"; exit 1; }; \
+	.venv/bin/locust -f locustfile.py --headless -u $(LOAD_USERS) -r $(LOAD_USERS) -t $(LOAD_TIME) \
+		--only-summary --csv reports/loadtest/locust --html reports/loadtest/report.html \
+		-H http://127.0.0.1:$(PORT)
+
+publish: lint test-fast ## Build the Bento and image, push to ECR (ARGS=--dry-run to preview)
+	./create_bento_artifacts.sh $(ARGS)
+
+deploy: ## Deploy IMAGE_URI to ECS Fargate (settings: deploy/deploy_fargate.sh; ARGS=--dry-run)
+	deploy/deploy_fargate.sh $(ARGS)
 
 notebooks: install data ## Execute both notebooks and render them to HTML in reports/notebooks/
 	.venv/bin/jupyter nbconvert --execute --to html --output-dir reports/notebooks \
