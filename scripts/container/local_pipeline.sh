@@ -232,6 +232,7 @@ cmd_build() {
     state_set image "$image"
     state_set bento "$tag"
     state_set bento_path "$path"
+    state_set build_seconds "$((SECONDS - started))"
     log "build: $image in $((SECONDS - started)) s," \
         "$(podman image inspect --format '{{.Size}}' "$image") bytes"
 }
@@ -290,6 +291,7 @@ cmd_push() {
     started=$SECONDS
     buildah push --quiet --tls-verify=false "$image" "docker://$remote"
     state_set remote "$remote"
+    state_set push_seconds "$((SECONDS - started))"
     log "push: done in $((SECONDS - started)) s; the registry holds" \
         "$(skopeo inspect --tls-verify=false --format '{{.Digest}}, {{len .Layers}} layers' \
             "docker://$remote")"
@@ -305,7 +307,8 @@ cmd_run() {
     log "run: pulling $remote"
     started=$SECONDS
     podman pull --quiet --tls-verify=false "$remote" >/dev/null
-    log "run: pulled in $((SECONDS - started)) s"
+    state_set pull_seconds "$((SECONDS - started))"
+    log "run: pulled in $(state_get pull_seconds) s"
     podman rm --force --ignore "$CONTAINER_NAME" >/dev/null
     port="${APP_PORT:-$(free_port)}"
     url="http://127.0.0.1:$port"
@@ -425,7 +428,9 @@ cmd_clean() {
         podman rmi --all --force >/dev/null 2>&1 || true
     fi
     stop_registry
-    if [[ -z "$(podman ps --all --quiet 2>/dev/null)" ]]; then
+    # CNI reserves one file per attached container, whatever storage it came from.
+    if [[ -z "$(find /var/lib/cni/networks -type f ! -name 'last_reserved_ip*' ! -name lock \
+        2>/dev/null)" ]]; then
         host_had iptables-cni || remove_cni_chains
         if ! host_had cni-podman0 && ip link show cni-podman0 >/dev/null 2>&1; then
             ip link delete cni-podman0
