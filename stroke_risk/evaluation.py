@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit, logit
+from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
@@ -50,32 +51,53 @@ def risk_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     }
 
 
+def auc_rows(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """ROC AUC of each row of (y, p) matrices: the Mann-Whitney statistic, ties averaged."""
+    ranks = rankdata(p, axis=1)
+    positives = y.sum(axis=1)
+    negatives = y.shape[1] - positives
+    return ((ranks * y).sum(axis=1) - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def average_precision_rows(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Average precision of each row, as scikit-learn defines it (tied scores count as one
+    threshold): the mean, over positives, of the precision at the end of their tie group."""
+    order = np.argsort(-p, axis=1, kind="stable")
+    ps = np.take_along_axis(p, order, axis=1)
+    ys = np.take_along_axis(y, order, axis=1)
+    n = ps.shape[1]
+    is_end = np.ones_like(ps, dtype=bool)
+    is_end[:, :-1] = ps[:, :-1] != ps[:, 1:]
+    index = np.broadcast_to(np.arange(n), ps.shape)
+    end = np.minimum.accumulate(np.where(is_end, index, n)[:, ::-1], axis=1)[:, ::-1]
+    true_positives = np.cumsum(ys, axis=1)
+    precision_at_end = np.take_along_axis(true_positives, end, axis=1) / (end + 1)
+    return (ys * precision_at_end).sum(axis=1) / ys.sum(axis=1)
+
+
 def bootstrap_ci(
     y: np.ndarray, p: np.ndarray, n_resamples: int = 1000, seed: int = 0
 ) -> dict[str, tuple[float, float]]:
     """Percentile 95% intervals for the ranking and calibration-in-the-large metrics.
 
-    Resamples keep the test split's size; a resample without a single stroke is skipped
-    because its AUC is undefined.
+    Resamples keep the test split's size; a resample without a single stroke is dropped
+    because its AUC is undefined. All resamples are computed at once (vectorised), which
+    takes a fraction of a second instead of several.
     """
     rng = np.random.default_rng(seed)
     y = np.asarray(y)
     p = np.asarray(p, dtype=float)
-    samples: dict[str, list[float]] = {
-        "roc_auc": [],
-        "pr_auc": [],
-        "brier": [],
-        "observed_expected": [],
+    index = rng.integers(0, len(y), (n_resamples, len(y)))
+    ys, ps = y[index], p[index]
+    events = ys.sum(axis=1)
+    keep = (events > 0) & (events < ys.shape[1])
+    ys, ps = ys[keep], ps[keep]
+    samples = {
+        "roc_auc": auc_rows(ys, ps),
+        "pr_auc": average_precision_rows(ys, ps),
+        "brier": ((ps - ys) ** 2).mean(axis=1),
+        "observed_expected": ys.sum(axis=1) / ps.sum(axis=1),
     }
-    for _ in range(n_resamples):
-        index = rng.integers(0, len(y), len(y))
-        ys, ps = y[index], p[index]
-        if ys.min() == ys.max():
-            continue
-        samples["roc_auc"].append(roc_auc_score(ys, ps))
-        samples["pr_auc"].append(average_precision_score(ys, ps))
-        samples["brier"].append(brier_score_loss(ys, ps))
-        samples["observed_expected"].append(ys.sum() / ps.sum())
     return {
         name: (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))
         for name, values in samples.items()

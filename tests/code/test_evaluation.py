@@ -48,3 +48,20 @@ def test_bootstrap_intervals_surround_the_estimate(calibrated_sample):
 )
 def test_age_bands(age, band):
     assert age_band(age) == band
+
+
+def test_vectorised_bootstrap_metrics_equal_scikit_learns_even_with_ties():
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from stroke_risk.evaluation import auc_rows, average_precision_rows
+
+    rng = np.random.default_rng(3)
+    p = np.round(rng.beta(1, 10, (20, 300)), 2)  # rounding makes many ties
+    y = (rng.random(p.shape) < p).astype(int)
+    np.testing.assert_allclose(
+        auc_rows(y, p), [roc_auc_score(a, b) for a, b in zip(y, p, strict=True)]
+    )
+    np.testing.assert_allclose(
+        average_precision_rows(y, p),
+        [average_precision_score(a, b) for a, b in zip(y, p, strict=True)],
+    )
