@@ -12,8 +12,7 @@ similar patients, not a proven effect of changing one factor; the README says so
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from bisect import bisect_right
 from typing import Any, Literal
 
 import numpy as np
@@ -21,9 +20,10 @@ from pydantic import BaseModel, Field
 
 from stroke_risk.age_bands import AGE_BANDS
 from stroke_risk.config import Settings
-from stroke_risk.lean import AdditiveTreesScore, Columns, LeanModel, LinearScore
+from stroke_risk.lean import Columns, LeanModel
 from stroke_risk.profile import TrainingProfile
 from stroke_risk.schema import FEATURES, NUMERIC_FEATURES, Patient, categories
+from stroke_risk.shape_functions import ShapeFunctions, is_additive
 
 # Short, because it is repeated in every result of a batch; the README and model card
 # carry the full caveats (educational data set, label is a history of stroke).
@@ -32,6 +32,7 @@ DECIMALS = 4  # probabilities are reported to 0.01 percentage points
 MIN_PEERS = 20  # fewer training patients than this in a sex/age group: compare with both sexes
 _DIRECTIONS = {1: "raises", -1: "lowers", 0: "none"}
 AGE_BAND_EDGES = np.array([low for low, _, _ in AGE_BANDS])
+AGE_BAND_EDGES_LIST = AGE_BAND_EDGES.tolist()
 
 RiskBand = Literal["low", "moderate", "high"]
 
@@ -84,14 +85,6 @@ class Assessment(BaseModel):
     warnings: list[str]
     model_tag: str
     disclaimer: str = DISCLAIMER
-
-
-@dataclass(frozen=True)
-class _Change:
-    factor: str
-    change: str
-    target: float | str
-    applies: np.ndarray  # bool per patient
 
 
 def patients_to_columns(patients: list[Patient]) -> Columns:
@@ -149,6 +142,14 @@ class RiskAssessor:
                 factor: np.array([target], dtype=reference_columns[factor].dtype),
             }
             self._change_rows.append(encoder.encode(column)[0, self.slices[factor]])
+        # Additive models are explained by swapping one field's term (see shape_functions).
+        self.shapes = ShapeFunctions(lean) if is_additive(lean) else None
+        if self.shapes is not None:
+            self._reference_terms = [self.shapes.term(f, profile.reference[f]) for f in FEATURES]
+            self._target_terms = [
+                (FEATURES.index(factor), self.shapes.term(factor, target))
+                for factor, _, target in self.changes
+            ]
 
     def _build_peer_groups(self) -> dict[tuple[str, int], dict[str, Any]]:
         groups = {}
@@ -183,11 +184,18 @@ class RiskAssessor:
         self, columns: Columns
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
         """(as given [n], each factor typical [F, n], each change applied [C, n], applies)."""
-        base = self.lean.encoder.encode(columns)
         applies = self._applies(columns)
-        score = self.lean.score
-        if isinstance(score, LinearScore | AdditiveTreesScore):
-            return (*self._additive_probabilities(score, base, applies), applies)
+        if self.shapes is not None:
+            terms = self.shapes.terms(columns)
+            margin = self.shapes.margins(terms)
+            typical = margin[:, None] - terms + np.array(self._reference_terms)[None, :]
+            changed = np.empty((len(self.changes), len(margin)))
+            for c, (k, target) in enumerate(self._target_terms):
+                changed[c] = np.where(applies[c], margin - terms[:, k] + target, margin)
+            to_p = self.shapes.probabilities
+            return to_p(margin), to_p(typical.T), to_p(changed), applies
+        # Not additive (a decision tree): score every variant row.
+        base = self.lean.encoder.encode(columns)
         n_variants = 1 + len(FEATURES) + len(self.changes)
         variants = np.repeat(base[None], n_variants, axis=0)
         for k, name in enumerate(FEATURES, start=1):
@@ -198,58 +206,91 @@ class RiskAssessor:
             variants[1 + len(FEATURES) + c][applies[c], self.slices[factor]] = row
         n = len(base)
         p = self.lean.predict_encoded(variants.reshape(n_variants * n, -1)).reshape(n_variants, n)
-        return p[0], p[1 : 1 + len(FEATURES)], p[1 + len(FEATURES) :]
+        return p[0], p[1 : 1 + len(FEATURES)], p[1 + len(FEATURES) :], applies
 
-    def _additive_probabilities(
-        self, score: LinearScore | AdditiveTreesScore, base: np.ndarray, applies: list[np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For additive scores a variant only swaps one feature's terms: no re-scoring.
+    def _assess_one(self, patient: Patient) -> dict[str, Any]:
+        """One patient of an additive model in plain Python: same numbers, no array set-up."""
+        shapes = self.shapes
+        assert shapes is not None
+        values = patient.__dict__
+        terms = [shapes.term(name, values[name]) for name in FEATURES]
+        margin = shapes.margin(terms)
+        typical = [
+            shapes.probability(margin - term + reference)
+            for term, reference in zip(terms, self._reference_terms, strict=True)
+        ]
+        applies = self._applies_one(values)
+        changed = [
+            shapes.probability(margin - terms[k] + target if applies[c] else margin)
+            for c, (k, target) in enumerate(self._target_terms)
+        ]
+        p = shapes.probability(margin)
+        effects = [p - t for t in typical]
+        numbers = np.round(
+            np.array([p, *typical, *effects, *changed, *(p - x for x in changed)]), DECIMALS
+        ).tolist()
+        top = sorted(range(len(FEATURES)), key=lambda k: -abs(effects[k]))
+        n_factors = len(FEATURES)
+        direction = [
+            1 if e > 0 else -1 if e < 0 else 0 for e in numbers[1 + n_factors : 1 + 2 * n_factors]
+        ]
+        band = bisect_right(AGE_BAND_EDGES_LIST, values["age"]) - 1
+        peers = self._peer_groups[(values["gender"], band)]
+        comparison = {**peers, "relative_risk": round(p / peers["average_risk"], 2)}
+        return self._result(
+            values,
+            numbers,
+            round(100 * p, 1),
+            direction,
+            top[: self.settings.top_factors],
+            applies,
+            comparison,
+            self._warnings_one(values),
+        )
 
-        Gives the same numbers as scoring every variant row (to float rounding), at a
-        fraction of the cost for large batches.
-        """
-        membership = self._membership  # (encoded columns, features)
-        by_feature = score.terms(base) @ membership  # (n, F)
-        margin = score.offset + by_feature.sum(axis=1)
-        reference_terms, change_terms = self._additive_constants
-        typical = margin[:, None] - by_feature + reference_terms[None, :]
-        changed = np.empty((len(self.changes), len(base)))
-        for c, (k, target) in enumerate(change_terms):
-            changed[c] = np.where(applies[c], margin - by_feature[:, k] + target, margin)
-        calibrate, link = self.lean.calibrate, score.link
-        return calibrate(link(margin)), calibrate(link(typical.T)), calibrate(link(changed))
+    def _applies_one(self, values: dict[str, Any]) -> list[bool]:
+        bmi = values["bmi"]
+        return [
+            values["smoking_status"] == "smokes",
+            bmi is not None and bmi > self.settings.healthy_bmi,
+            values["avg_glucose_level"] > self.settings.healthy_glucose,
+        ]
 
-    @cached_property
-    def _membership(self) -> np.ndarray:
-        matrix = np.zeros((self.lean.encoder.width, len(FEATURES)))
-        for k, name in enumerate(FEATURES):
-            matrix[self.slices[name], k] = 1.0
-        return matrix
+    def _warnings_one(self, values: dict[str, Any]) -> list[str]:
+        if not self._may_warn(values):
+            return []
+        columns = {
+            name: np.array(
+                [np.nan if values[name] is None else values[name]]
+                if name in NUMERIC_FEATURES
+                else [values[name]],
+                dtype=float if name in NUMERIC_FEATURES else object,
+            )
+            for name in FEATURES
+        }
+        return self._warnings(columns).get(0, [])
 
-    @cached_property
-    def _additive_constants(self) -> tuple[np.ndarray, list[tuple[int, float]]]:
-        """Per-feature terms of the reference patient, and (feature index, terms) of each
-        change's target value (e.g. BMI 24.9); computed once per model."""
-        score = self.lean.score
-        assert isinstance(score, LinearScore | AdditiveTreesScore)
-        reference = (score.terms(self.reference_row[None]) @ self._membership)[0]
-        changes = []
-        for (factor, _, _), row in zip(self.changes, self._change_rows, strict=True):
-            encoded = self.reference_row.copy()
-            encoded[self.slices[factor]] = row
-            k = FEATURES.index(factor)
-            changes.append((k, float((score.terms(encoded[None]) @ self._membership)[0, k])))
-        return reference, changes
+    def _may_warn(self, values: dict[str, Any]) -> bool:
+        """Cheap check that lets the common, unremarkable patient skip building warnings."""
+        if values["bmi"] is None:
+            return True
+        for name in NUMERIC_FEATURES:
+            low, high = self.profile.ranges[name]
+            if not low <= values[name] <= high:
+                return True
+        return any(values[name] in rare for name, rare in self.rare.items())
 
     def assess(self, patients: list[Patient]) -> list[dict[str, Any]]:
         """One explained result per patient, in order, as JSON-ready dicts."""
         if not patients:
             return []
+        if len(patients) == 1 and self.shapes is not None:
+            return [self._assess_one(patients[0])]
         columns = patients_to_columns(patients)
         probability, typical, changed, applies = self.probabilities(columns)
         effects = probability[None, :] - typical
         top = np.argsort(-np.abs(effects), axis=0, kind="stable")[: self.settings.top_factors]
-        n_factors, n_changes = len(FEATURES), len(self.changes)
+        n_factors = len(FEATURES)
         # Round everything in one call and turn it into Python floats per patient.
         table = np.round(
             np.concatenate(
@@ -264,56 +305,71 @@ class RiskAssessor:
         applies_rows = np.column_stack(applies).tolist()
         comparisons = self._comparisons(columns, probability)
         warnings = self._warnings(columns)
-        labels, reference, tag, thresholds = (
-            self.labels,
-            self.profile.reference,
-            self.model_tag,
-            self.thresholds,
-        )
-        low, high = thresholds
-        changed_at = 1 + 2 * n_factors
-        results = []
-        for i, patient in enumerate(patients):
-            values = patient.__dict__
-            row = rows[i]
-            p = row[0]
-            results.append(
-                {
-                    "probability": p,
-                    "percent": percent[i],
-                    "risk_band": "low" if p < low else "moderate" if p < high else "high",
-                    "risk_band_thresholds": thresholds,
-                    "comparison": comparisons[i],
-                    "contributing_factors": [
-                        {
-                            "factor": FEATURES[k],
-                            "label": labels[FEATURES[k]],
-                            "value": values[FEATURES[k]],
-                            "typical_value": reference[FEATURES[k]],
-                            "risk_if_typical": row[1 + k],
-                            "effect": row[1 + n_factors + k],
-                            "direction": _DIRECTIONS[direction[i][k]],
-                        }
-                        for k in top_list[i]
-                    ],
-                    "what_if": [
-                        {
-                            "factor": factor,
-                            "change": change,
-                            "current_value": values[factor],
-                            "target_value": target,
-                            "probability": row[changed_at + c],
-                            "absolute_reduction": row[changed_at + n_changes + c],
-                        }
-                        for c, (factor, change, target) in enumerate(self.changes)
-                        if applies_rows[i][c]
-                    ],
-                    "warnings": warnings.get(i, []),
-                    "model_tag": tag,
-                    "disclaimer": DISCLAIMER,
-                }
+        return [
+            self._result(
+                patient.__dict__,
+                rows[i],
+                percent[i],
+                direction[i],
+                top_list[i],
+                applies_rows[i],
+                comparisons[i],
+                warnings.get(i, []),
             )
-        return results
+            for i, patient in enumerate(patients)
+        ]
+
+    def _result(
+        self,
+        values: dict[str, Any],
+        row: list[float],
+        percent: float,
+        direction: list[int],
+        top: list[int],
+        applies: list[bool],
+        comparison: dict[str, Any],
+        warnings: list[str],
+    ) -> dict[str, Any]:
+        """The reply for one patient. ``row`` holds, rounded: probability, each factor's
+        risk-if-typical, each factor's effect, each change's risk, each change's reduction."""
+        n_factors, n_changes = len(FEATURES), len(self.changes)
+        changed_at = 1 + 2 * n_factors
+        p = row[0]
+        low, high = self.thresholds
+        return {
+            "probability": p,
+            "percent": percent,
+            "risk_band": "low" if p < low else "moderate" if p < high else "high",
+            "risk_band_thresholds": self.thresholds,
+            "comparison": comparison,
+            "contributing_factors": [
+                {
+                    "factor": FEATURES[k],
+                    "label": self.labels[FEATURES[k]],
+                    "value": values[FEATURES[k]],
+                    "typical_value": self.profile.reference[FEATURES[k]],
+                    "risk_if_typical": row[1 + k],
+                    "effect": row[1 + n_factors + k],
+                    "direction": _DIRECTIONS[direction[k]],
+                }
+                for k in top
+            ],
+            "what_if": [
+                {
+                    "factor": factor,
+                    "change": change,
+                    "current_value": values[factor],
+                    "target_value": target,
+                    "probability": row[changed_at + c],
+                    "absolute_reduction": row[changed_at + n_changes + c],
+                }
+                for c, (factor, change, target) in enumerate(self.changes)
+                if applies[c]
+            ],
+            "warnings": warnings,
+            "model_tag": self.model_tag,
+            "disclaimer": DISCLAIMER,
+        }
 
     def _comparisons(self, columns: Columns, probability: np.ndarray) -> list[dict[str, Any]]:
         """The peer group of each patient: same sex and age band (both sexes if too few)."""

@@ -1,0 +1,91 @@
+"""Explanations: every path gives the same numbers, and they mean what they say."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from stroke_risk.assessment import RiskAssessor
+from stroke_risk.config import Settings
+from stroke_risk.lean_compile import compile_lean_model, frame_to_columns
+from stroke_risk.models import candidates
+from stroke_risk.profile import build_profile
+from stroke_risk.schema import FEATURES, TARGET, Patient
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", params=["decision_tree", "logistic_regression", "xgboost"])
+def assessor(request, stroke_data) -> RiskAssessor:
+    train, _ = train_test_split(
+        stroke_data, test_size=0.2, stratify=stroke_data[TARGET], random_state=0
+    )
+    candidate = next(c for c in candidates(0) if c.name == request.param)
+    pipeline = candidate.pipeline.set_params(**{k: v[0] for k, v in candidate.quick_grid.items()})
+    model = CalibratedClassifierCV(
+        pipeline,
+        method="sigmoid",
+        cv=StratifiedKFold(5, shuffle=True, random_state=0),
+        ensemble=False,
+    ).fit(train[list(FEATURES)], train[TARGET])
+    lean = compile_lean_model(model, train)
+    profile = build_profile(train, lean.predict(frame_to_columns(train)))
+    return RiskAssessor(lean, profile, Settings(), f"test:{request.param}")
+
+
+@pytest.fixture(scope="module")
+def patients(stroke_data) -> list[Patient]:
+    sample = stroke_data.sample(400, random_state=1)[list(FEATURES)].astype(object)
+    rows = sample.where(sample.notna(), None).to_dict(orient="records")
+    return [Patient.model_validate(row) for row in rows]
+
+
+def test_one_patient_at_a_time_equals_the_batch(assessor, patients):
+    batch = assessor.assess(patients)
+    singles = [assessor.assess([patient])[0] for patient in patients]
+    assert singles == batch
+
+
+def test_the_probability_is_the_lean_models(assessor, patients):
+    from stroke_risk.assessment import patients_to_columns
+
+    expected = assessor.lean.predict(patients_to_columns(patients))
+    served = np.array([r["probability"] for r in assessor.assess(patients)])
+    np.testing.assert_allclose(served, expected, atol=5.1e-5)  # rounded to 4 decimals
+
+
+def test_swapping_terms_equals_rescoring_the_changed_patient(assessor, patients):
+    """For additive models the shortcut must give what scoring the variant rows gives."""
+    if assessor.shapes is None:
+        pytest.skip("not additive: the variant rows are scored directly")
+    rescoring = copy.copy(assessor)
+    rescoring.shapes = None
+    from stroke_risk.assessment import patients_to_columns
+
+    columns = patients_to_columns(patients)
+    for fast, slow in zip(
+        assessor.probabilities(columns)[:3], rescoring.probabilities(columns)[:3], strict=True
+    ):
+        np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
+
+
+def test_a_what_if_is_the_risk_of_the_patient_with_that_change(assessor, patients):
+    smoker = next(p for p in patients if p.smoking_status == "smokes")
+    result = assessor.assess([smoker])[0]
+    quit_ = smoker.model_copy(update={"smoking_status": "formerly smoked"})
+    (what_if,) = [w for w in result["what_if"] if w["factor"] == "smoking_status"]
+    assert what_if["probability"] == assessor.assess([quit_])[0]["probability"]
+
+
+def test_a_factors_risk_if_typical_is_the_risk_with_that_factor_typical(assessor, patients):
+    patient = patients[0]
+    result = assessor.assess([patient])[0]
+    for factor in result["contributing_factors"]:
+        typical = patient.model_copy(update={factor["factor"]: factor["typical_value"]})
+        assert factor["risk_if_typical"] == pytest.approx(
+            assessor.assess([typical])[0]["probability"], abs=1e-4
+        )
