@@ -1,0 +1,189 @@
+"""Container benchmark: the image under podman against `bentoml serve` outside it, A B A B.
+
+    scripts/container/local_pipeline.sh base build registry push    # image in the registry
+    BENTOML_HOME=<the store the Bento was built from> \\
+        .venv/bin/python bench/container/bench_container.py [--duration 15] [--rounds 2]
+    scripts/container/local_pipeline.sh clean
+
+Each round starts each side afresh: A is `bentoml serve service.py` on 127.0.0.1, B is the
+pushed image run by podman with 127.0.0.1:PORT published to the container's port 3000.
+ready_s runs from starting the process (`podman run`) to the first 200 from /readyz;
+created_s until `podman run` returns. Then wrk (Debian package) warms up for 3 s and
+measures --duration seconds of POST /predict with bench/post_patient.lua, loopback only.
+Results go to bench/container/results.json; see bench/container/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.bench_service import wrk  # noqa: E402
+from stroke_risk.config import REPO_ROOT  # noqa: E402
+from tests.servers import bentoml_server, free_port, private_bentoml_home  # noqa: E402
+
+logger = logging.getLogger("bench.container")
+PIPELINE = REPO_ROOT / "scripts" / "container" / "local_pipeline.sh"
+SCRATCH = Path(
+    os.environ.get("CONTAINER_SCRATCH")
+    or Path(os.environ.get("TMPDIR", "/tmp")) / "stroke-risk-container"
+)
+CONTAINER = "stroke-risk-bench"
+
+
+def pipeline(*args: str, timeout: float = 120) -> str:
+    """Run local_pipeline.sh (podman/skopeo on the pipeline's storage); its stdout."""
+    completed = subprocess.run(
+        [str(PIPELINE), *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{completed.stderr[-2000:]}")
+    return completed.stdout.strip()
+
+
+def state(name: str) -> str | None:
+    path = SCRATCH / "state" / name
+    return path.read_text().strip() if path.exists() else None
+
+
+def wait_ready(url: str, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url}/readyz not ready after {timeout} s")
+
+
+def measure(url: str, started: float, connections: int, duration: int) -> dict[str, float]:
+    wait_ready(url)
+    ready_s = time.monotonic() - started
+    wrk(f"{url}/predict", connections, 3)  # warm-up, not recorded
+    return {"ready_s": round(ready_s, 2), **wrk(f"{url}/predict", connections, duration)}
+
+
+def run_outside(home: Path, logs: Path, connections: int, duration: int) -> dict[str, float]:
+    started = time.monotonic()
+    with bentoml_server(home, logs, timeout=240) as server:
+        return measure(server.url, started, connections, duration)
+
+
+def run_container(image: str, connections: int, duration: int) -> dict[str, float]:
+    port = free_port()
+    pipeline("podman", "rm", "--force", "--ignore", CONTAINER)
+    started = time.monotonic()
+    pipeline(
+        "podman",
+        "run",
+        "--detach",
+        "--name",
+        CONTAINER,
+        "--ulimit",
+        "nofile=1024:1024",
+        "--ulimit",
+        "nproc=1024:1024",
+        "--publish",
+        f"127.0.0.1:{port}:3000",
+        image,
+    )
+    # With the vfs storage driver, `podman run` first copies the whole image (about 1.4 GB).
+    created_s = round(time.monotonic() - started, 2)
+    try:
+        return {
+            "created_s": created_s,
+            **measure(f"http://127.0.0.1:{port}", started, connections, duration),
+        }
+    finally:
+        pipeline("podman", "rm", "--force", "--time", "10", CONTAINER)
+
+
+def image_sizes(image: str) -> dict[str, int]:
+    size = pipeline("podman", "image", "inspect", "--format={{.Size}}", image)
+    sizes = {"image_bytes": int(size)}
+    try:  # what the registry stores (and ECR would bill): the compressed layers
+        raw = pipeline("skopeo", "inspect", "--tls-verify=false", "--raw", f"docker://{image}")
+        manifest = json.loads(raw)
+        sizes["compressed_layers_bytes"] = sum(layer["size"] for layer in manifest["layers"])
+    except (RuntimeError, KeyError, json.JSONDecodeError) as error:
+        logger.warning("compressed size unknown (is the registry running?): %s", error)
+    return sizes
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--output", type=Path, default=REPO_ROOT / "bench" / "container" / "results.json"
+    )
+    args = parser.parse_args()
+    if not 1 <= args.rounds <= 5 or not 1 <= args.duration <= 60:
+        parser.error("keep it bounded: 1-5 rounds of 1-60 s")
+    image = state("remote")
+    if image is None:
+        parser.error(f"no pushed image in {SCRATCH}: run local_pipeline.sh build registry push")
+    if state("container"):
+        pipeline("stop")  # the pipeline's own container would share the two cores
+    source_home = Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"))
+    work = Path(tempfile.mkdtemp(prefix="bench-container-"))
+    home = private_bentoml_home(source_home, work / "home")
+
+    runs: dict[str, list[dict[str, float]]] = {"outside": [], "container": []}
+    for round_ in range(args.rounds):
+        for side in ("outside", "container"):
+            if side == "outside":
+                run = run_outside(home, work, args.connections, args.duration)
+            else:
+                run = run_container(image, args.connections, args.duration)
+            runs[side].append(run)
+            logger.info("round %d %-9s %s", round_ + 1, side, run)
+
+    def median(side: str, key: str) -> float:
+        return statistics.median(run[key] for run in runs[side])
+
+    summary = {
+        "image": image,
+        **image_sizes(image),
+        **{
+            f"{step}_seconds": int(state(f"{step}_seconds") or 0) or None
+            for step in ("build", "push", "pull")
+        },
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "rounds": args.rounds,
+        "cpus": os.cpu_count(),
+        **{
+            f"{side}_{key}_median": median(side, key)
+            for side in ("outside", "container")
+            for key in ("rps", "p50_ms", "p99_ms", "ready_s")
+        },
+        "container_created_s_median": statistics.median(r["created_s"] for r in runs["container"]),
+        "load_average_at_end": os.getloadavg(),
+        "container_to_outside_rps": median("container", "rps") / median("outside", "rps"),
+        "errors": sum(run["errors"] for side in runs.values() for run in side),
+        "runs": runs,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(summary, indent=2) + "\n")
+    logger.info(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
