@@ -95,7 +95,8 @@ Commands run in the order given:
   load       a short headless Locust run (locustfile.py) against the container
   stop       stop and remove the container
   clean      stop everything; remove images, registry, scratch storage, and the iptables
-             chains, bridge and state files podman's CNI networking left (if absent before)
+             chains, bridge, state files and IP forwarding podman's CNI networking left
+             (only what was absent before, and only when no container uses CNI)
   all        check base build registry push run smoke load, then clean (also on failure)
   env        print the exports that point podman/buildah/skopeo at the pipeline's storage
   podman|buildah|skopeo ARGS...   run that tool on the pipeline's storage
@@ -153,6 +154,7 @@ EOF
             [[ -e /var/lib/cni ]] && echo var-lib-cni
             ip link show cni-podman0 >/dev/null 2>&1 && echo cni-podman0
             iptables-save 2>/dev/null | grep -q '^:CNI-' && echo iptables-cni
+            [[ "$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null)" == 1 ]] && echo ip-forward
             true
         } >"$STATE/host_before"
     fi
@@ -436,6 +438,8 @@ cmd_clean() {
             ip link delete cni-podman0
         fi
         host_had var-lib-cni || rm -rf /var/lib/cni
+        # CNI's bridge plugin turns on IPv4 forwarding; turn it off again if it was off.
+        host_had ip-forward || echo 0 >/proc/sys/net/ipv4/ip_forward
     fi
     host_had var-lib-containers || rm -rf /var/lib/containers
     if [[ "$KEEP_BASE" == 1 ]]; then
