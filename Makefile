@@ -15,9 +15,10 @@ DATA := healthcare-dataset-stroke-data.csv
 PORT ?= 3000
 APP_PORT ?= 8501
 # Debian packages the tests and tools need (installed only when missing, and only as root).
-APT_PACKAGES := chromium shellcheck jq wrk awscli
+APT_PACKAGES := chromium shellcheck jq wrk awscli buildah podman skopeo docker-registry runc \
+	debootstrap curl
 
-.PHONY: help install system-deps data train train-if-needed serve app run test test-fast lint format bench notebooks loadtest publish deploy clean
+.PHONY: help install system-deps data train train-if-needed serve app run test test-fast lint format bench notebooks loadtest publish deploy container-test clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -113,6 +114,9 @@ publish: lint test-fast ## Build the Bento and image, push to ECR (ARGS=--dry-ru
 
 deploy: ## Deploy IMAGE_URI to ECS Fargate (settings: deploy/deploy_fargate.sh; ARGS=--dry-run)
 	deploy/deploy_fargate.sh $(ARGS)
+
+container-test: install system-deps data ## Build, push to a loopback registry, run and load-test the real image (root)
+	$(RUN) -m pytest -m container -v
 
 notebooks: install data ## Execute both notebooks and render them to HTML in reports/notebooks/
 	.venv/bin/jupyter nbconvert --execute --to html --output-dir reports/notebooks \
