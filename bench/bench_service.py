@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from stroke_risk.config import REPO_ROOT  # noqa: E402
 from stroke_risk.data import load_patients_csv  # noqa: E402
 from stroke_risk.schema import FEATURES  # noqa: E402
-from tests.servers import bentoml_server, stop, wait_until_ready  # noqa: E402
+from tests.servers import bentoml_server  # noqa: E402
 
 logger = logging.getLogger("bench")
 LUA = REPO_ROOT / "bench" / "post_patient.lua"
@@ -67,38 +67,6 @@ def rss_mb(pid: int) -> float:
     return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
 
 
-def start_noop(log_dir: Path):
-    port = free_port_from_tests()
-    log_path = log_dir / "noop.log"
-    env = {**os.environ, "BENTOML_HOME": tempfile.mkdtemp(), "BENTOML_DO_NOT_TRACK": "true"}
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "bentoml"),
-                "serve",
-                "bench/noop_service.py",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    wait_until_ready(f"{url}/readyz", process, log_path, 60)
-    return url, process
-
-
-def free_port_from_tests() -> int:
-    from tests.servers import free_port
-
-    return free_port()
-
-
 def batch_seconds(url: str, n: int = 10_000, repeats: int = 5) -> list[float]:
     parsed = load_patients_csv(REPO_ROOT / "healthcare-dataset-stroke-data.csv")
     rows = parsed.valid[list(FEATURES)].astype(object)
@@ -131,26 +99,27 @@ def main() -> int:
     args = parser.parse_args()
     home = Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"))
     logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
-    noop_url, noop_process = start_noop(logs)
     results: dict[str, list] = {"noop": [], "service": [], "noop_1conn": [], "service_1conn": []}
-    try:
-        with bentoml_server(home, logs) as service:
-            for url in (noop_url, service.url):  # warm up both
-                wrk(f"{url}/predict", args.connections, 3)
-            for round_ in range(args.rounds):
-                for name, url in (("noop", noop_url), ("service", service.url)):
-                    run = wrk(f"{url}/predict", args.connections, args.duration)
-                    results[name].append(run)
-                    logger.info("round %d %-8s %s", round_ + 1, name, run)
-            for round_ in range(args.rounds):
-                for name, url in (("noop", noop_url), ("service", service.url)):
-                    run = wrk(f"{url}/predict", 1, max(5, args.duration // 2), threads=1)
-                    results[f"{name}_1conn"].append(run)
-                    logger.info("round %d %-8s 1 connection %s", round_ + 1, name, run)
-            batch = batch_seconds(service.url)
-            memory = rss_mb(service.process.pid)
-    finally:
-        stop(noop_process)
+    noop_home = Path(tempfile.mkdtemp(prefix="bench-noop-"))
+    with (
+        bentoml_server(noop_home, logs, target="bench/noop_service.py") as noop,
+        bentoml_server(home, logs) as service,
+    ):
+        noop_url = noop.url
+        for url in (noop_url, service.url):  # warm up both
+            wrk(f"{url}/predict", args.connections, 3)
+        for round_ in range(args.rounds):
+            for name, url in (("noop", noop_url), ("service", service.url)):
+                run = wrk(f"{url}/predict", args.connections, args.duration)
+                results[name].append(run)
+                logger.info("round %d %-8s %s", round_ + 1, name, run)
+        for round_ in range(args.rounds):
+            for name, url in (("noop", noop_url), ("service", service.url)):
+                run = wrk(f"{url}/predict", 1, max(5, args.duration // 2), threads=1)
+                results[f"{name}_1conn"].append(run)
+                logger.info("round %d %-8s 1 connection %s", round_ + 1, name, run)
+        batch = batch_seconds(service.url)
+        memory = rss_mb(service.process.pid)
 
     def median(name: str, key: str) -> float:
         return statistics.median(run[key] for run in results[name])

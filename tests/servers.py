@@ -75,9 +75,13 @@ def private_bentoml_home(source_home: Path, destination: Path) -> Path:
 
 @contextmanager
 def bentoml_server(
-    home: Path, log_dir: Path, env: dict[str, str] | None = None, timeout: float = 90
+    home: Path,
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 90,
+    target: str = "service.py",
 ) -> Iterator[RunningServer]:
-    """`bentoml serve service.py` on a free loopback port, stopped on exit."""
+    """`bentoml serve <target>` on a free loopback port, stopped on exit."""
     port = free_port()
     log_path = log_dir / f"bentoml-{port}.log"
     environment = {
@@ -91,7 +95,7 @@ def bentoml_server(
             [
                 str(BIN / "bentoml"),
                 "serve",
-                "service.py",
+                target,
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -6,33 +6,21 @@ import copy
 
 import numpy as np
 import pytest
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from stroke_risk.assessment import RiskAssessor
 from stroke_risk.config import Settings
 from stroke_risk.lean_compile import compile_lean_model, frame_to_columns
-from stroke_risk.models import candidates
 from stroke_risk.profile import build_profile
-from stroke_risk.schema import FEATURES, TARGET, Patient
+from stroke_risk.schema import FEATURES, Patient
+from tests.model.fitting import fit_calibrated, training_split
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module", params=["decision_tree", "logistic_regression", "xgboost"])
 def assessor(request, stroke_data) -> RiskAssessor:
-    train, _ = train_test_split(
-        stroke_data, test_size=0.2, stratify=stroke_data[TARGET], random_state=0
-    )
-    candidate = next(c for c in candidates(0) if c.name == request.param)
-    pipeline = candidate.pipeline.set_params(**{k: v[0] for k, v in candidate.quick_grid.items()})
-    model = CalibratedClassifierCV(
-        pipeline,
-        method="sigmoid",
-        cv=StratifiedKFold(5, shuffle=True, random_state=0),
-        ensemble=False,
-    ).fit(train[list(FEATURES)], train[TARGET])
-    lean = compile_lean_model(model, train)
+    train = training_split(stroke_data)
+    lean = compile_lean_model(fit_calibrated(request.param, train), train)
     profile = build_profile(train, lean.predict(frame_to_columns(train)))
     return RiskAssessor(lean, profile, Settings(), f"test:{request.param}")
 

@@ -6,13 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from stroke_risk.lean_compile import compile_lean_model, frame_to_columns, max_difference
-from stroke_risk.models import candidates
-from stroke_risk.schema import FEATURES, TARGET
+from stroke_risk.schema import FEATURES
 from stroke_risk.train import search_candidates, train
+from tests.model.fitting import fit_calibrated, training_split
 
 pytestmark = pytest.mark.slow
 
@@ -75,17 +73,8 @@ def test_the_lean_copy_matches_the_pipeline_on_the_whole_data_set(stored_model, 
 
 @pytest.mark.parametrize("family", ["decision_tree", "logistic_regression", "xgboost"])
 def test_every_family_has_a_faithful_lean_copy(family, stroke_data):
-    train_frame, _ = train_test_split(
-        stroke_data, test_size=0.2, stratify=stroke_data[TARGET], random_state=0
-    )
-    candidate = next(c for c in candidates(0) if c.name == family)
-    pipeline = candidate.pipeline.set_params(**{k: v[0] for k, v in candidate.quick_grid.items()})
-    model = CalibratedClassifierCV(
-        pipeline,
-        method="sigmoid",
-        cv=StratifiedKFold(5, shuffle=True, random_state=0),
-        ensemble=False,
-    ).fit(train_frame[list(FEATURES)], train_frame[TARGET])
+    train_frame = training_split(stroke_data)
+    model = fit_calibrated(family, train_frame)
     lean = compile_lean_model(model, train_frame)
     assert max_difference(lean, model, stroke_data) < 1e-5
 
