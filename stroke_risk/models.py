@@ -55,8 +55,8 @@ class Candidate:
     quick_grid: dict[str, list[Any]] = field(default_factory=dict)
 
 
-def _pipeline(model: Any) -> Pipeline:
-    return Pipeline([("preprocess", build_preprocessor()), (MODEL_STEP, model)])
+def _pipeline(model: Any, seed: int) -> Pipeline:
+    return Pipeline([("preprocess", build_preprocessor(seed)), (MODEL_STEP, model)])
 
 
 def candidates(seed: int) -> list[Candidate]:
@@ -65,7 +65,9 @@ def candidates(seed: int) -> list[Candidate]:
     return [
         Candidate(
             name="decision_tree",
-            pipeline=_pipeline(LogOddsDecisionTree(random_state=seed, monotonic_cst=monotone)),
+            pipeline=_pipeline(
+                LogOddsDecisionTree(random_state=seed, monotonic_cst=monotone), seed
+            ),
             grid={
                 f"{MODEL_STEP}__max_depth": [4, 6],
                 f"{MODEL_STEP}__min_samples_leaf": [50, 100],
@@ -74,7 +76,7 @@ def candidates(seed: int) -> list[Candidate]:
         ),
         Candidate(
             name="logistic_regression",
-            pipeline=_pipeline(LogisticRegression(max_iter=2000)),
+            pipeline=_pipeline(LogisticRegression(max_iter=2000), seed),
             grid={f"{MODEL_STEP}__C": [0.03, 0.1, 0.3, 1.0]},
             quick_grid={f"{MODEL_STEP}__C": [0.1]},
         ),
@@ -93,7 +95,8 @@ def candidates(seed: int) -> list[Candidate]:
                     monotone_constraints=tuple(monotone),
                     n_jobs=1,
                     random_state=seed,
-                )
+                ),
+                seed,
             ),
             grid={
                 f"{MODEL_STEP}__n_estimators": [200, 400],

@@ -95,3 +95,12 @@ def test_calibration_puts_no_floor_under_low_risk_patients(stored_model, stroke_
     children = stroke_data["age"] < 18
     # Children in the data: 2 strokes in 856; the model must not claim more than 1%.
     assert all_risks[children.to_numpy()].mean() < 0.01
+
+
+def test_no_step_of_risk_where_blank_bmis_used_to_be_imputed(stored_model):
+    """Blank BMIs (21.8% strokes) all imputed to the median made a step of risk there."""
+    below, at_median = (
+        risk(stored_model, age=67.0, bmi=26.0),
+        risk(stored_model, age=67.0, bmi=28.1),
+    )
+    assert at_median - below < 0.01
