@@ -42,7 +42,7 @@ system-deps: ## Install the Debian packages the tests need (as root; skipped whe
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "Not root: install$$missing with apt-get to run every test"; fi
 
-data: $(DATA) ## Get the data set (copied from $$STROKE_DATA, else downloaded), sha256-checked
+data: $(DATA) ## Get the data set (copied from STROKE_DATA if set, else downloaded), sha256-checked
 
 $(DATA): | .venv/.installed
 	$(RUN) -m stroke_risk.data
@@ -56,10 +56,10 @@ train-if-needed: install data
 		&& echo "Model $$($(RUN) -c 'from stroke_risk.config import get_settings; print(get_settings().model_tag)') is in the store" \
 		|| $(RUN) training.py --data $(DATA)
 
-serve: train-if-needed ## Serve the API on http://127.0.0.1:$(PORT)
+serve: train-if-needed ## Serve the API on http://127.0.0.1:3000 (PORT=...)
 	.venv/bin/bentoml serve service.py --host 127.0.0.1 --port $(PORT)
 
-app: install ## Start the Streamlit app on http://127.0.0.1:$(APP_PORT) (needs `make serve`)
+app: install ## Start the Streamlit app on http://127.0.0.1:8501 (needs `make serve`)
 	.venv/bin/streamlit run app/app.py --server.address 127.0.0.1 --server.port $(APP_PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
@@ -94,7 +94,7 @@ bench: install system-deps data train-if-needed ## Run the benchmarks in bench/ 
 LOAD_USERS ?= 50
 LOAD_TIME ?= 30s
 
-loadtest: train-if-needed ## Load-test the API for $(LOAD_TIME) with Locust (starts it on $(PORT) if not up)
+loadtest: train-if-needed ## Load-test the API with Locust for 30 s (LOAD_TIME=..., starts it if not up)
 	@mkdir -p reports/loadtest
 	@ready() { $(PYTHON) -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$(PORT)/readyz', timeout=2)" 2>/dev/null; }; \
 	server=""; \
