@@ -1,13 +1,14 @@
 """End to end in a real browser: `streamlit run` + the real service + Debian's Chromium.
 
 A nurse fills in the form and reads the risk; a practice manager uploads a CSV with a bad
-row and downloads the ranked result. Screenshots go to test-artifacts/ and the README's
-two images in docs/images/ are refreshed from them.
+row and downloads the ranked result. Screenshots go to test-artifacts/; with
+PUBLISH_SCREENSHOTS=1 they also refresh the README's two images in docs/images/.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import re
 from pathlib import Path
 
@@ -79,6 +80,8 @@ def screenshot(page, path: Path) -> Path:
 def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
     browser, app_url, service_url, artifacts, data_path, tmp_path
 ):
+    from playwright.sync_api import expect
+
     expected = requests.post(f"{service_url}/predict", json=PATIENT, timeout=30).json()
     page = browser.new_page(viewport=VIEWPORT, accept_downloads=True)
     try:
@@ -87,8 +90,12 @@ def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
         page.get_by_role("button", name="Estimate risk").click()
         frequency = people_like_this(expected["probability"]).capitalize()
         page.get_by_text(frequency).wait_for(timeout=TIMEOUT_MS)
-        risk = page.get_by_test_id("stMetricValue").first.inner_text()
-        assert risk == f"{100 * expected['probability']:.1f}%"
+        # The headline metric by its label (the what-if cards are metrics too), and with
+        # Playwright's retrying assertion, since Streamlit may still be re-rendering.
+        headline = page.get_by_test_id("stMetric").filter(has_text="Estimated stroke risk")
+        expect(headline.get_by_test_id("stMetricValue")).to_have_text(
+            f"{100 * expected['probability']:.1f}%", timeout=TIMEOUT_MS
+        )
         assert page.get_by_text("Result for Mr B, 10:40").is_visible()
         assert page.get_by_text(f"{expected['risk_band'].capitalize()} risk (").is_visible()
         page.get_by_test_id("stVegaLiteChart").wait_for(timeout=TIMEOUT_MS)  # the drivers
@@ -118,5 +125,8 @@ def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
         page.close()
 
     for source, name in [(single, "app-single.png"), (batch, "app-batch.png")]:
-        published = publish_screenshot(source, name)
-        assert published.stat().st_size < MAX_PUBLISHED_BYTES, f"{published} is too large"
+        assert source.stat().st_size < MAX_PUBLISHED_BYTES, f"{source} is too large"
+        # Opt-in: the README's images come from a full `make train` model, and a test run
+        # (quick model) should not rewrite tracked files.
+        if os.environ.get("PUBLISH_SCREENSHOTS") == "1":
+            publish_screenshot(source, name)
