@@ -23,7 +23,9 @@ from stroke_risk.config import REPO_ROOT
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOKS = ("exploratory_analysis.ipynb", "training.ipynb")
 FALLBACK_KERNEL = "stroke-risk"
-TIME_LIMIT_SECONDS = 60  # each notebook runs in about 10 to 25 s on two cores
+# Each notebook runs in about 10 to 25 s on two cores (measured; see README). Their speed
+# is not asserted here: a timed test flakes on a shared machine. The 300 s execution
+# timeout below only guards against a hang.
 
 
 def _kernel_prefix(kernel_name: str) -> str | None:
@@ -131,7 +133,7 @@ def test_training_notebook_runs_the_quick_search_by_default():
 
 @pytest.mark.slow
 def test_exploratory_notebook_executes_and_draws(kernel_name, data_path, tmp_path, monkeypatch):
-    notebook, seconds = _execute(
+    notebook, _ = _execute(
         "exploratory_analysis.ipynb", kernel_name, data_path, tmp_path, monkeypatch
     )
     _assert_no_errors(notebook)
@@ -141,12 +143,11 @@ def test_exploratory_notebook_executes_and_draws(kernel_name, data_path, tmp_pat
     html = "".join(html for cell in notebook.cells for html in _outputs(cell, "text/html"))
     assert "19.9%" in html and "4.3%" in html  # stroke rate with blank vs recorded BMI
     assert list(tmp_path.iterdir()) == [], "the notebook wrote files"
-    assert seconds < TIME_LIMIT_SECONDS
 
 
 @pytest.mark.slow
 def test_training_notebook_executes_and_draws(kernel_name, data_path, tmp_path, monkeypatch):
-    notebook, seconds = _execute("training.ipynb", kernel_name, data_path, tmp_path, monkeypatch)
+    notebook, _ = _execute("training.ipynb", kernel_name, data_path, tmp_path, monkeypatch)
     _assert_no_errors(notebook)
     _assert_figure_cells_drew(notebook)
     stdout = _stdout(notebook)
@@ -155,4 +156,3 @@ def test_training_notebook_executes_and_draws(kernel_name, data_path, tmp_path, 
     for family in ("decision_tree", "logistic_regression", "xgboost"):
         assert family in tables, f"{family} missing from the comparison table"
     assert list(tmp_path.iterdir()) == [], "the notebook wrote files"
-    assert seconds < TIME_LIMIT_SECONDS
