@@ -83,24 +83,8 @@ Settings come from the environment; see the top of this file. Current values:
 EOF
 }
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() {
-    printf 'error: %s\n' "$*" >&2
-    exit 1
-}
-
-# A command as a person would type it: plain words bare, others single-quoted.
-quoted() {
-    local word out=()
-    for word in "$@"; do
-        if [[ "$word" =~ ^[A-Za-z0-9_@%+=:,./\<\>-]+$ ]]; then
-            out+=("$word")
-        else
-            out+=("'${word//\'/\'\\\'\'}'")
-        fi
-    done
-    printf '%s' "${out[*]}"
-}
+# shellcheck source=SCRIPTDIR/deploy/lib.sh
+source "$REPO_ROOT/deploy/lib.sh"
 
 # Show a command (stdout in a dry run, the log otherwise) and run it unless --dry-run.
 run() {

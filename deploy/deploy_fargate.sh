@@ -81,23 +81,8 @@ Settings come from the environment; see the top of this file.
 EOF
 }
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() {
-    printf 'error: %s\n' "$*" >&2
-    exit 1
-}
-
-quoted() {
-    local word out=()
-    for word in "$@"; do
-        if [[ "$word" =~ ^[A-Za-z0-9_@%+=:,./\<\>-]+$ ]]; then
-            out+=("$word")
-        else
-            out+=("'${word//\'/\'\\\'\'}'")
-        fi
-    done
-    printf '%s' "${out[*]}"
-}
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$DEPLOY_DIR/lib.sh"
 
 # Show an AWS call (stdout in a dry run, the log otherwise) and run it unless --dry-run.
 aws_call() {
