@@ -74,33 +74,21 @@ def private_bentoml_home(source_home: Path, destination: Path) -> Path:
 
 
 @contextmanager
-def bentoml_server(
-    home: Path,
+def loopback_server(
+    name: str,
+    command: list[str],
+    environment: dict[str, str],
     log_dir: Path,
-    env: dict[str, str] | None = None,
-    timeout: float = 90,
-    target: str = "service.py",
+    ready_path: str,
+    timeout: float,
 ) -> Iterator[RunningServer]:
-    """`bentoml serve <target>` on a free loopback port, stopped on exit."""
+    """Run ``command`` (which must take the port from ``{port}``) on a free 127.0.0.1 port,
+    wait for ``ready_path`` to answer 200, and stop its whole process group on exit."""
     port = free_port()
-    log_path = log_dir / f"bentoml-{port}.log"
-    environment = {
-        **os.environ,
-        "BENTOML_HOME": str(home),
-        "BENTOML_DO_NOT_TRACK": "true",
-        **(env or {}),
-    }
+    log_path = log_dir / f"{name}-{port}.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [
-                str(BIN / "bentoml"),
-                "serve",
-                target,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+            [part.format(port=port) for part in command],
             cwd=REPO_ROOT,
             env=environment,
             stdout=log,
@@ -109,7 +97,27 @@ def bentoml_server(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(f"{url}/readyz", process, log_path, timeout)
+        wait_until_ready(f"{url}{ready_path}", process, log_path, timeout)
         yield RunningServer(url, process, log_path)
     finally:
         stop(process)
+
+
+@contextmanager
+def bentoml_server(
+    home: Path,
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 90,
+    target: str = "service.py",
+) -> Iterator[RunningServer]:
+    """`bentoml serve <target>` on a free loopback port, stopped on exit."""
+    environment = {
+        **os.environ,
+        "BENTOML_HOME": str(home),
+        "BENTOML_DO_NOT_TRACK": "true",
+        **(env or {}),
+    }
+    command = [str(BIN / "bentoml"), "serve", target, "--host", "127.0.0.1", "--port", "{port}"]
+    with loopback_server("bentoml", command, environment, log_dir, "/readyz", timeout) as server:
+        yield server

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,9 +28,8 @@ from tests.servers import (
     RunningServer,
     bentoml_server,
     free_port,
+    loopback_server,
     private_bentoml_home,
-    stop,
-    wait_until_ready,
 )
 
 APP_PATH = REPO_ROOT / "app" / "app.py"
@@ -165,39 +163,27 @@ def browser() -> Iterator[Any]:
 @contextmanager
 def streamlit_server(env: dict[str, str], log_dir: Path) -> Iterator[RunningServer]:
     """`streamlit run app/app.py` on a free loopback port, as `make app` starts it."""
-    port = free_port()
-    log_path = log_dir / f"streamlit-{port}.log"
     # The developer's own STROKE_API_* settings must not leak into the app under test.
     environment = {k: v for k, v in os.environ.items() if k not in CLIENT_VARIABLES} | env
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                str(BIN / "streamlit"),
-                "run",
-                str(APP_PATH.relative_to(REPO_ROOT)),
-                "--server.address",
-                "127.0.0.1",
-                "--server.port",
-                str(port),
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-                "--server.fileWatcherType",
-                "none",
-            ],
-            cwd=REPO_ROOT,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(f"{url}/_stcore/health", process, log_path, timeout=60)
-        yield RunningServer(url, process, log_path)
-    finally:
-        stop(process)
+    command = [
+        str(BIN / "streamlit"),
+        "run",
+        str(APP_PATH.relative_to(REPO_ROOT)),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        "{port}",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+    with loopback_server(
+        "streamlit", command, environment, log_dir, "/_stcore/health", timeout=60
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
