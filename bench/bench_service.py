@@ -62,6 +62,13 @@ def wrk(url: str, connections: int, duration: int, threads: int = 2) -> dict[str
     return result
 
 
+def write_results(summary: dict, path: Path) -> None:
+    """Save a benchmark's results as JSON and log them, less the raw per-run list."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    logger.info(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
+
+
 def rss_mb(pid: int) -> float:
     root = psutil.Process(pid)
     return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
@@ -141,9 +148,7 @@ def main() -> int:
         "service_rss_mb_all_processes": memory,
         "runs": results,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(summary, indent=2) + "\n")
-    logger.info(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
+    write_results(summary, args.output)
     return 0
 
 

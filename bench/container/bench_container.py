@@ -29,7 +29,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.bench_service import wrk  # noqa: E402
+from bench.bench_service import write_results, wrk  # noqa: E402
 from stroke_risk.config import REPO_ROOT  # noqa: E402
 from tests.servers import bentoml_server, free_port, private_bentoml_home  # noqa: E402
 
@@ -179,9 +179,7 @@ def main() -> int:
         "errors": sum(run["errors"] for side in runs.values() for run in side),
         "runs": runs,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(summary, indent=2) + "\n")
-    logger.info(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
+    write_results(summary, args.output)
     return 0
 
 
