@@ -265,7 +265,7 @@ class RiskAssessor:
             top[: self.settings.top_factors],
             applies,
             comparison,
-            self._warnings_one(values),
+            self._warnings_one(patient),
         )
 
     def _applies_one(self, values: dict[str, Any]) -> list[bool]:
@@ -276,19 +276,10 @@ class RiskAssessor:
             values["avg_glucose_level"] > self.settings.healthy_glucose,
         ]
 
-    def _warnings_one(self, values: dict[str, Any]) -> list[str]:
-        if not self._may_warn(values):
+    def _warnings_one(self, patient: Patient) -> list[str]:
+        if not self._may_warn(patient.__dict__):
             return []
-        columns = {
-            name: np.array(
-                [np.nan if values[name] is None else values[name]]
-                if name in NUMERIC_FEATURES
-                else [values[name]],
-                dtype=float if name in NUMERIC_FEATURES else object,
-            )
-            for name in FEATURES
-        }
-        return self._warnings(columns).get(0, [])
+        return self._warnings(patients_to_columns([patient])).get(0, [])
 
     def _may_warn(self, values: dict[str, Any]) -> bool:
         """Cheap check that lets the common, unremarkable patient skip building warnings."""
@@ -359,11 +350,10 @@ class RiskAssessor:
         n_factors, n_changes = len(FEATURES), len(self.changes)
         changed_at = 1 + 2 * n_factors
         p = row[0]
-        low, high = self.thresholds
         return {
             "probability": p,
             "percent": percent,
-            "risk_band": "low" if p < low else "moderate" if p < high else "high",
+            "risk_band": self.risk_band(p),
             "risk_band_thresholds": self.thresholds,
             "comparison": comparison,
             "contributing_factors": [
