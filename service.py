@@ -51,7 +51,7 @@ if not model_exists(settings.model_tag):
 @bentoml.service(
     name="stroke_risk",
     workers=1,
-    traffic={"timeout": 30},
+    traffic={"timeout": settings.request_timeout},
     http={"cors": {"enabled": False}},
 )
 class StrokeRisk:

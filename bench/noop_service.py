@@ -7,6 +7,7 @@ import bentoml
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from stroke_risk.config import get_settings
 from stroke_risk.schema import Patient
 
 CONSTANT = b'{"probability": 0.05, "risk_band": "moderate"}'
@@ -17,7 +18,8 @@ class Constant(BaseModel):
     risk_band: str
 
 
-@bentoml.service(name="noop", workers=1, traffic={"timeout": 30})
+# The same traffic settings as the service: the baseline must differ only in the work done.
+@bentoml.service(name="noop", workers=1, traffic={"timeout": get_settings().request_timeout})
 class Noop:
     @bentoml.api(route="/predict", output_spec=Constant)
     async def predict(self, patient: Patient, /) -> Response:

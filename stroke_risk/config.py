@@ -59,6 +59,14 @@ class Settings(BaseSettings):
 
     # Service
     max_batch_size: int = 10_000
+    # Short on purpose: BentoML keeps every request's context alive until its timeout timer
+    # fires, however soon the request finished (bench/README.md). At 1,000 requests/s a
+    # 30-second timeout holds ~30,000 of them, and garbage-collection pauses grow with them.
+    request_timeout: float = Field(
+        default=5.0,
+        description="Seconds before a request is answered 504. 10,000 patients take about "
+        "0.3 s on one core of the development machine.",
+    )
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # App: where it finds the service, and with which key

@@ -1,0 +1,31 @@
+"""Settings: every knob is read from a STROKE_ variable, and bad values are refused."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from stroke_risk.config import Settings
+
+
+def test_the_request_timeout_is_short_by_default_and_configurable(monkeypatch):
+    assert Settings().request_timeout == 5.0
+    monkeypatch.setenv("STROKE_REQUEST_TIMEOUT", "12.5")
+    assert Settings().request_timeout == 12.5
+
+
+def test_risk_band_thresholds_are_read_as_a_comma_separated_pair(monkeypatch):
+    monkeypatch.setenv("STROKE_RISK_BAND_THRESHOLDS", "0.1, 0.3")
+    assert Settings().risk_band_thresholds == [0.1, 0.3]
+
+
+@pytest.mark.parametrize("value", ["0.3,0.1", "0.1", "0,0.2", "0.1,1.5"])
+def test_thresholds_that_are_not_two_increasing_probabilities_are_refused(monkeypatch, value):
+    monkeypatch.setenv("STROKE_RISK_BAND_THRESHOLDS", value)
+    with pytest.raises(ValidationError, match="two increasing probabilities"):
+        Settings()
+
+
+def test_api_keys_are_a_comma_separated_list(monkeypatch):
+    monkeypatch.setenv("STROKE_API_KEYS", "key-one, key-two,")
+    assert Settings().api_keys == ["key-one", "key-two"]
