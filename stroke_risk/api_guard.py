@@ -4,6 +4,10 @@ BentoML validates the JSON itself; this guard handles what must be refused befor
 body is even read: callers without a valid key (401) when keys are configured, bodies
 larger than any legitimate batch (413) and bodies that are not JSON (415). Health,
 metrics and documentation endpoints stay open so load balancers and people can use them.
+
+It also rewrites the one-line summary of BentoML's validation errors (400), which reads
+"3 validation error for PatientIODescriptor" (an internal class name), into a sentence
+that names the fields and what is allowed; the per-field ``detail`` list is kept as is.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from stroke_risk.validation_errors import SHOWN, describe
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -42,6 +48,26 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers=()) 
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+def summarise_validation_errors(detail: list[dict[str, Any]]) -> str:
+    """One sentence for people: how many problems, and the first few with their rule."""
+    count = len(detail)
+    listed = " (all are listed in 'detail')" if count > SHOWN else ""
+    return f"invalid input, {count} problem{'s' if count != 1 else ''}: {describe(detail)}{listed}."
+
+
+def _readable(body: bytes) -> bytes:
+    """BentoML's 400 body with a readable 'error'; anything unexpected passes unchanged."""
+    try:
+        payload = json.loads(body)
+        detail = payload["detail"]
+        if not isinstance(detail, list) or not detail:
+            return body
+        payload["error"] = summarise_validation_errors(detail)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return body
+    return json.dumps(payload).encode()
 
 
 class ApiGuard:
@@ -109,7 +135,7 @@ class ApiGuard:
             return message
 
         try:
-            await self.app(scope, limited_receive, send)
+            await self.app(scope, limited_receive, _readable_refusals(send))
         except _BodyTooLarge:
             await self._too_large(send)
 
@@ -122,3 +148,28 @@ class ApiGuard:
                 "batch into smaller requests"
             },
         )
+
+
+def _readable_refusals(send: Send) -> Send:
+    """Pass replies through, except a 400, whose body is held (it is small) and reworded."""
+    held: Message | None = None
+    chunks: list[bytes] = []
+
+    async def wrapped(message: Message) -> None:
+        nonlocal held
+        if message["type"] == "http.response.start" and message.get("status") == 400:
+            held = message
+            return
+        if held is None:
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        body = _readable(b"".join(chunks))
+        headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**held, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return wrapped

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from stroke_risk.assessment import Assessment
 from stroke_risk.config import Settings, get_settings
+from stroke_risk.validation_errors import describe
 
 
 class ServiceError(Exception):
@@ -37,15 +38,6 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[tuple[int, Sequence[Any]
         raise ValueError("chunk size must be at least 1")
     for start in range(0, len(items), size):
         yield start, items[start : start + size]
-
-
-def _describe_detail(detail: list[dict[str, Any]], limit: int = 3) -> str:
-    parts = []
-    for error in detail[:limit]:
-        location = ".".join(str(part) for part in error.get("loc", ()))
-        parts.append(f"{location}: {error.get('msg', 'invalid')}" if location else error["msg"])
-    more = len(detail) - limit
-    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
 DEFAULT_API_URL: str = Settings.model_fields["api_url"].default
@@ -103,7 +95,7 @@ class StrokeRiskClient:
             except ServiceRejectedData as exc:
                 detail = [_shift_location(error, offset) for error in exc.detail]
                 raise ServiceRejectedData(
-                    f"The service rejected the patient data: {_describe_detail(detail)}", detail
+                    f"The service rejected the patient data: {describe(detail)}", detail
                 ) from exc
             batch = reply.get("results") if isinstance(reply, dict) else None
             if not isinstance(batch, list) or len(batch) != len(chunk):
@@ -120,7 +112,7 @@ class StrokeRiskClient:
         try:
             return Assessment.model_validate(item)
         except ValidationError as exc:
-            detail = _describe_detail([dict(error) for error in exc.errors()])
+            detail = describe([dict(error) for error in exc.errors()])
             raise ServiceError(
                 f"The prediction service at {self.base_url} answered in an unexpected shape "
                 f"({detail}): the app and the service may be different versions."
@@ -172,7 +164,7 @@ class StrokeRiskClient:
         if status == 400:
             detail = payload.get("detail") if isinstance(payload, dict) else None
             detail = detail if isinstance(detail, list) else []
-            summary = _describe_detail(detail) if detail else (error or "invalid data")
+            summary = describe(detail) if detail else (error or "invalid data")
             raise ServiceRejectedData(f"The service rejected the patient data: {summary}", detail)
         if status == 413:
             raise ServiceError(

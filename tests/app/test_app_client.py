@@ -49,7 +49,7 @@ def test_rejected_rows_are_located_in_the_whole_upload_not_the_chunk(service_url
     with pytest.raises(ServiceRejectedData) as caught:
         StrokeRiskClient(service_url, max_batch_size=3).assess_many(patients)
     assert caught.value.detail[0]["loc"] == ["patients", 4, "age"]
-    assert "patients.4.age" in str(caught.value)
+    assert "patients[4].age" in str(caught.value)
 
 
 def test_service_down_is_said_plainly(closed_port_url):

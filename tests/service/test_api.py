@@ -110,6 +110,17 @@ def test_bad_input_is_refused_naming_the_field(service_url, case):
     assert "Traceback" not in reply.text
 
 
+def test_a_refusal_says_in_one_sentence_what_is_wrong(service_url):
+    body = {k: v for k, v in EXAMPLE_PATIENT.items() if k != "smoking_status"}
+    reply = post(service_url, "/predict", {**body, "age": 142.0, "work_type": "Govt"})
+    assert reply.status_code == 400
+    error = reply.json()["error"]
+    assert error.startswith("invalid input, 3 problems: age: Input should be less than or")
+    assert "work_type: Input should be 'Private', 'Self-employed', 'Govt_job'" in error
+    assert "smoking_status: Field required" in error
+    assert "IODescriptor" not in reply.text
+
+
 def test_refusals_name_the_allowed_values_and_ranges(service_url):
     reply = post(service_url, "/predict", {**EXAMPLE_PATIENT, "smoking_status": "a bit"})
     assert "'never smoked', 'formerly smoked', 'smokes' or 'Unknown'" in reply.text
@@ -160,6 +171,7 @@ def test_a_batch_names_the_index_of_each_bad_patient(service_url):
     reply = post(service_url, "/predict_batch", {"patients": patients})
     assert reply.status_code == 400
     assert error_locations(reply) == [["patients", 1, "age"], ["patients", 3, "gender"]]
+    assert "patients[1].age: " in reply.json()["error"]
 
 
 def test_an_empty_or_over_long_batch_is_refused(service_url):
