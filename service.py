@@ -66,6 +66,8 @@ class StrokeRisk:
         logger.info("Loaded %s", self.assessor.model_tag)
         # Everything loaded so far lives as long as the process: take it out of the cyclic
         # garbage collector's full passes, which otherwise rescan it and pause requests.
+        # Collect first, so that start-up garbage is freed rather than frozen for good.
+        gc.collect()
         gc.freeze()
 
     @bentoml.api(route="/predict", output_spec=Assessment)

@@ -34,6 +34,7 @@ logger = logging.getLogger("bench")
 LUA = REPO_ROOT / "bench" / "post_patient.lua"
 UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 BATCH_SIZE = 10_000
+BATCH_REPEATS = 7
 
 
 def wrk(url: str, connections: int, duration: int, threads: int = 2) -> dict[str, float]:
@@ -152,7 +153,11 @@ def main() -> int:
                 logger.info("round %d %-8s 1 connection %s", round_ + 1, name, run)
         body = batch_body(BATCH_SIZE)
         batch_requests = batch_seconds_requests(service.url, body, BATCH_SIZE)
-        batch = batch_seconds_curl(service.url, body)
+        batch: list[float] = []
+        noop_batch: list[float] = []
+        for _ in range(BATCH_REPEATS):  # alternating, like the rounds above
+            noop_batch += batch_seconds_curl(noop_url, body, repeats=1)
+            batch += batch_seconds_curl(service.url, body, repeats=1)
         memory = rss_mb(service.process.pid)
 
     def median(name: str, key: str) -> float:
@@ -172,6 +177,8 @@ def main() -> int:
         "noop_1conn_p50_ms_median": median("noop_1conn", "p50_ms"),
         "batch_10k_seconds_median": statistics.median(batch),
         "batch_10k_seconds": batch,
+        "noop_batch_10k_seconds_median": statistics.median(noop_batch),
+        "noop_batch_10k_seconds": noop_batch,
         "batch_10k_seconds_requests_median": statistics.median(batch_requests),
         "batch_10k_seconds_requests": batch_requests,
         "service_rss_mb_all_processes": memory,
