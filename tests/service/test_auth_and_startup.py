@@ -96,3 +96,18 @@ def test_without_a_model_the_service_says_to_train_in_one_line(tmp_path: Path):
     output = completed.stdout + completed.stderr
     assert "run `make train`" in output
     assert "Traceback" not in output
+
+
+def test_the_request_timeout_comes_from_the_settings(quick_training, bentoml_home):
+    """Kept short and configurable: BentoML holds each request's context until it expires."""
+    env = {**os.environ, "BENTOML_HOME": str(bentoml_home), "STROKE_REQUEST_TIMEOUT": "7.5"}
+    completed = subprocess.run(
+        [sys.executable, "-c", "import service; print(service.StrokeRisk.config['traffic'])"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip().splitlines()[-1] == "{'timeout': 7.5}"
