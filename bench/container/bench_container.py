@@ -140,6 +140,9 @@ def main() -> int:
         parser.error(f"no pushed image in {SCRATCH}: run local_pipeline.sh build registry push")
     if state("container"):
         pipeline("stop")  # the pipeline's own container would share the two cores
+    # Into podman's storage first: `podman run` would try to pull it over HTTPS, and the
+    # loopback registry speaks plain HTTP. A no-op when `local_pipeline.sh run` pulled it.
+    pipeline("podman", "pull", "--quiet", "--tls-verify=false", image, timeout=900)
     source_home = Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"))
     work = Path(tempfile.mkdtemp(prefix="bench-container-"))
     home = private_bentoml_home(source_home, work / "home")
