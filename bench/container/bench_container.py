@@ -15,7 +15,6 @@ Results go to bench/container/results.json; see bench/container/README.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -29,7 +28,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.bench_service import write_results, wrk  # noqa: E402
+from bench.bench_service import load_arguments, write_results, wrk  # noqa: E402
 from stroke_risk.config import REPO_ROOT  # noqa: E402
 from tests.servers import bentoml_server, free_port, private_bentoml_home  # noqa: E402
 
@@ -125,13 +124,7 @@ def image_sizes(image: str) -> dict[str, int]:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=15)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument(
-        "--output", type=Path, default=REPO_ROOT / "bench" / "container" / "results.json"
-    )
+    parser = load_arguments(__doc__, REPO_ROOT / "bench" / "container" / "results.json")
     args = parser.parse_args()
     if not 1 <= args.rounds <= 5 or not 1 <= args.duration <= 60:
         parser.error("keep it bounded: 1-5 rounds of 1-60 s")
