@@ -17,7 +17,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from stroke_risk.validation_errors import SHOWN, describe
+from stroke_risk.validation_errors import summarise
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -50,13 +50,6 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers=()) 
     await send({"type": "http.response.body", "body": payload})
 
 
-def summarise_validation_errors(detail: list[dict[str, Any]]) -> str:
-    """One sentence for people: how many problems, and the first few with their rule."""
-    count = len(detail)
-    listed = " (all are listed in 'detail')" if count > SHOWN else ""
-    return f"invalid input, {count} problem{'s' if count != 1 else ''}: {describe(detail)}{listed}."
-
-
 def _readable(body: bytes) -> bytes:
     """BentoML's 400 body with a readable 'error'; anything unexpected passes unchanged."""
     try:
@@ -64,7 +57,7 @@ def _readable(body: bytes) -> bytes:
         detail = payload["detail"]
         if not isinstance(detail, list) or not detail:
             return body
-        payload["error"] = summarise_validation_errors(detail)
+        payload["error"] = summarise(detail)
     except (ValueError, KeyError, TypeError, AttributeError):
         return body
     return json.dumps(payload).encode()

@@ -29,3 +29,10 @@ def describe(detail: Sequence[dict[str, Any]], limit: int = SHOWN) -> str:
     parts = [f"{location(error.get('loc', ()))}: {error.get('msg', 'invalid')}" for error in detail]
     more = len(parts) - limit
     return "; ".join(parts[:limit]) + (f"; and {more} more" if more > 0 else "")
+
+
+def summarise(detail: list[dict[str, Any]]) -> str:
+    """The service's one-sentence 'error' for a 400: how many problems, the first few."""
+    count = len(detail)
+    listed = " (all are listed in 'detail')" if count > SHOWN else ""
+    return f"invalid input, {count} problem{'s' if count != 1 else ''}: {describe(detail)}{listed}."

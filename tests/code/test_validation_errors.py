@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from stroke_risk.api_guard import _readable, summarise_validation_errors
-from stroke_risk.validation_errors import describe, location
+from stroke_risk.api_guard import _readable
+from stroke_risk.validation_errors import describe, location, summarise
 
 
 def test_a_location_reads_like_the_json_path():
@@ -22,12 +22,12 @@ def test_the_first_three_problems_are_named_and_the_rest_counted():
 
 def test_the_service_summary_counts_the_problems_and_points_to_the_detail():
     one = [{"loc": ["age"], "msg": "Input should be less than or equal to 120"}]
-    assert summarise_validation_errors(one) == (
+    assert summarise(one) == (
         "invalid input, 1 problem: age: Input should be less than or equal to 120."
     )
     many = one * 4
-    assert summarise_validation_errors(many).startswith("invalid input, 4 problems: age:")
-    assert summarise_validation_errors(many).endswith("(all are listed in 'detail').")
+    assert summarise(many).startswith("invalid input, 4 problems: age:")
+    assert summarise(many).endswith("(all are listed in 'detail').")
 
 
 def test_a_refusal_body_keeps_its_detail_and_gets_a_readable_error():
