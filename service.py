@@ -20,6 +20,7 @@ from starlette.responses import Response
 from stroke_risk.api_guard import ApiGuard
 from stroke_risk.assessment import Assessment
 from stroke_risk.config import get_settings
+from stroke_risk.process_memory import map_large_blocks_separately
 from stroke_risk.schema import Patient, PatientBatch
 from stroke_risk.service_models import BatchResults
 from stroke_risk.serving import load_assessor, model_exists
@@ -50,7 +51,7 @@ if not model_exists(settings.model_tag):
 
 @bentoml.service(
     name="stroke_risk",
-    workers=1,
+    workers=settings.workers,
     traffic={"timeout": settings.request_timeout},
     http={"cors": {"enabled": False}},
 )
@@ -60,6 +61,7 @@ class StrokeRisk:
     model_ref = bentoml.models.BentoModel(settings.model_tag)
 
     def __init__(self) -> None:
+        map_large_blocks_separately()
         # Only the lean numpy model is loaded: its equality with the trained pipeline was
         # proven at training time and is checked again here from the stored evidence.
         self.assessor = load_assessor(self.model_ref, settings)

@@ -59,7 +59,12 @@ class Constants(BaseModel):
 
 
 # The same traffic settings as the service: the baseline must differ only in the work done.
-@bentoml.service(name="noop", workers=1, traffic={"timeout": get_settings().request_timeout})
+settings = get_settings()
+
+
+@bentoml.service(
+    name="noop", workers=settings.workers, traffic={"timeout": settings.request_timeout}
+)
 class Noop:
     @bentoml.api(route="/predict", output_spec=Constant)
     async def predict(self, patient: Patient, /) -> Response:

@@ -25,6 +25,7 @@
 #   ECS_CLUSTER [stroke-risk]  ECS_SERVICE [stroke-risk]  ECS_TASK_FAMILY [stroke-risk]
 #   ECS_CONTAINER_NAME [stroke-risk]  TASK_ROLE_ARN [none: the service calls no AWS API]
 #   TASK_CPU [512]  TASK_MEMORY [1024] (MiB; the service's processes use <= 400 MB)
+#                        (the service runs one worker per whole vCPU of TASK_CPU)
 #   LOG_GROUP [/ecs/stroke-risk]  LOG_RETENTION_DAYS [30]  ASSIGN_PUBLIC_IP [DISABLED]
 #   MIN_TASKS [1]  MAX_TASKS [4]  CPU_TARGET [60] (% average CPU the scaling aims for)
 #   HEALTH_CHECK_GRACE_SECONDS [90]
@@ -152,8 +153,11 @@ preflight() {
 json_list() { jq -cn --arg items "$1" '$items | split(",") | map(gsub("^\\s+|\\s+$"; "")) | map(select(length > 0))'; }
 
 render_task_definition() {
-    local vars
+    local vars workers
+    # One service worker per whole vCPU (TASK_CPU is in 1/1024 vCPU), at least one.
+    workers=$((TASK_CPU / 1024 > 1 ? TASK_CPU / 1024 : 1))
     vars="$(jq -n --arg ECS_TASK_FAMILY "$ECS_TASK_FAMILY" --arg TASK_CPU "$TASK_CPU" \
+        --arg STROKE_WORKERS "$workers" \
         --arg TASK_MEMORY "$TASK_MEMORY" --arg EXECUTION_ROLE_ARN "$EXECUTION_ROLE_ARN" \
         --arg TASK_ROLE_ARN "$TASK_ROLE_ARN" --arg ECS_CONTAINER_NAME "$ECS_CONTAINER_NAME" \
         --arg IMAGE_URI "$IMAGE_URI" --arg API_KEYS_SECRET_ARN "$API_KEYS_SECRET_ARN" \

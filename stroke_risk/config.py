@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -59,6 +59,13 @@ class Settings(BaseSettings):
 
     # Service
     max_batch_size: int = 10_000
+    # One worker process per CPU: a worker serves one request at a time on one core, so a
+    # single worker leaves the other cores idle (bench/README.md). BentoML's "cpu_count"
+    # reads the container's CPU quota, so a 1-vCPU Fargate task gets one worker.
+    workers: Annotated[int, Field(ge=1)] | Literal["cpu_count"] = Field(
+        default="cpu_count",
+        description="Service worker processes: a number, or 'cpu_count' for one per CPU.",
+    )
     # Short on purpose: BentoML keeps every request's context alive until its timeout timer
     # fires, however soon the request finished (bench/README.md). At 1,000 requests/s a
     # 30-second timeout holds ~30,000 of them, and garbage-collection pauses grow with them.

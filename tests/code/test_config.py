@@ -14,6 +14,19 @@ def test_the_request_timeout_is_short_by_default_and_configurable(monkeypatch):
     assert Settings().request_timeout == 12.5
 
 
+def test_the_service_runs_one_worker_per_cpu_unless_told_otherwise(monkeypatch):
+    assert Settings().workers == "cpu_count"  # BentoML's own, cgroup-aware count
+    monkeypatch.setenv("STROKE_WORKERS", "3")
+    assert Settings().workers == 3
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_a_worker_count_that_is_not_a_positive_number_is_refused(monkeypatch, value):
+    monkeypatch.setenv("STROKE_WORKERS", value)
+    with pytest.raises(ValidationError, match="workers"):
+        Settings()
+
+
 def test_risk_band_thresholds_are_read_as_a_comma_separated_pair(monkeypatch):
     monkeypatch.setenv("STROKE_RISK_BAND_THRESHOLDS", "0.1, 0.3")
     assert Settings().risk_band_thresholds == [0.1, 0.3]

@@ -131,6 +131,8 @@ def test_the_task_definition_fits_fargate(deployment: Deployment, aws_client) ->
     assert container["image"].endswith("/sr:v2")
     assert container["portMappings"][0]["containerPort"] == 3000
     assert {"name": "BENTOML_DO_NOT_TRACK", "value": "true"} in container["environment"]
+    # Half a vCPU: one worker, not one per CPU the task's machine happens to report.
+    assert {"name": "STROKE_WORKERS", "value": "1"} in container["environment"]
     assert container["secrets"] == [
         {"name": "STROKE_API_KEYS", "valueFrom": deployment.network.secret_arn}
     ]
@@ -301,3 +303,26 @@ def test_dry_run_prints_every_aws_call_and_runs_none(fake_engine: FakeEngine) ->
     assert "--launch-type FARGATE" in completed.stdout
     assert '"subnets":["subnet-1","subnet-2"]' in completed.stdout
     assert '"image": "example/sr:v1",' in completed.stdout  # the rendered task definition
+
+
+@pytest.mark.parametrize(("task_cpu", "workers"), [("256", "1"), ("1024", "1"), ("4096", "4")])
+def test_the_service_runs_one_worker_per_whole_vcpu(
+    fake_engine: FakeEngine, task_cpu: str, workers: str
+) -> None:
+    env = fake_engine.environment(
+        AWS_CLI="aws",
+        AWS_REGION=REGION,
+        IMAGE_URI="example/sr:v1",
+        SUBNETS="subnet-1",
+        SECURITY_GROUPS="sg-1",
+        TARGET_GROUP_ARN="arn:tg",
+        EXECUTION_ROLE_ARN="arn:role",
+        API_KEYS_SECRET_ARN="arn:secret",
+        TASK_CPU=task_cpu,
+    )
+    completed = run_script(DEPLOY_SCRIPT, "--dry-run", env=env)
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    rendered = "\n".join(line.removeprefix("#   ") for line in lines if line.startswith("#   "))
+    environment = json.loads(rendered)["containerDefinitions"][0]["environment"]
+    assert {"name": "STROKE_WORKERS", "value": workers} in environment
