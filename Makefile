@@ -90,6 +90,7 @@ format: install ## Apply ruff's fixes and formatting
 bench: install system-deps data train-if-needed ## Run the benchmarks in bench/ (see bench/README.md)
 	$(RUN) bench/bench_training.py
 	$(RUN) bench/bench_service.py
+	$(RUN) bench/missing_bmi_indicator.py
 
 LOAD_USERS ?= 50
 LOAD_TIME ?= 30s
