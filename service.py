@@ -15,6 +15,7 @@ import sys
 import bentoml
 import orjson
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from stroke_risk.api_guard import ApiGuard
@@ -82,7 +83,12 @@ class StrokeRisk:
     async def predict_batch(self, batch: PatientBatch, /) -> Response:
         """Stroke risk for many patients, in the order given."""
         results = self.assessor.assess(batch.patients)
-        return Response(orjson.dumps({"results": results}), media_type="application/json")
+        body = orjson.dumps({"results": results})
+        # Freeing a 10,000-patient result's ~100,000 small objects takes about 20 ms: do it
+        # once the reply has been sent rather than before.
+        return Response(
+            body, media_type="application/json", background=BackgroundTask(results.clear)
+        )
 
 
 StrokeRisk.add_asgi_middleware(ApiGuard, api_keys=settings.api_keys)
