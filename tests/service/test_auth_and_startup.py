@@ -111,3 +111,22 @@ def test_the_request_timeout_comes_from_the_settings(quick_training, bentoml_hom
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.strip().splitlines()[-1] == "{'timeout': 7.5}"
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, "cpu_count"), ("3", "3")])
+def test_the_worker_count_comes_from_the_settings(quick_training, bentoml_home, setting, expected):
+    """One worker per CPU unless told otherwise: one worker leaves the other cores idle."""
+    env = {**os.environ, "BENTOML_HOME": str(bentoml_home)}
+    env.pop("STROKE_WORKERS", None)
+    if setting is not None:
+        env["STROKE_WORKERS"] = setting
+    completed = subprocess.run(
+        [sys.executable, "-c", "import service; print(service.StrokeRisk.config['workers'])"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip().splitlines()[-1] == expected
