@@ -22,6 +22,7 @@ from stroke_risk.api_guard import ApiGuard
 from stroke_risk.assessment import Assessment
 from stroke_risk.config import get_settings
 from stroke_risk.process_memory import map_large_blocks_separately
+from stroke_risk.request_timeout import install as install_request_timeout
 from stroke_risk.schema import Patient, PatientBatch
 from stroke_risk.service_models import BatchResults
 from stroke_risk.serving import load_assessor, model_exists
@@ -41,6 +42,7 @@ class _QuietValidationErrors(logging.Filter):
 
 
 logging.getLogger("bentoml._internal.server.http_app").addFilter(_QuietValidationErrors())
+install_request_timeout()  # BentoML's own holds every request until its timeout expires
 
 if not model_exists(settings.model_tag):
     # One line a person can act on, rather than a traceback from deep inside BentoML.

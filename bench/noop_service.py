@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from stroke_risk.config import get_settings
+from stroke_risk.request_timeout import install as install_request_timeout
 from stroke_risk.schema import Patient, PatientBatch
 
 CONSTANT = b'{"probability": 0.05, "risk_band": "moderate"}'
@@ -60,6 +61,7 @@ class Constants(BaseModel):
 
 # The same traffic settings as the service: the baseline must differ only in the work done.
 settings = get_settings()
+install_request_timeout()  # as the service does: the two must differ only in the work done
 
 
 @bentoml.service(

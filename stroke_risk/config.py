@@ -66,13 +66,13 @@ class Settings(BaseSettings):
         default="cpu_count",
         description="Service worker processes: a number, or 'cpu_count' for one per CPU.",
     )
-    # Short on purpose: BentoML keeps every request's context alive until its timeout timer
-    # fires, however soon the request finished (bench/README.md). At 1,000 requests/s a
-    # 30-second timeout holds ~30,000 of them, and garbage-collection pauses grow with them.
+    # A request still unanswered after this long is answered 504 rather than left hanging:
+    # 10,000 patients take about 0.25 s on one core of the development machine. (BentoML's
+    # own timeout held every request for this long; stroke_risk/request_timeout.py.)
     request_timeout: float = Field(
         default=5.0,
         description="Seconds before a request is answered 504. 10,000 patients take about "
-        "0.3 s on one core of the development machine.",
+        "0.25 s on one core of the development machine.",
     )
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
 

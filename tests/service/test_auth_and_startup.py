@@ -99,7 +99,7 @@ def test_without_a_model_the_service_says_to_train_in_one_line(tmp_path: Path):
 
 
 def test_the_request_timeout_comes_from_the_settings(quick_training, bentoml_home):
-    """Kept short and configurable: BentoML holds each request's context until it expires."""
+    """Configurable: a request still unanswered after it gets a 504."""
     env = {**os.environ, "BENTOML_HOME": str(bentoml_home), "STROKE_REQUEST_TIMEOUT": "7.5"}
     completed = subprocess.run(
         [sys.executable, "-c", "import service; print(service.StrokeRisk.config['traffic'])"],
@@ -130,3 +130,21 @@ def test_the_worker_count_comes_from_the_settings(quick_training, bentoml_home, 
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.strip().splitlines()[-1] == expected
+
+
+def test_the_service_replaces_bentomls_request_timeout(quick_training, bentoml_home):
+    """BentoML's own holds every request in memory until its timeout expires."""
+    code = (
+        "import service; from bentoml._internal.server.http import traffic; "
+        "print(traffic.TimeoutMiddleware.__name__)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env={**os.environ, "BENTOML_HOME": str(bentoml_home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip().splitlines()[-1] == "CancellingTimeoutMiddleware"
