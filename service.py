@@ -13,13 +13,12 @@ import logging
 import sys
 
 import bentoml
-import orjson
 from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from stroke_risk.api_guard import ApiGuard
-from stroke_risk.assessment import Assessment
+from stroke_risk.assessment import Assessment, encode_json
 from stroke_risk.config import get_settings
 from stroke_risk.process_memory import map_large_blocks_separately
 from stroke_risk.request_timeout import install as install_request_timeout
@@ -79,13 +78,13 @@ class StrokeRisk:
     async def predict(self, patient: Patient, /) -> Response:
         """Stroke risk for one patient, with its drivers and what-ifs."""
         (result,) = self.assessor.assess([patient])
-        return Response(orjson.dumps(result), media_type="application/json")
+        return Response(encode_json(result), media_type="application/json")
 
     @bentoml.api(route="/predict_batch", output_spec=BatchResults)
     async def predict_batch(self, batch: PatientBatch, /) -> Response:
         """Stroke risk for many patients, in the order given."""
         results = self.assessor.assess(batch.patients)
-        body = orjson.dumps({"results": results})
+        body = encode_json({"results": results})
         # Freeing a 10,000-patient result's ~100,000 small objects takes about 20 ms: do it
         # once the reply has been sent rather than before.
         return Response(

@@ -133,6 +133,9 @@ def batch_seconds_requests(url: str, body: bytes, n: int, repeats: int = 5) -> l
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     parser = load_arguments(__doc__, REPO_ROOT / "bench/results/service.json")
+    parser.add_argument(
+        "--batch-repeats", type=int, default=BATCH_REPEATS, help="curl batches per service"
+    )
     args = parser.parse_args()
     home = Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"))
     logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
@@ -161,7 +164,7 @@ def main() -> int:
         noop_batch: list[float] = []
         body_file = logs / "batch.json"  # written once, posted by curl each time
         body_file.write_bytes(body)
-        for _ in range(BATCH_REPEATS):  # alternating, like the rounds above
+        for _ in range(args.batch_repeats):  # alternating, like the rounds above
             noop_batch += batch_seconds_curl(noop_url, body_file, repeats=1)
             batch += batch_seconds_curl(service.url, body_file, repeats=1)
         memory = rss_mb(service.process.pid)  # the last batch's reply has just arrived

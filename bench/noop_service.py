@@ -8,7 +8,7 @@ the reply cost, without the scoring and explanations."""
 from __future__ import annotations
 
 import bentoml
-import orjson
+import msgspec
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -18,7 +18,7 @@ from stroke_risk.schema import Patient, PatientBatch
 
 CONSTANT = b'{"probability": 0.05, "risk_band": "moderate"}'
 # The service's reply for a 67-year-old smoker with hypertension (less one what-if).
-TYPICAL_RESULT = orjson.dumps(
+TYPICAL_RESULT = msgspec.json.encode(
     {
         "probability": 0.1391,
         "percent": 13.9,
