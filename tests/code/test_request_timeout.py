@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import gc
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from bentoml._internal.server.http import traffic
@@ -55,8 +56,13 @@ def serve_one(middleware_class: type, app, timeout: float) -> tuple[list[dict], 
         gc.collect()
         return reference() is not None
 
-    # A fresh context per request, as the server gives each connection's task.
-    return sent, contextvars.Context().run(asyncio.run, scenario())
+    def fresh_loop() -> bool:
+        # A fresh context per request, as the server gives each connection's task.
+        return contextvars.Context().run(asyncio.run, scenario())
+
+    # A thread of its own: other tests (the browser's) may leave this one's loop running.
+    with ThreadPoolExecutor(1) as thread:
+        return sent, thread.submit(fresh_loop).result()
 
 
 def test_a_prompt_reply_passes_through_unchanged():
