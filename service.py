@@ -63,7 +63,7 @@ class StrokeRisk:
     model_ref = bentoml.models.BentoModel(settings.model_tag)
 
     def __init__(self) -> None:
-        map_large_blocks_separately()
+        map_large_blocks_separately()  # a batch's big buffers go back to the system after it
         # Only the lean numpy model is loaded: its equality with the trained pipeline was
         # proven at training time and is checked again here from the stored evidence.
         self.assessor = load_assessor(self.model_ref, settings)
