@@ -265,18 +265,24 @@ def test_preflight_refuses_min_above_max(fake_engine: FakeEngine) -> None:
     assert completed.stderr.strip() == "error: MIN_TASKS (5) is above MAX_TASKS (2)"
 
 
+def dry_run(fake_engine: FakeEngine, **settings: str) -> subprocess.CompletedProcess[str]:
+    """The deploy script in --dry-run with every required setting (``settings`` override)."""
+    required = {
+        "AWS_CLI": "aws",
+        "AWS_REGION": REGION,
+        "IMAGE_URI": "example/sr:v1",
+        "SUBNETS": "subnet-1, subnet-2",
+        "SECURITY_GROUPS": "sg-1",
+        "TARGET_GROUP_ARN": "arn:tg",
+        "EXECUTION_ROLE_ARN": "arn:role",
+        "API_KEYS_SECRET_ARN": "arn:secret",
+    }
+    env = fake_engine.environment(**{**required, **settings})
+    return run_script(DEPLOY_SCRIPT, "--dry-run", env=env)
+
+
 def test_dry_run_prints_every_aws_call_and_runs_none(fake_engine: FakeEngine) -> None:
-    env = fake_engine.environment(
-        AWS_CLI="aws",
-        AWS_REGION=REGION,
-        IMAGE_URI="example/sr:v1",
-        SUBNETS="subnet-1, subnet-2",
-        SECURITY_GROUPS="sg-1",
-        TARGET_GROUP_ARN="arn:tg",
-        EXECUTION_ROLE_ARN="arn:role",
-        API_KEYS_SECRET_ARN="arn:secret",
-    )
-    completed = run_script(DEPLOY_SCRIPT, "--dry-run", env=env)
+    completed = dry_run(fake_engine)
     assert completed.returncode == 0, completed.stderr
     assert fake_engine.calls() == []
     calls = [
@@ -309,18 +315,7 @@ def test_dry_run_prints_every_aws_call_and_runs_none(fake_engine: FakeEngine) ->
 def test_the_service_runs_one_worker_per_whole_vcpu(
     fake_engine: FakeEngine, task_cpu: str, workers: str
 ) -> None:
-    env = fake_engine.environment(
-        AWS_CLI="aws",
-        AWS_REGION=REGION,
-        IMAGE_URI="example/sr:v1",
-        SUBNETS="subnet-1",
-        SECURITY_GROUPS="sg-1",
-        TARGET_GROUP_ARN="arn:tg",
-        EXECUTION_ROLE_ARN="arn:role",
-        API_KEYS_SECRET_ARN="arn:secret",
-        TASK_CPU=task_cpu,
-    )
-    completed = run_script(DEPLOY_SCRIPT, "--dry-run", env=env)
+    completed = dry_run(fake_engine, TASK_CPU=task_cpu)
     assert completed.returncode == 0, completed.stderr
     lines = completed.stdout.splitlines()
     rendered = "\n".join(line.removeprefix("#   ") for line in lines if line.startswith("#   "))

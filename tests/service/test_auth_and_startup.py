@@ -98,11 +98,16 @@ def test_without_a_model_the_service_says_to_train_in_one_line(tmp_path: Path):
     assert "Traceback" not in output
 
 
-def test_the_request_timeout_comes_from_the_settings(quick_training, bentoml_home):
-    """Configurable: a request still unanswered after it gets a 504."""
-    env = {**os.environ, "BENTOML_HOME": str(bentoml_home), "STROKE_REQUEST_TIMEOUT": "7.5"}
+def last_line_printed_by_the_service(code: str, home: Path, **settings: str | None) -> str:
+    """Import service.py in a fresh process (settings None are unset) and run ``code``
+    after it: what BentoML would be handed, without starting a server."""
+    env = {**os.environ, "BENTOML_HOME": str(home)}
+    for name, value in settings.items():
+        env.pop(name, None)
+        if value is not None:
+            env[name] = value
     completed = subprocess.run(
-        [sys.executable, "-c", "import service; print(service.StrokeRisk.config['traffic'])"],
+        [sys.executable, "-c", f"import service; {code}"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -110,41 +115,31 @@ def test_the_request_timeout_comes_from_the_settings(quick_training, bentoml_hom
         timeout=120,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
-    assert completed.stdout.strip().splitlines()[-1] == "{'timeout': 7.5}"
+    return completed.stdout.strip().splitlines()[-1]
+
+
+def test_the_request_timeout_comes_from_the_settings(quick_training, bentoml_home):
+    """Configurable: a request still unanswered after it gets a 504."""
+    printed = last_line_printed_by_the_service(
+        "print(service.StrokeRisk.config['traffic'])", bentoml_home, STROKE_REQUEST_TIMEOUT="7.5"
+    )
+    assert printed == "{'timeout': 7.5}"
 
 
 @pytest.mark.parametrize(("setting", "expected"), [(None, "cpu_count"), ("3", "3")])
 def test_the_worker_count_comes_from_the_settings(quick_training, bentoml_home, setting, expected):
     """One worker per CPU unless told otherwise: one worker leaves the other cores idle."""
-    env = {**os.environ, "BENTOML_HOME": str(bentoml_home)}
-    env.pop("STROKE_WORKERS", None)
-    if setting is not None:
-        env["STROKE_WORKERS"] = setting
-    completed = subprocess.run(
-        [sys.executable, "-c", "import service; print(service.StrokeRisk.config['workers'])"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    printed = last_line_printed_by_the_service(
+        "print(service.StrokeRisk.config['workers'])", bentoml_home, STROKE_WORKERS=setting
     )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    assert completed.stdout.strip().splitlines()[-1] == expected
+    assert printed == expected
 
 
 def test_the_service_replaces_bentomls_request_timeout(quick_training, bentoml_home):
     """BentoML's own holds every request in memory until its timeout expires."""
-    code = (
-        "import service; from bentoml._internal.server.http import traffic; "
-        "print(traffic.TimeoutMiddleware.__name__)"
+    printed = last_line_printed_by_the_service(
+        "from bentoml._internal.server.http import traffic; "
+        "print(traffic.TimeoutMiddleware.__name__)",
+        bentoml_home,
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        env={**os.environ, "BENTOML_HOME": str(bentoml_home)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    assert completed.stdout.strip().splitlines()[-1] == "CancellingTimeoutMiddleware"
+    assert printed == "CancellingTimeoutMiddleware"
