@@ -136,10 +136,13 @@ not a stroke that happened after the measurements, so the model estimates "has h
 stroke", not a validated future risk, and its what-ifs are associations, not effects.
 
 Quirks and how they are handled:
-- `bmi` is missing in 201 rows. It is imputed with the training folds' median inside the
-  pipeline, **without a missing-value indicator**: the stroke rate is 19.9% among rows
+- `bmi` is missing in 201 rows. It is imputed inside the pipeline, fitted on the training
+  folds only, **without a missing-value indicator**: the stroke rate is 19.9% among rows
   with missing BMI against 4.3% otherwise, an artifact of data collection, and an
-  indicator would make every patient whose BMI is not entered look high-risk.
+  indicator would make every patient whose BMI is not entered look high-risk. Nor do the
+  blank training rows all get one value (the trees would learn that value as "not
+  recorded"): each gets a BMI drawn at random from the observed ones. A patient scored
+  with a blank BMI gets the training median, and the service says so in a warning.
 - `gender` has one `Other` row; it is kept (the schema allows the value), and the service
   warns that the estimate rests on the other factors.
 - `smoking_status` is `Unknown` in 1,544 rows; kept as its own category.
@@ -148,14 +151,16 @@ Quirks and how they are handled:
 
 ## Method
 A stratified split: {result.n_train} training and {result.n_test} held-out test patients (seed
-{result.seed}). Three scikit-learn pipelines (median imputation and scaling, one-hot
-categories) with a decision tree, a logistic regression and XGBoost (depth-one trees, so
+{result.seed}). Three scikit-learn pipelines (BMI imputation as described above, scaling,
+one-hot categories) with a decision tree, a logistic regression and XGBoost (depth-one trees, so
 the model is additive and each factor's effect is exact and plottable) were grid-searched
 and compared by mean ROC AUC over repeated stratified cross-validation
 ({result.candidates[0].cv_folds} folds) **on the training split only**. Age, glucose,
-BMI, hypertension and heart disease are constrained to never lower the risk in the tree
-models. No class weights. The winner, **{result.winner}**, was calibrated with Platt
-scaling on out-of-fold scores and evaluated once on the test split.
+BMI, hypertension and heart disease are constrained to never lower the risk in every
+family: monotone constraints in the trees; in logistic regression a coefficient that would
+come out negative is held at zero (on some training splits it gives BMI, or heart
+disease, a protective sign). No class weights. The winner, **{result.winner}**, was
+calibrated with Platt scaling on out-of-fold scores and evaluated once on the test split.
 
 | candidate | CV ROC AUC (mean ± sd) | PR AUC | Brier | slope | intercept | O/E | parameters |
 |---|---|---|---|---|---|---|---|

@@ -7,6 +7,7 @@ import pytest
 
 from stroke_risk.lean_compile import frame_to_columns
 from tests.conftest import EXAMPLE_PATIENT, patients_frame
+from tests.model.fitting import fit_calibrated, training_split
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +29,38 @@ def test_older_means_higher_risk(stored_model, younger, older):
 def test_established_risk_factors_never_lower_risk(stored_model, field, low, high):
     base = {"age": 65.0}
     assert risk(stored_model, **base, **{field: high}) >= risk(stored_model, **base, **{field: low})
+
+
+@pytest.fixture(scope="module")
+def every_family(stroke_data):
+    """Each family fitted on the seed-0 training split, on which plain logistic regression
+    gives BMI a negative coefficient."""
+    train = training_split(stroke_data)
+    return {
+        family: fit_calibrated(family, train)
+        for family in ("decision_tree", "logistic_regression", "xgboost")
+    }
+
+
+@pytest.mark.parametrize("family", ["decision_tree", "logistic_regression", "xgboost"])
+@pytest.mark.parametrize(
+    ("field", "low", "high"),
+    [
+        ("age", 40.0, 60.0),
+        ("avg_glucose_level", 80.0, 250.0),
+        ("bmi", 22.0, 35.0),
+        ("hypertension", 0, 1),
+        ("heart_disease", 0, 1),
+    ],
+)
+def test_whichever_family_wins_no_established_risk_factor_lowers_risk(
+    every_family, family, field, low, high
+):
+    """Every family keeps the accepted directions, so no what-if can point the wrong way."""
+    for base in ({"age": 65.0}, {"age": 45.0, "smoking_status": "smokes"}):
+        patients = patients_frame([{**EXAMPLE_PATIENT, **base, field: v} for v in (low, high)])
+        at_low, at_high = every_family[family].predict_proba(patients)[:, 1]
+        assert at_high >= at_low
 
 
 def test_changing_the_residence_type_alone_barely_moves_risk(stored_model):
