@@ -13,11 +13,13 @@ with a blank BMI gets the training median. See the model card.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from stroke_risk.schema import CATEGORICAL_FEATURES, FLAG_FEATURES, NUMERIC_FEATURES, categories
 
@@ -34,6 +36,17 @@ MONOTONE_DIRECTIONS: dict[str, int] = {
     "bmi": 1,
     "hypertension": 1,
     "heart_disease": 1,
+}
+
+# Categories with an accepted order of risk, lowest first. Coded one-hot, the models could
+# rank them any way, and on 3 of 10 training splits both logistic regression and XGBoost
+# put former smokers above current ones (former smokers here are older: a confounded
+# association); "stop smoking" would then read as raising the risk. Coded as a ladder
+# instead (column j: at or above step j + 1), each column constrained not to lower risk,
+# every model keeps never <= formerly <= smokes. Values outside the ladder ("Unknown",
+# i.e. not recorded) keep a one-hot column of their own, free of any direction.
+ORDERED_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "smoking_status": ("never smoked", "formerly smoked", "smokes"),
 }
 
 
@@ -75,8 +88,48 @@ class HotDeckImputer(TransformerMixin, BaseEstimator):
         return np.asarray(input_features, dtype=object)
 
 
+Code = tuple[tuple[float, ...], ...]  # one row of 0/1 columns per allowed value
+
+
+def _category_columns(name: str) -> list[tuple[str, int]]:
+    """(label, monotone direction) of each encoded column of a categorical feature."""
+    ladder = ORDERED_CATEGORIES.get(name, ())
+    steps = [(f"{step} or above", 1) for step in ladder[1:]]
+    return steps + [(value, 0) for value in categories(name) if value not in ladder]
+
+
+def category_code(name: str) -> Code:
+    """Each allowed value's encoded row, in the schema's order: one-hot, or the ladder."""
+    ladder = ORDERED_CATEGORIES.get(name, ())
+    labels = [label for label, _ in _category_columns(name)]
+    rows = []
+    for value in categories(name):
+        if value in ladder:
+            rank = ladder.index(value)
+            row = [1.0 if j < rank else 0.0 for j in range(len(ladder) - 1)]
+            row += [0.0] * (len(labels) - len(row))
+        else:
+            row = [1.0 if label == value else 0.0 for label in labels]
+        rows.append(tuple(row))
+    return tuple(rows)
+
+
+def recode_one_hot(one_hot: np.ndarray, codes: tuple[Code, ...]) -> np.ndarray:
+    """Each categorical feature's one-hot columns mapped through its code (see above)."""
+    parts, start = [], 0
+    for code in codes:
+        stop = start + len(code)
+        parts.append(np.asarray(one_hot)[:, start:stop] @ np.asarray(code))
+        start = stop
+    return np.hstack(parts)
+
+
+def _coded_names(transformer: Any, input_features: Any) -> np.ndarray:
+    return np.asarray([f"{name}={label}" for name, label in encoded_columns() if label])
+
+
 def build_preprocessor(seed: int = 0) -> ColumnTransformer:
-    """Impute (see above) and scale numbers, pass 0/1 flags through, one-hot categories.
+    """Impute (see above) and scale numbers, pass 0/1 flags through, code categories.
 
     The categories come from the schema, so a value the schema allows but the training
     split lacks still has a column, and the column layout never depends on the data.
@@ -87,28 +140,39 @@ def build_preprocessor(seed: int = 0) -> ColumnTransformer:
         handle_unknown="error",
         sparse_output=False,
     )
+    codes = tuple(category_code(name) for name in CATEGORICAL_FEATURES)
+    recode = FunctionTransformer(
+        recode_one_hot,
+        kw_args={"codes": codes},
+        feature_names_out=_coded_names,
+    )
     return ColumnTransformer(
         [
             ("numeric", numeric, list(NUMERIC_FEATURES)),
             ("flags", "passthrough", list(FLAG_FEATURES)),
-            ("categorical", one_hot, list(CATEGORICAL_FEATURES)),
+            (
+                "categorical",
+                Pipeline([("one_hot", one_hot), ("code", recode)]),
+                list(CATEGORICAL_FEATURES),
+            ),
         ],
         verbose_feature_names_out=False,
     )
 
 
 def encoded_columns() -> list[tuple[str, str | None]]:
-    """(feature, category) for each encoded column, in order; category is None for numbers."""
+    """(feature, column label) for each encoded column, in order; None for numbers."""
     columns: list[tuple[str, str | None]] = [(name, None) for name in NUMERIC_FEATURES]
     columns += [(name, None) for name in FLAG_FEATURES]
     for name in CATEGORICAL_FEATURES:
-        columns += [(name, value) for value in categories(name)]
+        columns += [(name, label) for label, _ in _category_columns(name)]
     return columns
 
 
 def monotone_constraints() -> list[int]:
-    """The monotone direction of each encoded column (0 for one-hot columns)."""
-    return [
-        MONOTONE_DIRECTIONS.get(name, 0) if value is None else 0
-        for name, value in encoded_columns()
-    ]
+    """The monotone direction of each encoded column (+1 for ladder steps, else 0 for
+    categories)."""
+    directions = [MONOTONE_DIRECTIONS.get(name, 0) for name in NUMERIC_FEATURES + FLAG_FEATURES]
+    for name in CATEGORICAL_FEATURES:
+        directions += [direction for _, direction in _category_columns(name)]
+    return directions

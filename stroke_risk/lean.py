@@ -6,7 +6,7 @@ into them is :mod:`stroke_risk.lean_compile`'s job.
 
 Why: a scikit-learn pipeline with a ColumnTransformer costs milliseconds per call however
 few rows it gets, which alone would cap the service far below the throughput that
-providers need. The fitted parameters (imputation medians, scaling, one-hot layout,
+providers need. The fitted parameters (imputation medians, scaling, category codes,
 model weights or trees, Platt calibration) are read out of the trained pipeline once and
 evaluated with a few numpy operations. `lean_compile.max_difference` proves on real rows
 that the copy gives the pipeline's own numbers; the service refuses to start if it does not.
@@ -36,16 +36,27 @@ class LeanModelError(RuntimeError):
 
 @dataclass(frozen=True)
 class Encoder:
-    """Median imputation and standard scaling of numbers, 0/1 flags, one-hot categories."""
+    """Median imputation and standard scaling of numbers, 0/1 flags, coded categories."""
 
     medians: np.ndarray
     means: np.ndarray
     scales: np.ndarray
     categories: tuple[tuple[str, ...], ...]
+    # Each categorical feature's encoded row per category (see features.category_code).
+    # None: one-hot, as in models saved before ordered categories were coded as ladders.
+    codes: tuple[tuple[tuple[float, ...], ...], ...] | None = None
+
+    @cached_property
+    def category_rows(self) -> tuple[np.ndarray, ...]:
+        """For each categorical feature, its categories' encoded rows as an array."""
+        if self.codes is None:
+            return tuple(np.eye(len(values)) for values in self.categories)
+        return tuple(np.asarray(code, dtype=float) for code in self.codes)
 
     @property
     def width(self) -> int:
-        return len(NUMERIC_FEATURES) + len(FLAG_FEATURES) + sum(map(len, self.categories))
+        coded = sum(rows.shape[1] for rows in self.category_rows)
+        return len(NUMERIC_FEATURES) + len(FLAG_FEATURES) + coded
 
     def slices(self) -> dict[str, slice]:
         """Which encoded columns each feature occupies."""
@@ -54,25 +65,22 @@ class Encoder:
         for name in NUMERIC_FEATURES + FLAG_FEATURES:
             out[name] = slice(position, position + 1)
             position += 1
-        for name, values in zip(CATEGORICAL_FEATURES, self.categories, strict=True):
-            out[name] = slice(position, position + len(values))
-            position += len(values)
+        for name, rows in zip(CATEGORICAL_FEATURES, self.category_rows, strict=True):
+            out[name] = slice(position, position + rows.shape[1])
+            position += rows.shape[1]
         return out
 
     @cached_property
-    def _category_columns(self) -> tuple[dict[str, int], ...]:
-        """For each categorical feature, value -> its absolute encoded column."""
-        offset = len(NUMERIC_FEATURES) + len(FLAG_FEATURES)
-        lookups = []
-        for values in self.categories:
-            lookups.append({value: offset + code for code, value in enumerate(values)})
-            offset += len(values)
-        return tuple(lookups)
+    def _category_index(self) -> tuple[dict[str, int], ...]:
+        """For each categorical feature, value -> its row in ``category_rows``."""
+        return tuple(
+            {value: code for code, value in enumerate(values)} for values in self.categories
+        )
 
     def encode(self, columns: Columns) -> np.ndarray:
         """Columns of raw values (``bmi`` may hold NaN) -> the model's float matrix."""
         n = len(columns[FEATURES[0]])
-        matrix = np.zeros((n, self.width))
+        matrix = np.empty((n, self.width))
         numeric = np.column_stack(
             [np.asarray(columns[name], dtype=float) for name in NUMERIC_FEATURES]
         )
@@ -81,15 +89,16 @@ class Encoder:
         matrix[:, :width] = (numeric - self.means) / self.scales
         for i, name in enumerate(FLAG_FEATURES):
             matrix[:, width + i] = columns[name]
-        hot = np.empty((n, len(CATEGORICAL_FEATURES)), dtype=np.intp)
-        for k, (name, lookup) in enumerate(
-            zip(CATEGORICAL_FEATURES, self._category_columns, strict=True)
+        position = width + len(FLAG_FEATURES)
+        for name, lookup, rows in zip(
+            CATEGORICAL_FEATURES, self._category_index, self.category_rows, strict=True
         ):
             try:
-                hot[:, k] = [lookup[value] for value in columns[name]]
+                codes = [lookup[value] for value in columns[name]]
             except KeyError as exc:
                 raise ValueError(f"{name}: unknown category {exc.args[0]!r}") from exc
-        matrix[np.arange(n)[:, None], hot] = 1.0
+            matrix[:, position : position + rows.shape[1]] = rows[codes]
+            position += rows.shape[1]
         return matrix
 
 

@@ -39,12 +39,16 @@ def frame_to_columns(frame: pd.DataFrame) -> Columns:
 def _encoder(pipeline: Pipeline) -> Encoder:
     transformer = pipeline.named_steps["preprocess"]
     numeric = transformer.named_transformers_["numeric"]
-    one_hot = transformer.named_transformers_["categorical"]
+    categorical = transformer.named_transformers_["categorical"]
     return Encoder(
         medians=np.asarray(numeric.named_steps["impute"].statistics_, dtype=float),
         means=np.asarray(numeric.named_steps["scale"].mean_, dtype=float),
         scales=np.asarray(numeric.named_steps["scale"].scale_, dtype=float),
-        categories=tuple(tuple(str(v) for v in values) for values in one_hot.categories_),
+        categories=tuple(
+            tuple(str(v) for v in values)
+            for values in categorical.named_steps["one_hot"].categories_
+        ),
+        codes=categorical.named_steps["code"].kw_args["codes"],
     )
 
 

@@ -145,22 +145,27 @@ Quirks and how they are handled:
   with a blank BMI gets the training median, and the service says so in a warning.
 - `gender` has one `Other` row; it is kept (the schema allows the value), and the service
   warns that the estimate rests on the other factors.
-- `smoking_status` is `Unknown` in 1,544 rows; kept as its own category.
+- `smoking_status` is `Unknown` in 1,544 rows; kept as its own category. The other three
+  are coded as a ladder (formerly smoked or above; smokes or above), constrained like the
+  risk factors below, so that never <= formerly <= currently smoking in every model: on
+  some training splits the unconstrained models put former smokers (older, here) above
+  current ones, and "stop smoking" would have read as raising the risk.
 - `work_type` includes `children`; ages run from 0.08 to 82 and the service warns when an
   input lies outside the training range.
 
 ## Method
 A stratified split: {result.n_train} training and {result.n_test} held-out test patients (seed
 {result.seed}). Three scikit-learn pipelines (BMI imputation as described above, scaling,
-one-hot categories) with a decision tree, a logistic regression and XGBoost (depth-one trees, so
-the model is additive and each factor's effect is exact and plottable) were grid-searched
-and compared by mean ROC AUC over repeated stratified cross-validation
-({result.candidates[0].cv_folds} folds) **on the training split only**. Age, glucose,
-BMI, hypertension and heart disease are constrained to never lower the risk in every
-family: monotone constraints in the trees; in logistic regression a coefficient that would
-come out negative is held at zero (on some training splits it gives BMI, or heart
-disease, a protective sign). No class weights. The winner, **{result.winner}**, was
-calibrated with Platt scaling on out-of-fold scores and evaluated once on the test split.
+categories one-hot or, for smoking, as a ladder) with a decision tree, a logistic
+regression and XGBoost (depth-one trees, so the model is additive and each factor's effect
+is exact and plottable) were grid-searched and compared by mean ROC AUC over repeated
+stratified cross-validation ({result.candidates[0].cv_folds} folds) **on the training
+split only**. Age, glucose, BMI, hypertension, heart disease and the smoking ladder's
+steps are constrained to never lower the risk in every family: monotone constraints in
+the trees; in logistic regression a coefficient that would come out negative is held at
+zero (on some training splits it gives BMI, or heart disease, a protective sign). No
+class weights. The winner, **{result.winner}**, was calibrated with Platt scaling on
+out-of-fold scores and evaluated once on the test split.
 
 | candidate | CV ROC AUC (mean ± sd) | PR AUC | Brier | slope | intercept | O/E | parameters |
 |---|---|---|---|---|---|---|---|

@@ -41,11 +41,13 @@ class ShapeFunctions:
         def term_of(row: np.ndarray, name: str) -> float:
             return float(score.terms(row[None])[0, slices[name]].sum())
 
-        for name, values in zip(CATEGORICAL_FEATURES, encoder.categories, strict=True):
+        for name, values, rows in zip(
+            CATEGORICAL_FEATURES, encoder.categories, encoder.category_rows, strict=True
+        ):
             self.tables[name] = {}
             for code, value in enumerate(values):
                 row = np.zeros(encoder.width)
-                row[slices[name].start + code] = 1.0
+                row[slices[name]] = rows[code]
                 self.tables[name][value] = term_of(row, name)
         for name in FLAG_FEATURES:
             self.tables[name] = {}
