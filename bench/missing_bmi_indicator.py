@@ -30,7 +30,7 @@ import pandas as pd
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.impute import KNNImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold, train_test_split
+from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler
 
@@ -39,7 +39,7 @@ from bench.bench_service import write_results  # noqa: E402
 from stroke_risk.config import REPO_ROOT  # noqa: E402
 from stroke_risk.data import load_training_data  # noqa: E402
 from stroke_risk.schema import FEATURES, TARGET  # noqa: E402
-from stroke_risk.train import TEST_SIZE, search_candidates  # noqa: E402
+from stroke_risk.train import search_candidates, split  # noqa: E402
 
 SEED = 42  # training.py's default: the same split and folds as the model card
 BAR = 0.845  # the foundation issue's bar for the winner's 5x5 CV ROC AUC
@@ -88,14 +88,6 @@ def cv_auc(
     )
 
 
-def training_split(data: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """The training part of training.py's stratified split for ``seed``."""
-    train_frame, _ = train_test_split(
-        data, test_size=TEST_SIZE, stratify=data[TARGET], random_state=seed
-    )
-    return train_frame
-
-
 def _rounded(value: float) -> float:
     return round(float(value), 4) + 0.0  # + 0.0: no "-0.0" in the results
 
@@ -104,7 +96,7 @@ def across_splits(data: pd.DataFrame, seeds: range) -> dict:
     """This project's winner and the original (C = 1) on each split's own 5x5 folds."""
     rows = []
     for seed in seeds:
-        frame = training_split(data, seed)
+        frame, _ = split(data, seed)
         results, _ = search_candidates(frame, seed, quick=False)
         winner = max(results, key=lambda result: result.cv_auc_mean)
         row = {"seed": seed, "winner": winner.name, "winner_auc": winner.cv_auc_mean}
@@ -148,7 +140,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data = load_training_data(REPO_ROOT / "healthcare-dataset-stroke-data.csv")
-    train_frame = training_split(data, SEED)
+    train_frame, _ = split(data, SEED)
     summary = {}
     for indicator in (True, False):
         c, mean, std = cv_auc(train_frame, indicator)

@@ -129,14 +129,23 @@ def search_candidates(
     return results, estimators
 
 
+def split(data: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The protocol's stratified 80/20 (training, test) split for ``seed``, rows shuffled.
+
+    Benchmarks, tests and notebooks that need training's own split call this too.
+    """
+    train_frame, test_frame = train_test_split(
+        data, test_size=TEST_SIZE, stratify=data[TARGET], random_state=seed
+    )
+    return train_frame, test_frame
+
+
 def train(data_path: Path, seed: int = 42, quick: bool = False, n_jobs: int = 2) -> TrainingResult:
     """Run the whole protocol and return the calibrated winner with its evidence."""
     started = time.perf_counter()
     data = load_training_data(data_path)
     logger.info("Loaded %d patients (%d strokes) from %s", len(data), data[TARGET].sum(), data_path)
-    train_frame, test_frame = train_test_split(
-        data, test_size=TEST_SIZE, stratify=data[TARGET], random_state=seed
-    )
+    train_frame, test_frame = split(data, seed)
     X_train, y_train = train_frame[list(FEATURES)], train_frame[TARGET].to_numpy()
 
     results, estimators = search_candidates(train_frame, seed, quick, n_jobs)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedKFold
 
 from stroke_risk.models import candidates
 from stroke_risk.schema import FEATURES, TARGET
+from stroke_risk.train import split
 
 
 def training_split(data: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    train, _ = train_test_split(data, test_size=0.2, stratify=data[TARGET], random_state=seed)
-    return train
+    return split(data, seed)[0]
 
 
 def fit_calibrated(family: str, train: pd.DataFrame, seed: int = 0) -> CalibratedClassifierCV:
