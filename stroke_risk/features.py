@@ -91,35 +91,31 @@ class HotDeckImputer(TransformerMixin, BaseEstimator):
 Code = tuple[tuple[float, ...], ...]  # one row of 0/1 columns per allowed value
 
 
-def _category_columns(name: str) -> list[tuple[str, int]]:
-    """(label, monotone direction) of each encoded column of a categorical feature."""
+def _category_columns(name: str) -> list[tuple[str, int, frozenset[str]]]:
+    """(label, monotone direction, values that set it to 1) of each encoded column of a
+    categorical feature: one per ladder step above the first, one per other value."""
     ladder = ORDERED_CATEGORIES.get(name, ())
-    steps = [(f"{step} or above", 1) for step in ladder[1:]]
-    return steps + [(value, 0) for value in categories(name) if value not in ladder]
+    steps = [(f"{ladder[j]} or above", 1, frozenset(ladder[j:])) for j in range(1, len(ladder))]
+    others = [(value, 0, frozenset([value])) for value in categories(name) if value not in ladder]
+    return steps + others
 
 
 def category_code(name: str) -> Code:
     """Each allowed value's encoded row, in the schema's order: one-hot, or the ladder."""
-    ladder = ORDERED_CATEGORIES.get(name, ())
-    labels = [label for label, _ in _category_columns(name)]
-    rows = []
-    for value in categories(name):
-        if value in ladder:
-            rank = ladder.index(value)
-            row = [1.0 if j < rank else 0.0 for j in range(len(ladder) - 1)]
-            row += [0.0] * (len(labels) - len(row))
-        else:
-            row = [1.0 if label == value else 0.0 for label in labels]
-        rows.append(tuple(row))
-    return tuple(rows)
+    columns = _category_columns(name)
+    return tuple(
+        tuple(1.0 if value in members else 0.0 for _, _, members in columns)
+        for value in categories(name)
+    )
 
 
 def recode_one_hot(one_hot: np.ndarray, codes: tuple[Code, ...]) -> np.ndarray:
     """Each categorical feature's one-hot columns mapped through its code (see above)."""
+    one_hot = np.asarray(one_hot)
     parts, start = [], 0
     for code in codes:
         stop = start + len(code)
-        parts.append(np.asarray(one_hot)[:, start:stop] @ np.asarray(code))
+        parts.append(one_hot[:, start:stop] @ np.asarray(code))
         start = stop
     return np.hstack(parts)
 
@@ -165,7 +161,7 @@ def encoded_columns() -> list[tuple[str, str | None]]:
     columns: list[tuple[str, str | None]] = [(name, None) for name in NUMERIC_FEATURES]
     columns += [(name, None) for name in FLAG_FEATURES]
     for name in CATEGORICAL_FEATURES:
-        columns += [(name, label) for label, _ in _category_columns(name)]
+        columns += [(name, label) for label, _, _ in _category_columns(name)]
     return columns
 
 
@@ -174,5 +170,5 @@ def monotone_constraints() -> list[int]:
     categories)."""
     directions = [MONOTONE_DIRECTIONS.get(name, 0) for name in NUMERIC_FEATURES + FLAG_FEATURES]
     for name in CATEGORICAL_FEATURES:
-        directions += [direction for _, direction in _category_columns(name)]
+        directions += [direction for _, direction, _ in _category_columns(name)]
     return directions
