@@ -10,6 +10,8 @@ from stroke_risk.models import candidates
 from stroke_risk.schema import FEATURES, TARGET
 from stroke_risk.train import split
 
+FAMILIES = tuple(candidate.name for candidate in candidates(0))  # every family training compares
+
 
 def training_split(data: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     return split(data, seed)[0]

@@ -22,12 +22,12 @@ from stroke_risk.config import Settings
 from stroke_risk.lean_compile import compile_lean_model, frame_to_columns
 from stroke_risk.profile import build_profile
 from stroke_risk.schema import FEATURES, Patient
-from tests.model.fitting import fit_calibrated, training_split
+from tests.model.fitting import FAMILIES, fit_calibrated, training_split
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module", params=["decision_tree", "logistic_regression", "xgboost"])
+@pytest.fixture(scope="module", params=FAMILIES)
 def assessor(request, stroke_data) -> RiskAssessor:
     train = training_split(stroke_data)
     lean = compile_lean_model(fit_calibrated(request.param, train), train)

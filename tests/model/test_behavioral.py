@@ -7,7 +7,7 @@ import pytest
 
 from stroke_risk.lean_compile import frame_to_columns
 from tests.conftest import EXAMPLE_PATIENT, patients_frame
-from tests.model.fitting import fit_calibrated, training_split
+from tests.model.fitting import FAMILIES, fit_calibrated, training_split
 
 pytestmark = pytest.mark.slow
 
@@ -37,13 +37,10 @@ def every_family(request, stroke_data):
     on split 0 logistic regression gives BMI a negative coefficient; on split 4 both
     logistic regression and XGBoost put former smokers above current ones."""
     train = training_split(stroke_data, request.param)
-    return {
-        family: fit_calibrated(family, train, request.param)
-        for family in ("decision_tree", "logistic_regression", "xgboost")
-    }
+    return {family: fit_calibrated(family, train, request.param) for family in FAMILIES}
 
 
-@pytest.mark.parametrize("family", ["decision_tree", "logistic_regression", "xgboost"])
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize(
     ("field", "low", "high"),
     [

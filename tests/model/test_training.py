@@ -10,7 +10,7 @@ import pytest
 from stroke_risk.lean_compile import compile_lean_model, frame_to_columns, max_difference
 from stroke_risk.schema import FEATURES
 from stroke_risk.train import search_candidates, train
-from tests.model.fitting import fit_calibrated, training_split
+from tests.model.fitting import FAMILIES, fit_calibrated, training_split
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +71,7 @@ def test_the_lean_copy_matches_the_pipeline_on_the_whole_data_set(stored_model, 
     np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("family", ["decision_tree", "logistic_regression", "xgboost"])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_every_family_has_a_faithful_lean_copy(family, stroke_data):
     train_frame = training_split(stroke_data)
     model = fit_calibrated(family, train_frame)

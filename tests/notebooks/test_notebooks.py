@@ -19,6 +19,7 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 from stroke_risk.config import REPO_ROOT
+from tests.model.fitting import FAMILIES
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOKS = ("exploratory_analysis.ipynb", "training.ipynb")
@@ -153,6 +154,6 @@ def test_training_notebook_executes_and_draws(kernel_name, data_path, tmp_path, 
     stdout = _stdout(notebook)
     assert "Quick run in" in stdout and "Winner:" in stdout
     tables = "".join(text for cell in notebook.cells for text in _outputs(cell, "text/plain"))
-    for family in ("decision_tree", "logistic_regression", "xgboost"):
+    for family in FAMILIES:
         assert family in tables, f"{family} missing from the comparison table"
     assert list(tmp_path.iterdir()) == [], "the notebook wrote files"
