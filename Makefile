@@ -45,15 +45,15 @@ system-deps: ## Install the Debian packages the tests need (as root; skipped whe
 data: $(DATA) ## Get the data set (copied from STROKE_DATA if set, else downloaded), sha256-checked
 
 $(DATA): | .venv/.installed
-	$(RUN) -m stroke_risk.data
+	$(RUN) -m stroke_risk.training.dataset
 
 train: install data ## Train, compare and calibrate; save the winner to the model store
 	$(RUN) training.py --data $(DATA)
 
 train-if-needed: install data
-	@$(RUN) -c "import bentoml, sys; from stroke_risk.config import get_settings; \
+	@$(RUN) -c "import bentoml, sys; from stroke_risk.core.config import get_settings; \
 		bentoml.models.get(get_settings().model_tag)" 2>/dev/null \
-		&& echo "Model $$($(RUN) -c 'from stroke_risk.config import get_settings; print(get_settings().model_tag)') is in the store" \
+		&& echo "Model $$($(RUN) -c 'from stroke_risk.core.config import get_settings; print(get_settings().model_tag)') is in the store" \
 		|| $(RUN) training.py --data $(DATA)
 
 serve: train-if-needed ## Serve the API on http://127.0.0.1:3000 (PORT=...)

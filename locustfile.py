@@ -18,8 +18,8 @@ import os
 from locust import FastHttpUser, between, events, task
 from locust.env import Environment
 
-from stroke_risk.config import get_settings
-from stroke_risk.load_patients import PatientSampler
+from stroke_risk.core.config import get_settings
+from stroke_risk.loadtest.patients import PatientSampler
 
 logger = logging.getLogger("stroke_risk.loadtest")
 

@@ -17,14 +17,15 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
-from stroke_risk.api_guard import ApiGuard
-from stroke_risk.assessment import Assessment, encode_json
-from stroke_risk.config import get_settings
-from stroke_risk.process_memory import map_large_blocks_separately
-from stroke_risk.request_timeout import install as install_request_timeout
-from stroke_risk.schema import Patient, PatientBatch
-from stroke_risk.service_models import BatchResults
-from stroke_risk.serving import load_assessor, model_exists
+from stroke_risk.core.config import get_settings
+from stroke_risk.core.responses import Assessment, BatchResults
+from stroke_risk.core.schema import Patient, PatientBatch
+from stroke_risk.scoring.store import model_exists
+from stroke_risk.serving.api_guard import ApiGuard
+from stroke_risk.serving.model_loading import load_assessor
+from stroke_risk.serving.process_memory import map_large_blocks_separately
+from stroke_risk.serving.request_timeout import install as install_request_timeout
+from stroke_risk.serving.results import encode_json
 
 logger = logging.getLogger("stroke_risk.service")
 settings = get_settings()

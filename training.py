@@ -10,11 +10,11 @@ import logging
 import sys
 from pathlib import Path
 
-from stroke_risk.config import get_settings
-from stroke_risk.data import DataError
-from stroke_risk.model_store import save_model
-from stroke_risk.reports import write_reports
-from stroke_risk.train import train
+from stroke_risk.core.config import get_settings
+from stroke_risk.core.patient_tables import DataError
+from stroke_risk.training.model_store import save_model
+from stroke_risk.training.reports import write_reports
+from stroke_risk.training.train import train
 
 logger = logging.getLogger("training")
 

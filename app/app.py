@@ -2,9 +2,9 @@
 
     streamlit run app/app.py      (or `make app`; the prediction service must be running)
 
-Layout only: the form is built from the patient schema by `stroke_risk.app_views`, the
-service is called by `stroke_risk.app_client` and uploads are scored by
-`stroke_risk.app_batch`. The app never loads the model itself.
+Layout only: the form is built from the patient schema by `stroke_risk.app.views`, the
+service is called by `stroke_risk.app.client` and uploads are scored by
+`stroke_risk.app.batch`. The app never loads the model itself.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from stroke_risk.app_batch import (
+from stroke_risk.app.batch import (
     ScoredUpload,
     problems_frame,
     problems_text,
     score_patients_csv,
     scored_csv,
 )
-from stroke_risk.app_client import ServiceError, StrokeRiskClient
-from stroke_risk.app_views import (
+from stroke_risk.app.client import ServiceError, StrokeRiskClient
+from stroke_risk.app.views import (
     BAND_COLOURS,
     BMI_NOT_MEASURED,
     FormField,
@@ -38,9 +38,9 @@ from stroke_risk.app_views import (
     percent_text,
     what_if_views,
 )
-from stroke_risk.assessment import DISCLAIMER, Assessment
-from stroke_risk.data import ID_COLUMN, DataError
-from stroke_risk.schema import FEATURES, TARGET
+from stroke_risk.core.patient_tables import ID_COLUMN, DataError
+from stroke_risk.core.responses import DISCLAIMER, Assessment
+from stroke_risk.core.schema import FEATURES, TARGET
 
 TABLE_COLUMNS = {
     "rank": "Rank",

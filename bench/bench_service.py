@@ -25,9 +25,9 @@ import psutil
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from stroke_risk.config import REPO_ROOT  # noqa: E402
-from stroke_risk.data import load_patients_csv  # noqa: E402
-from stroke_risk.schema import FEATURES  # noqa: E402
+from stroke_risk.core.config import REPO_ROOT  # noqa: E402
+from stroke_risk.core.patient_tables import load_patients_csv  # noqa: E402
+from stroke_risk.core.schema import FEATURES  # noqa: E402
 from tests.servers import bentoml_server  # noqa: E402
 
 logger = logging.getLogger("bench")

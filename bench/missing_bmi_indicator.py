@@ -36,10 +36,10 @@ from sklearn.preprocessing import FunctionTransformer, MinMaxScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bench_service import write_results  # noqa: E402
-from stroke_risk.config import REPO_ROOT  # noqa: E402
-from stroke_risk.data import load_training_data  # noqa: E402
-from stroke_risk.schema import FEATURES, TARGET  # noqa: E402
-from stroke_risk.train import search_candidates, split  # noqa: E402
+from stroke_risk.core.config import REPO_ROOT  # noqa: E402
+from stroke_risk.core.schema import FEATURES, TARGET  # noqa: E402
+from stroke_risk.training.dataset import load_training_data  # noqa: E402
+from stroke_risk.training.train import search_candidates, split  # noqa: E402
 
 SEED = 42  # training.py's default: the same split and folds as the model card
 BAR = 0.845  # the foundation issue's bar for the winner's 5x5 CV ROC AUC

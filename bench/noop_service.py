@@ -12,9 +12,9 @@ import msgspec
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from stroke_risk.config import get_settings
-from stroke_risk.request_timeout import install as install_request_timeout
-from stroke_risk.schema import Patient, PatientBatch
+from stroke_risk.core.config import get_settings
+from stroke_risk.core.schema import Patient, PatientBatch
+from stroke_risk.serving.request_timeout import install as install_request_timeout
 
 CONSTANT = b'{"probability": 0.05, "risk_band": "moderate"}'
 # The service's reply for a 67-year-old smoker with hypertension (less one what-if).

@@ -18,9 +18,9 @@ os.environ["BENTOML_DO_NOT_TRACK"] = "true"
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from stroke_risk.config import DATA_FILE_NAME, REPO_ROOT  # noqa: E402
-from stroke_risk.data import load_training_data  # noqa: E402
-from stroke_risk.schema import FEATURES, Patient  # noqa: E402
+from stroke_risk.core.config import DATA_FILE_NAME, REPO_ROOT  # noqa: E402
+from stroke_risk.core.schema import FEATURES, Patient  # noqa: E402
+from stroke_risk.training.dataset import load_training_data  # noqa: E402
 
 EXAMPLE_PATIENT: dict[str, object] = Patient.model_config["json_schema_extra"]["example"]
 
@@ -74,7 +74,7 @@ def quick_training(data_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture(scope="session")
 def stored_model(quick_training: dict):
-    from stroke_risk.model_store import load_stored_model
+    from stroke_risk.training.model_store import load_stored_model
 
     return load_stored_model("stroke_risk_model:latest")
 

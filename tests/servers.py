@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from stroke_risk.config import REPO_ROOT
+from stroke_risk.core.config import REPO_ROOT
 
 BIN = Path(sys.executable).parent
 

@@ -29,7 +29,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.bench_service import load_arguments, write_results, wrk  # noqa: E402
-from stroke_risk.config import REPO_ROOT  # noqa: E402
+from stroke_risk.core.config import REPO_ROOT  # noqa: E402
 from tests.servers import bentoml_server, free_port, private_bentoml_home  # noqa: E402
 
 logger = logging.getLogger("bench.container")

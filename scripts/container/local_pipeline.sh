@@ -348,7 +348,7 @@ cmd_smoke() {
     local url example status user
     url="$(app_url)"
     example="$(cd "$REPO_ROOT" && "$PYTHON" -c 'import json
-from stroke_risk.schema import Patient
+from stroke_risk.core.schema import Patient
 print(json.dumps(Patient.model_config["json_schema_extra"]["example"]))')"
     status="$(curl -sS -o "$TMPDIR/valid.json" -w '%{http_code}' \
         -H 'Content-Type: application/json' -d "$example" "$url/predict")"

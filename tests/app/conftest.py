@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from stroke_risk.app_views import form_fields
-from stroke_risk.config import REPO_ROOT
+from stroke_risk.app.views import form_fields
+from stroke_risk.core.config import REPO_ROOT
 from tests.conftest import EXAMPLE_PATIENT
 from tests.servers import (
     BIN,

@@ -7,10 +7,10 @@ import io
 import pandas as pd
 import pytest
 
-from stroke_risk.app_batch import patients_for_service, score_patients_csv, scored_csv
-from stroke_risk.app_client import StrokeRiskClient
-from stroke_risk.data import DataError, load_patients_csv
-from stroke_risk.schema import FEATURES, categories
+from stroke_risk.app.batch import patients_for_service, score_patients_csv, scored_csv
+from stroke_risk.app.client import StrokeRiskClient
+from stroke_risk.core.patient_tables import DataError, load_patients_csv
+from stroke_risk.core.schema import FEATURES, categories
 from tests.app.conftest import APP_API_KEY, fill_patient_form, sample_upload, submit
 from tests.conftest import EXAMPLE_PATIENT
 

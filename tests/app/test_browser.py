@@ -17,7 +17,7 @@ import pytest
 import requests
 from PIL import Image
 
-from stroke_risk.app_views import people_like_this
+from stroke_risk.app.views import people_like_this
 from tests.app.conftest import publish_screenshot, sample_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

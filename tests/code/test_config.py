@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from stroke_risk.config import Settings
+from stroke_risk.core.config import Settings
 
 
 def test_the_request_timeout_is_short_by_default_and_configurable(monkeypatch):

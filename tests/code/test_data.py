@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from stroke_risk.config import DATA_SHA256
-from stroke_risk.data import DataError, fetch_data, load_patients_csv, load_training_data
+from stroke_risk.core.config import DATA_SHA256
+from stroke_risk.core.patient_tables import DataError, load_patients_csv
+from stroke_risk.training.dataset import fetch_data, load_training_data
 
 HEADER = (
     "id,gender,age,hypertension,heart_disease,ever_married,work_type,Residence_type,"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stroke_risk.age_bands import age_band
-from stroke_risk.evaluation import bootstrap_ci, risk_metrics
+from stroke_risk.core.age_bands import age_band
+from stroke_risk.training.evaluation import bootstrap_ci, risk_metrics
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_age_bands(age, band):
 def test_vectorised_bootstrap_metrics_equal_scikit_learns_even_with_ties():
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    from stroke_risk.evaluation import auc_rows, average_precision_rows
+    from stroke_risk.training.evaluation import auc_rows, average_precision_rows
 
     rng = np.random.default_rng(3)
     p = np.round(rng.beta(1, 10, (20, 300)), 2)  # rounding makes many ties

@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stroke_risk.features import (
+from stroke_risk.core.schema import CATEGORICAL_FEATURES, FEATURES, categories
+from stroke_risk.scoring.lean import Encoder
+from stroke_risk.training.features import (
     HotDeckImputer,
     build_preprocessor,
     category_code,
     encoded_columns,
     monotone_constraints,
 )
-from stroke_risk.lean import Encoder
-from stroke_risk.schema import CATEGORICAL_FEATURES, FEATURES, categories
 from tests.conftest import EXAMPLE_PATIENT, patients_frame
 
 

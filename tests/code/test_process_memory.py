@@ -7,8 +7,8 @@ import platform
 
 import pytest
 
-from stroke_risk import process_memory
-from stroke_risk.process_memory import map_large_blocks_separately
+from stroke_risk.serving import process_memory
+from stroke_risk.serving.process_memory import map_large_blocks_separately
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from bentoml._internal.server.http import traffic
 
-from stroke_risk.request_timeout import CancellingTimeoutMiddleware, install
+from stroke_risk.serving.request_timeout import CancellingTimeoutMiddleware, install
 
 BENTOML_TIMEOUT_MIDDLEWARE = traffic.TimeoutMiddleware
 # What an outer middleware (OpenTelemetry, BentoML's request context) leaves in the context.

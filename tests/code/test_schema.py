@@ -7,7 +7,7 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from stroke_risk.schema import (
+from stroke_risk.core.schema import (
     CATEGORICAL_FEATURES,
     FEATURES,
     Patient,

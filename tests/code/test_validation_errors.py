@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from stroke_risk.api_guard import _readable
-from stroke_risk.validation_errors import describe, location, summarise
+from stroke_risk.core.validation_errors import describe, location, summarise
+from stroke_risk.serving.api_guard import _readable
 
 
 def test_a_location_reads_like_the_json_path():

@@ -22,7 +22,7 @@ import bentoml
 import pytest
 import requests
 
-from stroke_risk.config import REPO_ROOT, get_settings
+from stroke_risk.core.config import REPO_ROOT, get_settings
 from tests.conftest import EXAMPLE_PATIENT
 from tests.servers import BIN, free_port, private_bentoml_home
 

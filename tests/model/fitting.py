@@ -6,9 +6,9 @@ import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import StratifiedKFold
 
-from stroke_risk.models import candidates
-from stroke_risk.schema import FEATURES, TARGET
-from stroke_risk.train import split
+from stroke_risk.core.schema import FEATURES, TARGET
+from stroke_risk.training.families import candidates
+from stroke_risk.training.train import split
 
 FAMILIES = tuple(candidate.name for candidate in candidates(0))  # every family training compares
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stroke_risk.lean_compile import frame_to_columns
+from stroke_risk.training.lean_compile import frame_to_columns
 from tests.conftest import EXAMPLE_PATIENT, patients_frame
 from tests.model.fitting import FAMILIES, fit_calibrated, training_split
 

@@ -8,9 +8,9 @@ from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
-from stroke_risk.features import build_preprocessor, encoded_columns, monotone_constraints
-from stroke_risk.models import MonotoneLogisticRegression
-from stroke_risk.schema import FEATURES, TARGET
+from stroke_risk.core.schema import FEATURES, TARGET
+from stroke_risk.training.families import MonotoneLogisticRegression
+from stroke_risk.training.features import build_preprocessor, encoded_columns, monotone_constraints
 from tests.model.fitting import training_split
 
 pytestmark = pytest.mark.slow

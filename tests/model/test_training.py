@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from stroke_risk.lean_compile import compile_lean_model, frame_to_columns, max_difference
-from stroke_risk.schema import FEATURES
-from stroke_risk.train import search_candidates, train
+from stroke_risk.core.schema import FEATURES
+from stroke_risk.training.lean_compile import compile_lean_model, frame_to_columns, max_difference
+from stroke_risk.training.train import search_candidates, train
 from tests.model.fitting import FAMILIES, fit_calibrated, training_split
 
 pytestmark = pytest.mark.slow
@@ -49,7 +49,7 @@ def test_the_winner_is_chosen_by_cross_validation_not_by_the_test_split(stored_m
 
 def test_the_store_keeps_the_evidence(stored_model, data_path):
     metadata = stored_model.metadata
-    from stroke_risk.data import sha256_of
+    from stroke_risk.training.dataset import sha256_of
 
     assert metadata["data_sha256"] == sha256_of(data_path)
     assert metadata["feature_schema"]["required"] == list(FEATURES)

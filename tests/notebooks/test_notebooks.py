@@ -18,7 +18,7 @@ from jupyter_client.kernelspec import NoSuchKernel
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-from stroke_risk.config import REPO_ROOT
+from stroke_risk.core.config import REPO_ROOT
 from tests.model.fitting import FAMILIES
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -72,7 +72,7 @@ def _read(name: str) -> nbformat.NotebookNode:
 def _execute(
     name: str, kernel_name: str, data_path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[nbformat.NotebookNode, float]:
-    monkeypatch.setenv("STROKE_DATA_PATH", str(data_path))  # read by stroke_risk.config.Settings
+    monkeypatch.setenv("STROKE_DATA_PATH", str(data_path))  # read by stroke_risk.core.config.Settings
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     notebook = _read(name)
     started = time.perf_counter()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stroke_risk.config import MODEL_NAME, REPO_ROOT
+from stroke_risk.core.config import MODEL_NAME, REPO_ROOT
 from tests.ops.conftest import (
     CREATE_SCRIPT,
     MOTO_ACCOUNT,
@@ -252,7 +252,7 @@ def test_the_bento_ships_the_model(built_bento: Path, stored_model) -> None:
     assert str(stored_model.tag).startswith(f"{MODEL_NAME}:")
     assert {"name": "BENTOML_DO_NOT_TRACK", "value": "true", "stage": "all"} in manifest["envs"]
     assert (built_bento / "src" / "service.py").is_file()
-    assert (built_bento / "src" / "stroke_risk" / "schema.py").is_file()
+    assert (built_bento / "src" / "stroke_risk" / "core" / "schema.py").is_file()
     assert not (built_bento / "src" / "tests").exists()
 
 

@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from stroke_risk.load_patients import PatientSampler, synthetic_patient
-from stroke_risk.schema import CATEGORICAL_FEATURES, FEATURES, Patient, PatientBatch, categories
+from stroke_risk.core.schema import (
+    CATEGORICAL_FEATURES,
+    FEATURES,
+    Patient,
+    PatientBatch,
+    categories,
+)
+from stroke_risk.loadtest.patients import PatientSampler, synthetic_patient
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stroke_risk.config import REPO_ROOT
+from stroke_risk.core.config import REPO_ROOT
 from tests.ops.conftest import clean_environment
 
 LOCUST = Path(sys.executable).parent / "locust"

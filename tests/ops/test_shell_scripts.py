@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stroke_risk.config import REPO_ROOT
+from stroke_risk.core.config import REPO_ROOT
 from tests.ops.conftest import CREATE_SCRIPT, DEPLOY_SCRIPT, clean_environment, required_tool
 
 

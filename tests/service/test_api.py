@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import requests
 
-from stroke_risk.schema import FEATURES
+from stroke_risk.core.schema import FEATURES
 from tests.conftest import EXAMPLE_PATIENT
 
 pytestmark = pytest.mark.slow

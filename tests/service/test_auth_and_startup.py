@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from stroke_risk.config import REPO_ROOT
+from stroke_risk.core.config import REPO_ROOT
 from tests.conftest import EXAMPLE_PATIENT
 from tests.servers import bentoml_server, private_bentoml_home
 

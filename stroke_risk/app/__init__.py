@@ -1,0 +1,1 @@
+"""The clinic app's helpers: the service client, the form and result views, batch upload."""

@@ -1,0 +1,297 @@
+"""What the app shows: the patient form built from the schema, and results put into words.
+
+Nothing here calls Streamlit, so every sentence the app shows a GP can be tested on its
+own. Labels, units, allowed values, limits and help text all come from
+:mod:`stroke_risk.core.schema`; the only things decided here are how to display them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import altair as alt
+import pandas as pd
+from pydantic import ValidationError
+
+from stroke_risk.core.responses import Assessment
+from stroke_risk.core.schema import (
+    FEATURES,
+    FLAG_FEATURES,
+    NUMERIC_FEATURES,
+    Patient,
+    categories,
+    numeric_limits,
+    unit,
+)
+
+# Display only: how finely each number is typed. The limits themselves come from the schema.
+# "%g" shows 67 as 67 and an infant's 0.08 years as 0.08, without trailing zeros.
+NUMBER_STEPS: dict[str, tuple[float, str]] = {
+    "age": (1.0, "%g"),
+    "avg_glucose_level": (1.0, "%g"),
+    "bmi": (0.1, "%g"),
+}
+MAX_RADIO_OPTIONS = 3  # more options than this get a drop-down list
+BAND_COLOURS: dict[str, str] = {"low": "green", "moderate": "orange", "high": "red"}
+BAND_BACKGROUNDS: dict[str, str] = {"low": "#d3f2dc", "moderate": "#ffe8c2", "high": "#ffd3d3"}
+DIRECTION_COLOURS: dict[str, str] = {"raises": "#d62728", "lowers": "#2a7ab0", "none": "#999999"}
+BMI_NOT_MEASURED = "BMI not measured"
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One input of the patient form, described from the schema."""
+
+    name: str
+    label: str
+    help: str
+    kind: Literal["radio", "select", "number"]
+    options: tuple[Any, ...] = ()
+    limits: tuple[float, float] | None = None
+    step: float | None = None
+    number_format: str | None = None
+
+
+def field_label(name: str) -> str:
+    """The schema's title with its unit, e.g. 'Average glucose (mg/dL)'."""
+    title = Patient.model_fields[name].title or name
+    field_unit = unit(name)
+    return f"{title} ({field_unit})" if field_unit else title
+
+
+def form_fields() -> list[FormField]:
+    """Every field of the schema, in its order, as a form input."""
+    fields = []
+    for name in FEATURES:
+        help_text = Patient.model_fields[name].description or ""
+        if name in NUMERIC_FEATURES:
+            step, number_format = NUMBER_STEPS[name]
+            low, high = numeric_limits(name)
+            fields.append(
+                FormField(
+                    name,
+                    field_label(name),
+                    f"{help_text} Accepted: {low:g} to {high:g}.",
+                    "number",
+                    limits=(low, high),
+                    step=step,
+                    number_format=number_format,
+                )
+            )
+        else:
+            options = categories(name)
+            kind = "radio" if len(options) <= MAX_RADIO_OPTIONS else "select"
+            fields.append(FormField(name, field_label(name), help_text, kind, options=options))
+    return fields
+
+
+def option_label(name: str, value: Any) -> str:
+    """How an allowed value reads on screen: 1 -> 'Yes', 'Govt_job' -> 'Govt job'."""
+    if name in FLAG_FEATURES:
+        return "Yes" if value == 1 else "No"
+    text = str(value).replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def format_value(name: str, value: Any) -> str:
+    """A patient's value with its unit, e.g. '37.2 kg/m²', 'Yes', 'not measured'."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "not measured"
+    if name in NUMERIC_FEATURES:
+        field_unit = unit(name)
+        return f"{float(value):g} {field_unit}" if field_unit else f"{float(value):g}"
+    return option_label(name, value)
+
+
+def patient_from_form(
+    values: Mapping[str, Any], bmi_not_measured: bool
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The patient to send (schema fields only) or the problems to show, never both.
+
+    Nothing is defaulted, as in the schema: an unanswered question is a problem, and a blank
+    BMI is only accepted when 'BMI not measured' is ticked, so a forgotten BMI is never
+    silently scored as a typical one.
+    """
+    patient: dict[str, Any] = {}
+    problems: list[str] = []
+    for name in FEATURES:
+        value = values.get(name)
+        if name == "bmi" and bmi_not_measured:
+            value = None
+        elif value is None:
+            hint = f" or tick '{BMI_NOT_MEASURED}'" if name == "bmi" else ""
+            problems.append(f"{field_label(name)}: please answer{hint}.")
+            continue
+        if name in NUMERIC_FEATURES and value is not None:
+            value = float(value)
+        patient[name] = value
+    if problems:
+        return None, problems
+    try:
+        return Patient.model_validate(patient).model_dump(), []
+    except ValidationError as exc:
+        return None, [
+            f"{field_label(str(error['loc'][0]))}: {error['msg']}."
+            if error["loc"]
+            else f"{error['msg']}."
+            for error in exc.errors()
+        ]
+
+
+def percent_text(probability: float) -> str:
+    """'22.6%'; very small risks as '<0.1%' rather than a misleading '0.0%'."""
+    if 0 < probability < 0.0005:
+        return "<0.1%"
+    return f"{100 * probability:.1f}%"
+
+
+def _half_up(value: float) -> int:
+    """Round halves up, as people do (Python's round() sends 2.5 to 2)."""
+    return math.floor(value + 0.5)
+
+
+def people_like_this(probability: float) -> str:
+    """The risk as a natural frequency: 'about 23 in 100 people like this patient'."""
+    per_100 = _half_up(100 * probability)
+    if per_100 >= 1:
+        return f"about {per_100} in 100 people like this patient"
+    per_1000 = _half_up(1000 * probability)
+    if per_1000 >= 1:
+        return f"fewer than 1 in 100 people like this patient (about {per_1000} in 1,000)"
+    return "fewer than 1 in 1,000 people like this patient"
+
+
+def band_ranges(thresholds: tuple[float, float]) -> dict[str, str]:
+    """What each band means, e.g. {'low': 'below 5%', 'moderate': '5% to 15%', ...}."""
+    low, high = (f"{100 * t:g}%" for t in thresholds)
+    return {"low": f"below {low}", "moderate": f"{low} to {high}", "high": f"{high} and above"}
+
+
+def band_text(assessment: Assessment) -> str:
+    """'High risk (15% and above)'."""
+    meaning = band_ranges(assessment.risk_band_thresholds)[assessment.risk_band]
+    return f"{assessment.risk_band.capitalize()} risk ({meaning})"
+
+
+def comparison_text(assessment: Assessment) -> str:
+    """This patient against the average of the same sex and age band in the training data."""
+    peers = assessment.comparison
+    relative = peers.relative_risk
+    if relative >= 1.05:
+        versus = f"{relative:.1f} times the average"
+    elif relative <= 0.95:
+        versus = f"{relative:.1f} times the average (below it)"
+    else:
+        versus = "about the average"
+    return (
+        f"The average estimate for {peers.group} ({peers.patients:,} patients in the training "
+        f"data) is {percent_text(peers.average_risk)}; {percent_text(peers.observed_rate)} of "
+        f"them had a stroke. This patient's estimate is {versus}."
+    )
+
+
+def factors_frame(assessment: Assessment) -> pd.DataFrame:
+    """The contributing factors, largest first, with effects in percentage points."""
+    rows = [
+        {
+            "factor": f"{factor.label}: {format_value(factor.factor, factor.value)}",
+            "effect_points": round(100 * factor.effect, 2),
+            "direction": factor.direction,
+            "compared_with": format_value(factor.factor, factor.typical_value),
+            "risk_if_typical": percent_text(factor.risk_if_typical),
+        }
+        for factor in assessment.contributing_factors
+    ]
+    return pd.DataFrame(
+        rows, columns=["factor", "effect_points", "direction", "compared_with", "risk_if_typical"]
+    )
+
+
+def factor_chart(assessment: Assessment) -> alt.Chart:
+    """Horizontal bars: how many percentage points each factor adds (red) or removes (blue)."""
+    frame = factors_frame(assessment)
+    directions = list(DIRECTION_COLOURS)
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("effect_points:Q", title="Percentage points compared with a typical value"),
+            y=alt.Y(
+                "factor:N", sort=None, title=None, axis=alt.Axis(labelLimit=280, labelOverlap=False)
+            ),
+            color=alt.Color(
+                "direction:N",
+                scale=alt.Scale(
+                    domain=directions, range=[DIRECTION_COLOURS[d] for d in directions]
+                ),
+                legend=alt.Legend(title=None, orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("factor:N", title="Factor"),
+                alt.Tooltip("effect_points:Q", title="Points", format="+.2f"),
+                alt.Tooltip("compared_with:N", title="Typical value"),
+                alt.Tooltip("risk_if_typical:N", title="Risk if typical"),
+            ],
+        )
+        .properties(height=alt.Step(32))
+    )
+
+
+@dataclass(frozen=True)
+class WhatIfView:
+    """One what-if as a before/after the app shows side by side."""
+
+    title: str  # 'Stop smoking'
+    change: str  # 'Smokes → Formerly smoked'
+    before: str  # '22.6%'
+    after: str  # '22.1%'
+    delta: str  # '-0.6 points'
+    summary: str  # 'Smokes → Formerly smoked: 22.6% → 22.1%, 0.6 percentage points lower.'
+
+
+def what_if_views(assessment: Assessment) -> list[WhatIfView]:
+    """The modifiable factors not yet at a healthy value, as before/after pairs."""
+    views = []
+    for what_if in assessment.what_if:
+        points = 100 * what_if.absolute_reduction
+        change = (
+            f"{format_value(what_if.factor, what_if.current_value)} → "
+            f"{format_value(what_if.factor, what_if.target_value)}"
+        )
+        before, after = percent_text(assessment.probability), percent_text(what_if.probability)
+        if points >= 0.05:
+            effect = f"{points:.1f} percentage points lower"
+        elif points <= -0.05:
+            effect = f"{-points:.1f} percentage points higher by this model (no benefit shown)"
+        else:
+            effect = "about the same"
+        views.append(
+            WhatIfView(
+                title=what_if.change[:1].upper() + what_if.change[1:],
+                change=change,
+                before=before,
+                after=after,
+                delta=f"{-points:+.1f} points",
+                summary=f"{change}: {before} → {after}, {effect}.",
+            )
+        )
+    return views
+
+
+# Streamlit sends a pandas Styler cell by cell: about 1 s for 60,000 cells on one core.
+# Bigger tables are shown without colours (the downloaded CSV is the same either way).
+MAX_STYLED_CELLS = 60_000
+
+
+def highlight_bands(frame: pd.DataFrame) -> pd.DataFrame | Any:
+    """The table with each risk band's cell coloured (a pandas Styler), if small enough."""
+    if "risk_band" not in frame.columns or frame.size > MAX_STYLED_CELLS:
+        return frame
+    formats = {"risk_percent": "{:.1f}", "relative_to_peers": "{:.2f}"}
+    return frame.style.map(
+        lambda band: f"background-color: {BAND_BACKGROUNDS.get(band, 'transparent')}",
+        subset=["risk_band"],
+    ).format({k: v for k, v in formats.items() if k in frame.columns}, na_rep="")

@@ -1,0 +1,1 @@
+"""What every stage shares: patient schema, settings, age bands, reply models, table reader."""

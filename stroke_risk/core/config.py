@@ -1,0 +1,102 @@
+"""Every setting in one place, read from the environment (prefix ``STROKE_``).
+
+Why one class: training, the service, the app and the deployment scripts must agree on
+names such as the model's tag and the risk-band thresholds, and an operator should be
+able to change them without touching code.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+DATA_FILE_NAME = "healthcare-dataset-stroke-data.csv"
+DATA_URL = (
+    "https://raw.githubusercontent.com/Nakulbajaj101/mlbookzoomcamp-midterm-stroke-prediction/"
+    "main/healthcare-dataset-stroke-data.csv"
+)
+DATA_SHA256 = "644d473b05d2797006bd94865e4f8bb057f0c721617911613c82c8fcfc707420"
+MODEL_NAME = "stroke_risk_model"
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; each field maps to ``STROKE_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="STROKE_", extra="ignore")
+
+    # Data
+    data: Path | None = Field(
+        default=None, description="Local copy of the data set to use instead of downloading it."
+    )
+    data_url: str = DATA_URL
+    data_path: Path = REPO_ROOT / DATA_FILE_NAME
+
+    # Model
+    model_tag: str = Field(default=f"{MODEL_NAME}:latest", description="Model store tag to serve.")
+
+    # Risk bands: a probability below the first threshold is "low", below the second
+    # "moderate", otherwise "high". The defaults bracket the data set's 4.9% base rate.
+    risk_band_thresholds: Annotated[list[float], NoDecode] = [0.05, 0.15]
+
+    # Healthy targets for the what-if of modifiable factors.
+    healthy_bmi: float = Field(default=24.9, description="kg/m², top of the healthy range")
+    healthy_glucose: float = Field(default=99.0, description="mg/dL, top of the normal range")
+
+    # Explanations: how many contributing factors each result lists.
+    top_factors: int = 5
+
+    # Service
+    max_batch_size: int = 10_000
+    # One worker process per CPU: a worker serves one request at a time on one core, so a
+    # single worker leaves the other cores idle (bench/README.md). BentoML's "cpu_count"
+    # reads the container's CPU quota, so a 1-vCPU Fargate task gets one worker.
+    workers: Annotated[int, Field(ge=1)] | Literal["cpu_count"] = Field(
+        default="cpu_count",
+        description="Service worker processes: a number, or 'cpu_count' for one per CPU.",
+    )
+    # A request still unanswered after this long is answered 504 rather than left hanging:
+    # 10,000 patients take about 0.25 s on one core of the development machine. (BentoML's
+    # own timeout held every request for this long; stroke_risk/request_timeout.py.)
+    request_timeout: float = Field(
+        default=5.0,
+        description="Seconds before a request is answered 504. 10,000 patients take about "
+        "0.25 s on one core of the development machine.",
+    )
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # App: where it finds the service, and with which key
+    api_url: str = Field(default="http://127.0.0.1:3000", description="Base URL of the service.")
+    api_key: str | None = Field(default=None, description="Sent as 'Authorization: Bearer'.")
+    connect_timeout: float = Field(default=5.0, description="Seconds to reach the service.")
+    # A 10,000-patient chunk takes a few seconds on a small machine; one patient far less.
+    read_timeout: float = Field(default=30.0, description="Seconds to wait for an answer.")
+
+    @field_validator("risk_band_thresholds", "api_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("risk_band_thresholds")
+    @classmethod
+    def _increasing_probabilities(cls, value: list[float]) -> list[float]:
+        if len(value) != 2 or not 0 < value[0] < value[1] < 1:
+            raise ValueError("needs two increasing probabilities between 0 and 1, e.g. '0.05,0.15'")
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

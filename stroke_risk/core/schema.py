@@ -1,0 +1,181 @@
+"""The patient schema: the one definition of fields, allowed values, units and ranges.
+
+Training validates the CSV against it, the service validates requests with it, the app
+builds its form from it and the load test draws examples from it. Field names are the
+data set's columns in lower snake case, values are spelled as they appear in the data.
+
+Leniency (documented in the README): category values are matched ignoring case and the
+difference between spaces, underscores and hyphens (``govt job`` -> ``Govt_job``,
+``yes`` -> ``Yes``) and come back in the data's canonical spelling; the two yes/no flags
+take 0/1 or false/true; numbers must be JSON numbers (no strings, NaN or Infinity).
+Nothing is defaulted: every field is required, and only ``bmi`` may be null.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from stroke_risk.core.config import get_settings
+
+Gender = Literal["Female", "Male", "Other"]
+YesNo = Literal["Yes", "No"]
+WorkType = Literal["Private", "Self-employed", "Govt_job", "children", "Never_worked"]
+ResidenceType = Literal["Urban", "Rural"]
+SmokingStatus = Literal["never smoked", "formerly smoked", "smokes", "Unknown"]
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[\s_\-]+", " ", text.strip()).casefold()
+
+
+def _canonical(allowed: Any) -> BeforeValidator:
+    """Map any accepted spelling of a category to the data's own spelling."""
+    lookup = {_normalise(value): value for value in get_args(allowed)}
+    exact = set(get_args(allowed))
+
+    def convert(value: object) -> object:
+        if not isinstance(value, str) or value in exact:  # the common case, kept cheap
+            return value
+        return lookup.get(_normalise(value), value)
+
+    return BeforeValidator(convert)
+
+
+def _flag(value: object) -> object:
+    """0/1 as in the data, or JSON false/true; anything else is left to fail validation."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int) and value in (0, 1):
+        return value
+    raise ValueError("must be 0 or 1 (false or true)")
+
+
+Flag = Annotated[Literal[0, 1], BeforeValidator(_flag)]
+
+# Absolute limits: values outside are rejected as impossible or mistyped. Values inside
+# these limits but outside the training data's range are scored with a warning.
+AGE_LIMITS = (0.0, 120.0)
+GLUCOSE_LIMITS = (20.0, 600.0)
+BMI_LIMITS = (10.0, 100.0)
+
+
+def _number(limits: tuple[float, float]) -> Any:
+    """A JSON number within limits: no strings, NaN or Infinity."""
+    return Annotated[float, Field(strict=True, allow_inf_nan=False, ge=limits[0], le=limits[1])]
+
+
+Age = _number(AGE_LIMITS)
+Glucose = _number(GLUCOSE_LIMITS)
+Bmi = _number(BMI_LIMITS)
+
+
+class Patient(BaseModel):
+    """One patient, as a GP would enter them."""
+
+    # "example" (singular): the OpenAPI 3.0 form that BentoML's document generator accepts.
+    # hide_input_in_errors: a validation error's text (which servers log) must not carry
+    # patient data; the field name and the rule broken are enough.
+    model_config = ConfigDict(
+        extra="forbid",
+        hide_input_in_errors=True,
+        json_schema_extra={
+            "example": {
+                "gender": "Female",
+                "age": 42.0,
+                "hypertension": 0,
+                "heart_disease": 0,
+                "ever_married": "Yes",
+                "work_type": "Govt_job",
+                "residence_type": "Rural",
+                "avg_glucose_level": 112.98,
+                "bmi": 37.2,
+                "smoking_status": "formerly smoked",
+            }
+        },
+    )
+
+    gender: Annotated[Gender, _canonical(Gender)] = Field(
+        title="Sex",
+        description="Female, Male or Other. The training data hold a single 'Other' patient.",
+    )
+    age: Age = Field(
+        title="Age",
+        description="Age in years (fractions allowed for infants). Trained on 0.08 to 82.",
+        json_schema_extra={"unit": "years"},
+    )
+    hypertension: Flag = Field(
+        title="Hypertension",
+        description="1 if the patient has been diagnosed with hypertension, else 0.",
+    )
+    heart_disease: Flag = Field(
+        title="Heart disease",
+        description="1 if the patient has any heart disease, else 0.",
+    )
+    ever_married: Annotated[YesNo, _canonical(YesNo)] = Field(
+        title="Ever married", description="Yes or No."
+    )
+    work_type: Annotated[WorkType, _canonical(WorkType)] = Field(
+        title="Work type",
+        description="Private, Self-employed, Govt_job, children (a child) or Never_worked.",
+    )
+    residence_type: Annotated[ResidenceType, _canonical(ResidenceType)] = Field(
+        title="Residence", description="Urban or Rural."
+    )
+    avg_glucose_level: Glucose = Field(
+        title="Average glucose",
+        description="Average blood glucose in mg/dL (divide by 18 for mmol/L). "
+        "Trained on 55 to 272.",
+        json_schema_extra={"unit": "mg/dL"},
+    )
+    bmi: Bmi | None = Field(
+        title="BMI",
+        description="Body-mass index in kg/m², or null if not measured "
+        "(the model then assumes a typical BMI). Trained on 10.3 to 97.6.",
+        json_schema_extra={"unit": "kg/m²"},
+    )
+    smoking_status: Annotated[SmokingStatus, _canonical(SmokingStatus)] = Field(
+        title="Smoking",
+        description="never smoked, formerly smoked, smokes, or Unknown if not recorded.",
+    )
+
+
+class PatientBatch(BaseModel):
+    """Many patients, scored in the order given."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    patients: list[Patient] = Field(
+        description="The patients to score; results come back in the same order. "
+        "At most STROKE_MAX_BATCH_SIZE (default 10,000) per request.",
+        min_length=1,
+        max_length=get_settings().max_batch_size,
+    )
+
+
+FEATURES: tuple[str, ...] = tuple(Patient.model_fields)
+NUMERIC_FEATURES: tuple[str, ...] = ("age", "avg_glucose_level", "bmi")
+FLAG_FEATURES: tuple[str, ...] = ("hypertension", "heart_disease")
+CATEGORICAL_FEATURES: tuple[str, ...] = tuple(
+    name for name in FEATURES if name not in NUMERIC_FEATURES + FLAG_FEATURES
+)
+TARGET = "stroke"
+
+
+def categories(field: str) -> tuple[str, ...]:
+    """The allowed values of a categorical field, in the schema's order."""
+    annotation = Patient.model_fields[field].annotation
+    return tuple(get_args(annotation))
+
+
+def numeric_limits(field: str) -> tuple[float, float]:
+    """The absolute lower and upper limit the schema accepts for a numeric field."""
+    return {"age": AGE_LIMITS, "avg_glucose_level": GLUCOSE_LIMITS, "bmi": BMI_LIMITS}[field]
+
+
+def unit(field: str) -> str | None:
+    """The unit of a field, e.g. ``mg/dL``, or None for unitless fields."""
+    extra = Patient.model_fields[field].json_schema_extra
+    return extra.get("unit") if isinstance(extra, dict) else None

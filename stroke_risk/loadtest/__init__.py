@@ -1,0 +1,1 @@
+"""Requests for load-testing the service: realistic patients, batches and bad requests."""

@@ -1,0 +1,1 @@
+"""The trained model as plain numpy (lean model, training profile) and reading it back."""

@@ -1,0 +1,50 @@
+"""Reading the lean model and its training profile from the BentoML model store.
+
+Serving and population scoring read only these two custom objects; they never unpickle
+the scikit-learn pipeline saved beside them, so neither process imports scikit-learn nor
+XGBoost (about 150 MB less per process). A model whose lean copy drifted from its
+pipeline by more than ``LEAN_TOLERANCE`` at training time is refused.
+"""
+
+from __future__ import annotations
+
+import bentoml
+from bentoml.exceptions import NotFound
+
+from stroke_risk.scoring.lean import LeanModel, LeanModelError
+from stroke_risk.scoring.profile import TrainingProfile
+
+LEAN_TOLERANCE = 1e-5  # probability; float32 sums inside XGBoost differ by ~1e-6
+
+
+class ModelNotFoundError(LookupError):
+    """No trained model in the store under the requested tag."""
+
+
+def get_model(tag: str) -> bentoml.Model:
+    """The stored model for ``tag``, or an error that says what to do."""
+    try:
+        return bentoml.models.get(tag)
+    except NotFound as exc:
+        raise ModelNotFoundError(
+            f"no model '{tag}' in the BentoML model store: run `make train`"
+        ) from exc
+
+
+def model_exists(tag: str) -> bool:
+    """Whether the store holds a model under ``tag`` (e.g. ``stroke_risk_model:latest``)."""
+    try:
+        get_model(tag)
+    except ModelNotFoundError:
+        return False
+    return True
+
+
+def load_lean(model: bentoml.Model) -> tuple[LeanModel, TrainingProfile]:
+    """The stored lean model and training profile, refusing a lean copy that drifted."""
+    gap = model.info.metadata.get("lean_max_difference", 1.0)
+    if gap > LEAN_TOLERANCE:
+        raise LeanModelError(f"lean model differs from the pipeline by {gap:.2e}")
+    lean: LeanModel = model.custom_objects["lean"]
+    profile = TrainingProfile.model_validate(model.custom_objects["profile"])
+    return lean, profile

@@ -1,0 +1,168 @@
+"""ASGI middleware in front of the prediction endpoints: API keys, body size, content type.
+
+BentoML validates the JSON itself; this guard handles what must be refused before the
+body is even read: callers without a valid key (401) when keys are configured, bodies
+larger than any legitimate batch (413) and bodies that are not JSON (415). Health,
+metrics and documentation endpoints stay open so load balancers and people can use them.
+
+It also rewrites the one-line summary of BentoML's validation errors (400), which reads
+"3 validation error for PatientIODescriptor" (an internal class name), into a sentence
+that names the fields and what is allowed; the per-field ``detail`` list is kept as is.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from stroke_risk.core.validation_errors import summarise
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+GUARDED_PATHS = frozenset({"/predict", "/predict_batch"})
+# A 10,000-patient batch is about 2.3 MB of JSON; anything far beyond is not a request.
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any], headers=()) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _readable(body: bytes) -> bytes:
+    """BentoML's 400 body with a readable 'error'; anything unexpected passes unchanged."""
+    try:
+        payload = json.loads(body)
+        detail = payload["detail"]
+        if not isinstance(detail, list) or not detail:
+            return body
+        payload["error"] = summarise(detail)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return body
+    return json.dumps(payload).encode()
+
+
+class ApiGuard:
+    """Refuse unauthenticated, oversized or non-JSON calls to the prediction endpoints."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        api_keys: list[str] | tuple[str, ...] = (),
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
+        self.app = app
+        self.api_keys = tuple(key.encode() for key in api_keys)
+        self.max_body_bytes = max_body_bytes
+
+    def _authorised(self, headers: dict[bytes, bytes]) -> bool:
+        if not self.api_keys:
+            return True
+        given = headers.get(b"x-api-key", b"")
+        authorization = headers.get(b"authorization", b"")
+        if authorization[:7].lower() == b"bearer ":
+            given = authorization[7:].strip()
+        return any(hmac.compare_digest(given, key) for key in self.api_keys)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in GUARDED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        if not self._authorised(headers):
+            await _send_json(
+                send,
+                401,
+                {
+                    "error": "missing or invalid API key: send 'Authorization: Bearer <key>' "
+                    "or 'X-API-Key: <key>'"
+                },
+                headers=[(b"www-authenticate", b"Bearer")],
+            )
+            return
+        content_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip()
+        if content_type.lower() != b"application/json":
+            await _send_json(
+                send,
+                415,
+                {
+                    "error": f"unsupported content type '{content_type.decode(errors='replace')}':"
+                    " send the patient data as JSON with 'Content-Type: application/json'"
+                },
+            )
+            return
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._too_large(send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, _readable_refusals(send))
+        except _BodyTooLarge:
+            await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        await _send_json(
+            send,
+            413,
+            {
+                "error": f"request body larger than {self.max_body_bytes} bytes: split the "
+                "batch into smaller requests"
+            },
+        )
+
+
+def _readable_refusals(send: Send) -> Send:
+    """Pass replies through, except a 400, whose body is held (it is small) and reworded."""
+    held: Message | None = None
+    chunks: list[bytes] = []
+
+    async def wrapped(message: Message) -> None:
+        nonlocal held
+        if message["type"] == "http.response.start" and message.get("status") == 400:
+            held = message
+            return
+        if held is None:
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        body = _readable(b"".join(chunks))
+        headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**held, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return wrapped

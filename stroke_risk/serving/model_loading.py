@@ -1,0 +1,19 @@
+"""Building the service's assessor from a stored model.
+
+Only the lean numpy model and the training profile are read (:mod:`stroke_risk.scoring.store`):
+the service process imports neither scikit-learn nor XGBoost.
+"""
+
+from __future__ import annotations
+
+import bentoml
+
+from stroke_risk.core.config import Settings
+from stroke_risk.scoring.store import load_lean
+from stroke_risk.serving.assessor import RiskAssessor
+
+
+def load_assessor(model: bentoml.Model, settings: Settings) -> RiskAssessor:
+    """The explained-risk scorer for a stored model, refusing one whose lean copy drifted."""
+    lean, profile = load_lean(model)
+    return RiskAssessor(lean, profile, settings, str(model.tag))

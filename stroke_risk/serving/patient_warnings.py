@@ -1,0 +1,66 @@
+"""Warnings that travel with an estimate: where it extrapolates or assumes something.
+
+A number outside the range seen in training, a blank BMI (a typical value is assumed) and a
+category too rare in training to estimate on its own each get one sentence a GP can read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from stroke_risk.core.schema import NUMERIC_FEATURES
+from stroke_risk.scoring.lean import Columns
+from stroke_risk.scoring.profile import TrainingProfile
+
+
+class PatientWarnings:
+    """Builds the warnings of one patient or of many, from the training profile."""
+
+    def __init__(self, profile: TrainingProfile) -> None:
+        self.profile = profile
+        self.rare = profile.rare_categories()
+
+    def may_warn(self, values: dict[str, Any]) -> bool:
+        """Cheap check that lets the common, unremarkable patient skip building warnings."""
+        if values["bmi"] is None:
+            return True
+        for name in NUMERIC_FEATURES:
+            low, high = self.profile.ranges[name]
+            if not low <= values[name] <= high:
+                return True
+        return any(values[name] in rare for name, rare in self.rare.items())
+
+    def many(self, columns: Columns) -> dict[int, list[str]]:
+        """Warnings by patient index; most patients have none, so only they are visited."""
+        flagged: dict[int, list[str]] = {}
+        for name in NUMERIC_FEATURES:
+            values = columns[name]
+            low, high = self.profile.ranges[name]
+            with np.errstate(invalid="ignore"):
+                outside = (values < low) | (values > high)
+            if outside.any():
+                for i in np.flatnonzero(outside).tolist():
+                    flagged.setdefault(i, []).append(
+                        f"{name} {values[i]:g} is outside the range seen in training "
+                        f"({low:g} to {high:g}): the estimate is an extrapolation."
+                    )
+        missing_bmi = np.isnan(columns["bmi"])
+        if missing_bmi.any():
+            for i in np.flatnonzero(missing_bmi).tolist():
+                flagged.setdefault(i, []).append(
+                    f"BMI not measured: a typical BMI ({self.profile.reference['bmi']}) "
+                    "was assumed."
+                )
+        for name, rare_values in self.rare.items():
+            if not rare_values:
+                continue
+            for i, value in enumerate(columns[name].tolist()):
+                if value in rare_values:
+                    n = self.profile.category_counts[name].get(value, 0)
+                    flagged.setdefault(i, []).append(
+                        f"{name} '{value}' is rare in the training data ({n} patients): "
+                        "the estimate rests on the other factors."
+                    )
+        return flagged

@@ -1,0 +1,105 @@
+"""Saving the trained model to, and loading it back from, the BentoML model store.
+
+Whichever family wins, the saved object is the calibrated scikit-learn pipeline (the
+reference implementation, used by the tests and for audits); the lean numpy copy that the
+service evaluates and the training profile travel with it as custom objects, and the
+evidence (every candidate's CV scores, test metrics, data hash, schema, versions) as
+metadata, so a model can be judged from the store alone.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import bentoml
+import numpy as np
+import pandas as pd
+import sklearn
+import xgboost
+
+from stroke_risk.core.config import MODEL_NAME
+from stroke_risk.core.schema import Patient
+from stroke_risk.scoring.lean import LeanModel
+from stroke_risk.scoring.profile import TrainingProfile
+from stroke_risk.scoring.store import ModelNotFoundError, get_model
+from stroke_risk.training.train import TrainingResult
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """A model loaded back from the store."""
+
+    tag: str
+    pipeline: Any  # the calibrated scikit-learn pipeline
+    lean: LeanModel
+    profile: TrainingProfile
+    metadata: dict[str, Any]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def training_metadata(result: TrainingResult) -> dict[str, Any]:
+    """Everything needed to judge the model later, as JSON-compatible values."""
+    return _jsonable(
+        {
+            "winner": result.winner,
+            "candidates": [asdict(c) for c in result.candidates],
+            "test_metrics": result.test_metrics,
+            "test_metrics_uncalibrated": result.test_uncalibrated,
+            "test_ci95": result.test_ci,
+            "data_sha256": result.data_sha256,
+            "seed": result.seed,
+            "quick": result.quick,
+            "n_train": result.n_train,
+            "n_test": result.n_test,
+            "calibration": "Platt (sigmoid) on 5-fold out-of-fold scores",
+            "feature_schema": Patient.model_json_schema(),
+            "versions": {
+                "python": platform.python_version(),
+                "scikit-learn": sklearn.__version__,
+                "xgboost": xgboost.__version__,
+                "numpy": np.__version__,
+                "pandas": pd.__version__,
+                "bentoml": bentoml.__version__,
+            },
+            **result.extra,
+        }
+    )
+
+
+def save_model(result: TrainingResult) -> str:
+    """Save the winner as ``stroke_risk_model`` and return its full tag."""
+    saved = bentoml.sklearn.save_model(
+        MODEL_NAME,
+        result.model,
+        signatures={"predict_proba": {"batchable": False}},
+        labels={"family": result.winner, "quick": str(result.quick).lower()},
+        metadata=training_metadata(result),
+        custom_objects={"lean": result.lean, "profile": result.profile.model_dump()},
+    )
+    return str(saved.tag)
+
+
+def load_stored_model(tag: str | bentoml.Model) -> StoredModel:
+    """Load the pipeline, its lean copy and profile; a clear error if the tag is absent."""
+    model = tag if isinstance(tag, bentoml.Model) else get_model(tag)
+    return StoredModel(
+        tag=str(model.tag),
+        pipeline=bentoml.sklearn.load_model(model),
+        lean=model.custom_objects["lean"],
+        profile=TrainingProfile.model_validate(model.custom_objects["profile"]),
+        metadata=dict(model.info.metadata),
+    )
+
+
+__all__ = ["ModelNotFoundError", "StoredModel", "load_stored_model", "save_model"]

@@ -1,0 +1,234 @@
+"""The app's form and wording, without a service: everything comes from the schema."""
+
+from __future__ import annotations
+
+import json
+from typing import get_args
+
+import pandas as pd
+import pytest
+
+from stroke_risk.app.batch import patients_for_service
+from stroke_risk.app.client import DEFAULT_API_URL, StrokeRiskClient, chunks
+from stroke_risk.app.views import (
+    BAND_BACKGROUNDS,
+    BAND_COLOURS,
+    BMI_NOT_MEASURED,
+    MAX_STYLED_CELLS,
+    factor_chart,
+    form_fields,
+    highlight_bands,
+    option_label,
+    patient_from_form,
+    people_like_this,
+    percent_text,
+    what_if_views,
+)
+from stroke_risk.core.responses import Assessment, RiskBand
+from stroke_risk.core.schema import FEATURES, NUMERIC_FEATURES, Patient, categories, numeric_limits
+from tests.conftest import EXAMPLE_PATIENT
+
+
+def test_form_asks_every_schema_field_in_the_schemas_order():
+    assert [field.name for field in form_fields()] == list(FEATURES)
+
+
+def test_form_choices_units_limits_and_help_come_from_the_schema():
+    for field in form_fields():
+        info = Patient.model_fields[field.name]
+        assert field.label.startswith(info.title)
+        assert info.description in field.help
+        if field.name in NUMERIC_FEATURES:
+            assert field.limits == numeric_limits(field.name)
+        else:
+            assert field.options == categories(field.name)
+    labels = {field.name: field.label for field in form_fields()}
+    assert labels["age"] == "Age (years)"
+    assert labels["avg_glucose_level"] == "Average glucose (mg/dL)"
+    assert labels["bmi"] == "BMI (kg/m²)"
+
+
+def test_children_and_people_who_never_worked_can_be_entered():
+    fields = {field.name: field for field in form_fields()}
+    assert fields["age"].limits[0] == 0
+    assert {"children", "Never_worked"} <= set(fields["work_type"].options)
+    assert option_label("work_type", "Never_worked") == "Never worked"
+    assert fields["ever_married"].options == ("Yes", "No")
+    assert [option_label("hypertension", v) for v in fields["hypertension"].options] == [
+        "No",
+        "Yes",
+    ]
+
+
+def test_a_complete_form_becomes_exactly_the_schemas_patient():
+    patient, problems = patient_from_form({**EXAMPLE_PATIENT, "reference": "AB-12"}, False)
+    assert problems == []
+    assert patient == Patient.model_validate(EXAMPLE_PATIENT).model_dump()
+    assert "reference" not in patient  # the patient reference never leaves the app
+    assert patient["ever_married"] == "Yes"
+
+
+def test_unanswered_questions_are_named_and_nothing_is_sent():
+    patient, problems = patient_from_form({"gender": "Female", "age": 4.0}, False)
+    assert patient is None
+    assert len(problems) == len(FEATURES) - 2
+    assert "Work type: please answer." in problems
+    assert any(BMI_NOT_MEASURED in problem for problem in problems)
+
+
+def test_a_blank_bmi_is_only_sent_as_not_measured_when_ticked():
+    values = {**EXAMPLE_PATIENT, "bmi": None}
+    assert patient_from_form(values, bmi_not_measured=False)[0] is None
+    patient, _ = patient_from_form(values, bmi_not_measured=True)
+    assert patient["bmi"] is None
+    # Ticking the box wins over a number left in the field.
+    patient, _ = patient_from_form(EXAMPLE_PATIENT, bmi_not_measured=True)
+    assert patient["bmi"] is None
+
+
+def test_impossible_values_are_refused_with_the_fields_title():
+    patient, problems = patient_from_form({**EXAMPLE_PATIENT, "age": 130.0}, False)
+    assert patient is None
+    assert problems == ["Age (years): Input should be less than or equal to 120."]
+
+
+@pytest.mark.parametrize(
+    ("probability", "expected"),
+    [
+        (0.2263, "about 23 in 100 people like this patient"),
+        (0.125, "about 13 in 100 people like this patient"),  # half rounds up, not to even
+        (0.01, "about 1 in 100 people like this patient"),
+        (0.004, "fewer than 1 in 100 people like this patient (about 4 in 1,000)"),
+        (0.0003, "fewer than 1 in 1,000 people like this patient"),
+    ],
+)
+def test_risk_is_also_said_as_people_in_100(probability, expected):
+    assert people_like_this(probability) == expected
+
+
+def test_tiny_risks_are_not_shown_as_zero():
+    assert percent_text(0.0002) == "<0.1%"
+    assert percent_text(0.2263) == "22.6%"
+
+
+def test_every_risk_band_has_a_colour_and_a_highlight():
+    assert set(BAND_COLOURS) == set(BAND_BACKGROUNDS) == set(get_args(RiskBand))
+
+
+def _assessment(**changes) -> Assessment:
+    base = {
+        "probability": 0.2263,
+        "percent": 22.6,
+        "risk_band": "high",
+        "risk_band_thresholds": (0.05, 0.15),
+        "comparison": {
+            "group": "Male, 60-69",
+            "patients": 222,
+            "average_risk": 0.0885,
+            "observed_rate": 0.0856,
+            "relative_risk": 2.56,
+        },
+        "contributing_factors": [
+            {
+                "factor": "age",
+                "label": "Age",
+                "value": 67.0,
+                "typical_value": 45.0,
+                "risk_if_typical": 0.0607,
+                "effect": 0.1656,
+                "direction": "raises",
+            },
+            {
+                "factor": "bmi",
+                "label": "BMI",
+                "value": None,
+                "typical_value": 28.1,
+                "risk_if_typical": 0.2263,
+                "effect": 0.0,
+                "direction": "none",
+            },
+        ],
+        "what_if": [
+            {
+                "factor": "smoking_status",
+                "change": "stop smoking",
+                "current_value": "smokes",
+                "target_value": "formerly smoked",
+                "probability": 0.2207,
+                "absolute_reduction": 0.0056,
+            },
+            {
+                "factor": "bmi",
+                "change": "reach a BMI of 24.9",
+                "current_value": 36.6,
+                "target_value": 24.9,
+                "probability": 0.2295,
+                "absolute_reduction": -0.0032,
+            },
+        ],
+        "warnings": [],
+        "model_tag": "stroke_risk_model:test",
+    }
+    return Assessment.model_validate(base | changes)
+
+
+def test_what_if_is_a_before_and_after_and_admits_when_a_change_does_not_help():
+    smoking, bmi = what_if_views(_assessment())
+    assert (smoking.title, smoking.before, smoking.after) == ("Stop smoking", "22.6%", "22.1%")
+    assert smoking.change == "Smokes → Formerly smoked"
+    assert smoking.delta == "-0.6 points"
+    assert "0.6 percentage points lower" in smoking.summary
+    assert bmi.change == "36.6 kg/m² → 24.9 kg/m²"
+    assert bmi.delta == "+0.3 points"
+    assert "higher" in bmi.summary and "no benefit" in bmi.summary
+
+
+def test_factor_chart_shows_effects_in_points_coloured_by_direction():
+    spec = factor_chart(_assessment()).to_dict()
+    assert spec["mark"]["type"] == "bar"
+    assert spec["encoding"]["x"]["field"] == "effect_points"
+    assert spec["encoding"]["color"]["field"] == "direction"
+    rows = next(iter(spec["datasets"].values()))
+    assert [row["factor"] for row in rows] == ["Age: 67 years", "BMI: not measured"]
+    assert rows[0]["effect_points"] == pytest.approx(16.56)
+
+
+def test_band_cells_are_highlighted_in_the_ranked_table():
+    frame = pd.DataFrame({"risk_percent": [22.6, 3.1], "risk_band": ["high", "low"]})
+    html = highlight_bands(frame).to_html()
+    assert BAND_BACKGROUNDS["high"] in html and BAND_BACKGROUNDS["low"] in html
+
+
+def test_uploads_are_split_into_chunks_the_service_accepts():
+    sizes = [len(chunk) for _, chunk in chunks(range(25_001), 10_000)]
+    offsets = [offset for offset, _ in chunks(range(25_001), 10_000)]
+    assert sizes == [10_000, 10_000, 5_001]
+    assert offsets == [0, 10_000, 20_000]
+    assert StrokeRiskClient().max_batch_size == 10_000
+
+
+def test_uploaded_rows_become_strict_json_patients(stroke_data):
+    patients = patients_for_service(stroke_data.head(50))
+    text = json.dumps(patients, allow_nan=False)  # a blank BMI is null, never NaN
+    assert set(patients[0]) == set(FEATURES)
+    assert any(patient["bmi"] is None for patient in patients)
+    assert all(Patient.model_validate(patient) for patient in json.loads(text))
+
+
+def test_client_settings_come_from_the_environment_then_the_secrets(monkeypatch):
+    for name in ("STROKE_API_URL", "STROKE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    client = StrokeRiskClient.from_environment()
+    assert (client.base_url, client.api_key) == (DEFAULT_API_URL, None)
+    assert StrokeRiskClient.from_environment({"STROKE_API_KEY": "from-secrets"}).api_key == (
+        "from-secrets"
+    )
+    monkeypatch.setenv("STROKE_API_URL", "https://stroke.example.org/")
+    monkeypatch.setenv("STROKE_API_KEY", "from-env")
+    client = StrokeRiskClient.from_environment({"STROKE_API_KEY": "from-secrets"})
+    assert (client.base_url, client.api_key) == ("https://stroke.example.org", "from-env")
+
+
+def test_tables_too_big_to_colour_quickly_are_shown_plain():
+    frame = pd.DataFrame({"risk_band": ["low"] * (MAX_STYLED_CELLS + 1)})
+    assert highlight_bands(frame) is frame

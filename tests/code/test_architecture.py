@@ -1,0 +1,138 @@
+"""The package's layers: imports point inwards, and serving never loads training code.
+
+Read from the source with ``ast`` (every import, including those inside functions, but not
+those only made for type checkers), so a forbidden import fails here even on a code path
+no other test runs; and checked at run time in a fresh interpreter, which also catches an
+allowed module that drags a forbidden one in.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import stroke_risk
+
+PACKAGE = Path(stroke_risk.__file__).parent
+TRAINING_LIBRARIES = ("sklearn", "xgboost", "scipy")
+
+# sub-package -> what it must never import (module prefixes).
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "core": (
+        "stroke_risk.scoring",
+        "stroke_risk.training",
+        "stroke_risk.serving",
+        "stroke_risk.app",
+        "stroke_risk.loadtest",
+        *TRAINING_LIBRARIES,
+    ),
+    "scoring": (
+        "stroke_risk.training",
+        "stroke_risk.serving",
+        "stroke_risk.app",
+        "stroke_risk.loadtest",
+        "pandas",
+        *TRAINING_LIBRARIES,
+    ),
+    "serving": (
+        "stroke_risk.training",
+        "stroke_risk.app",
+        "stroke_risk.loadtest",
+        "pandas",
+        *TRAINING_LIBRARIES,
+    ),
+    # The app calls the service like any client: it never scores a patient itself.
+    "app": (
+        "stroke_risk.training",
+        "stroke_risk.serving",
+        "stroke_risk.scoring",
+        *TRAINING_LIBRARIES,
+    ),
+    "loadtest": (
+        "stroke_risk.training",
+        "stroke_risk.serving",
+        "stroke_risk.scoring",
+        *TRAINING_LIBRARIES,
+    ),
+    "training": ("stroke_risk.serving", "stroke_risk.app", "stroke_risk.loadtest"),
+}
+
+
+def _is_type_checking_block(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a source file imports, outside ``if TYPE_CHECKING:`` blocks."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if _is_type_checking_block(node):
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(), filename=str(path)))
+    return found
+
+
+def _violations(subpackage: str) -> list[str]:
+    bad = []
+    for path in sorted((PACKAGE / subpackage).rglob("*.py")):
+        for module in sorted(imported_modules(path)):
+            for prefix in FORBIDDEN[subpackage]:
+                if module == prefix or module.startswith(prefix + "."):
+                    bad.append(f"{path.relative_to(PACKAGE.parent)} imports {module}")
+    return bad
+
+
+def test_every_subpackage_has_rules_and_a_one_line_docstring() -> None:
+    subpackages = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
+    assert subpackages == sorted(FORBIDDEN)
+    for name in subpackages:
+        docstring = ast.get_docstring(ast.parse((PACKAGE / name / "__init__.py").read_text()))
+        assert docstring and "\n" not in docstring, f"{name}/__init__.py: one docstring line"
+
+
+@pytest.mark.parametrize("subpackage", sorted(FORBIDDEN))
+def test_imports_point_inwards(subpackage: str) -> None:
+    assert _violations(subpackage) == []
+
+
+def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
+    """Premise: an import inside a function counts; one for type checkers only does not."""
+    source = tmp_path / "example.py"
+    source.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    import pandas\n"
+        "def f():\n    from sklearn.linear_model import LogisticRegression\n"
+    )
+    modules = imported_modules(source)
+    assert "sklearn.linear_model" in modules
+    assert "pandas" not in modules
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["stroke_risk.serving.model_loading", "stroke_risk.app.batch", "stroke_risk.app.client"],
+)
+def test_serving_and_app_run_without_training_libraries(module: str) -> None:
+    """At run time, in a fresh interpreter: importing them loads no training library."""
+    code = (
+        f"import sys, {module}; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        f"{TRAINING_LIBRARIES!r} or m.startswith('stroke_risk.training')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
