@@ -30,12 +30,15 @@ from stroke_risk.app.views import (
     band_text,
     comparison_text,
     factor_chart,
+    factors_text,
     form_fields,
     highlight_bands,
+    interval_text,
     option_label,
     patient_from_form,
     people_like_this,
     percent_text,
+    reference_text,
     what_if_views,
 )
 from stroke_risk.core.patient_tables import ID_COLUMN, DataError
@@ -47,6 +50,8 @@ TABLE_COLUMNS = {
     ID_COLUMN: "Id",
     "line": "Line",
     "risk_percent": "Risk (%)",
+    "risk_low_percent": "95% interval from (%)",
+    "risk_high_percent": "95% interval to (%)",
     "risk_band": "Band",
     "relative_to_peers": "× peers",
     "peer_group": "Peer group",
@@ -141,6 +146,11 @@ def show_assessment(assessment: Assessment, reference: str) -> None:
     st.subheader(f"Result for {reference}" if reference else "Result")
     risk, band = st.columns(2)
     risk.metric("Estimated stroke risk", percent_text(assessment.probability), border=True)
+    if assessment.probability_interval is not None:
+        risk.caption(
+            f"{interval_text(assessment)}: 95% uncertainty interval (the range this model's "
+            "own procedure gives on other samples of the same data)."
+        )
     with band:
         st.badge(band_text(assessment), color=BAND_COLOURS[assessment.risk_band])
         st.markdown(
@@ -151,16 +161,19 @@ def show_assessment(assessment: Assessment, reference: str) -> None:
         st.warning(warning)
 
     st.markdown("##### What drives this estimate")
+    st.write(reference_text(assessment))
     st.altair_chart(factor_chart(assessment), width="stretch")
     st.caption(
-        "Each bar: how many percentage points higher (red) or lower (blue) the estimate is "
-        "than if only that factor had the training population's typical value."
+        "Each bar: how many times this factor multiplies the odds compared with the "
+        "reference patient's value (red raises, blue lowers). The factors' odds ratios "
+        "multiply exactly to the ratio of this patient's odds to the reference's. "
+        + factors_text(assessment)
     )
 
     st.markdown("##### What if")
     views = what_if_views(assessment)
     if not views:
-        st.write("Smoking, BMI and glucose are already at or below their healthy targets.")
+        st.write("Glucose is already at or below its healthy target.")
     for view in views:
         with st.container(border=True):
             change, risk = st.columns([3, 2], vertical_alignment="center")
@@ -175,8 +188,13 @@ def show_assessment(assessment: Assessment, reference: str) -> None:
     if views:
         st.caption(
             "Estimates for otherwise similar patients in the data, not proof that the change "
-            "lowers this patient's risk."
+            "lowers this patient's risk. Only factors whose effect these data can estimate "
+            "get a what-if (see the model card)."
         )
+    if assessment.guidance:
+        st.markdown("##### Guideline advice (not from this model)")
+        for advice in assessment.guidance:
+            st.markdown(f"- **{advice.advice}** {advice.why_not_from_model} _{advice.source}_")
     st.info(assessment.disclaimer)
     st.caption(f"Model {assessment.model_tag}")
 

@@ -72,6 +72,9 @@ def results_frame(
     if ID_COLUMN in valid.columns:
         frame[ID_COLUMN] = valid[ID_COLUMN].to_numpy()
     frame["risk_percent"] = [round(100 * a.probability, 1) for a in assessments]
+    intervals = [a.probability_interval or [None, None] for a in assessments]
+    frame["risk_low_percent"] = [None if lo is None else round(100 * lo, 1) for lo, _ in intervals]
+    frame["risk_high_percent"] = [None if hi is None else round(100 * hi, 1) for _, hi in intervals]
     frame["risk_band"] = [a.risk_band for a in assessments]
     frame["people_like_this"] = [people_like_this(a.probability) for a in assessments]
     frame["relative_to_peers"] = [a.comparison.relative_risk for a in assessments]

@@ -193,32 +193,62 @@ def comparison_text(assessment: Assessment) -> str:
     )
 
 
+def interval_text(assessment: Assessment) -> str:
+    """'14.8% (12.1% to 17.9%)', or the percentage alone for a model without intervals."""
+    text = percent_text(assessment.probability)
+    if assessment.probability_interval is None:
+        return text
+    low, high = assessment.probability_interval
+    return f"{text} ({percent_text(low)} to {percent_text(high)})"
+
+
+def reference_text(assessment: Assessment) -> str:
+    """Whom the drivers compare with, and that patient's own estimate."""
+    reference = assessment.reference_patient
+    return (
+        f"Compared with a reference patient: {reference.description}, whose estimate is "
+        f"{percent_text(reference.probability)}."
+    )
+
+
 def factors_frame(assessment: Assessment) -> pd.DataFrame:
-    """The contributing factors, largest first, with effects in percentage points."""
+    """The contributing factors, largest first, as odds ratios against the reference."""
     rows = [
         {
             "factor": f"{factor.label}: {format_value(factor.factor, factor.value)}",
-            "effect_points": round(100 * factor.effect, 2),
+            "odds_ratio": factor.odds_ratio,
             "direction": factor.direction,
-            "compared_with": format_value(factor.factor, factor.typical_value),
-            "risk_if_typical": percent_text(factor.risk_if_typical),
+            "compared_with": format_value(factor.factor, factor.reference_value),
+            "text": f"{factor.label} {format_value(factor.factor, factor.value)} "
+            f"(reference {format_value(factor.factor, factor.reference_value)}): odds "
+            f"× {factor.odds_ratio:.2f}, {factor.direction} the risk",
         }
         for factor in assessment.contributing_factors
     ]
     return pd.DataFrame(
-        rows, columns=["factor", "effect_points", "direction", "compared_with", "risk_if_typical"]
+        rows, columns=["factor", "odds_ratio", "direction", "compared_with", "text"]
     )
 
 
+def factors_text(assessment: Assessment) -> str:
+    """The drivers chart's text alternative: one sentence per factor."""
+    return "; ".join(factors_frame(assessment)["text"]) + "."
+
+
 def factor_chart(assessment: Assessment) -> alt.Chart:
-    """Horizontal bars: how many percentage points each factor adds (red) or removes (blue)."""
+    """Horizontal bars on a log scale: how many times each factor multiplies the odds
+    against the reference patient's value (above 1, red, raises; below 1, blue, lowers)."""
     frame = factors_frame(assessment)
     directions = list(DIRECTION_COLOURS)
     return (
-        alt.Chart(frame)
+        alt.Chart(frame, description=factors_text(assessment))
         .mark_bar()
         .encode(
-            x=alt.X("effect_points:Q", title="Percentage points compared with a typical value"),
+            x=alt.X(
+                "odds_ratio:Q",
+                title="Odds ratio against the reference patient (log scale)",
+                scale=alt.Scale(type="log"),
+            ),
             y=alt.Y(
                 "factor:N", sort=None, title=None, axis=alt.Axis(labelLimit=280, labelOverlap=False)
             ),
@@ -231,9 +261,8 @@ def factor_chart(assessment: Assessment) -> alt.Chart:
             ),
             tooltip=[
                 alt.Tooltip("factor:N", title="Factor"),
-                alt.Tooltip("effect_points:Q", title="Points", format="+.2f"),
-                alt.Tooltip("compared_with:N", title="Typical value"),
-                alt.Tooltip("risk_if_typical:N", title="Risk if typical"),
+                alt.Tooltip("odds_ratio:Q", title="Odds ratio", format=".2f"),
+                alt.Tooltip("compared_with:N", title="Reference value"),
             ],
         )
         .properties(height=alt.Step(32))

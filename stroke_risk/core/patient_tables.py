@@ -14,7 +14,15 @@ from typing import IO
 import pandas as pd
 from pydantic import ValidationError
 
-from stroke_risk.core.schema import FEATURES, FLAG_FEATURES, NUMERIC_FEATURES, TARGET, Patient
+from stroke_risk.core.schema import (
+    FEATURES,
+    FLAG_FEATURES,
+    NUMERIC_FEATURES,
+    TARGET,
+    Patient,
+    PatientRecord,
+)
+from stroke_risk.core.validation_errors import message as error_message
 
 MISSING_MARKERS = {"", "N/A", "NA", "NaN", "nan", "null", "None"}
 ID_COLUMN = "id"
@@ -83,8 +91,11 @@ def parse_patients(frame: pd.DataFrame, require_target: bool = False) -> ParsedP
     """Validate every row of a raw (all-text) table against the patient schema.
 
     Unknown extra columns are ignored, except that ``id`` is kept as the row's reference
-    and ``stroke`` is kept (and checked) when ``require_target`` is set.
+    and ``stroke`` is kept (and checked) when ``require_target`` is set. A labelled table is
+    the data set, read as recorded (:class:`PatientRecord`, any age); a table to score is
+    read as :class:`Patient`, so a patient under 18 is a row that is not scored, with why.
     """
+    model = PatientRecord if require_target else Patient
     required = list(FEATURES) + ([TARGET] if require_target else [])
     missing = [column for column in required if column not in frame.columns]
     if missing:
@@ -114,11 +125,11 @@ def parse_patients(frame: pd.DataFrame, require_target: bool = False) -> ParsedP
                 values[name] = raw
         row_errors: list[RowError] = []
         try:
-            record = Patient.model_validate(values).model_dump()
+            record = model.model_validate(values).model_dump()
         except ValidationError as exc:
             for error in exc.errors():
                 column = str(error["loc"][0]) if error["loc"] else "?"
-                message = error["msg"]
+                message = error_message(error)
                 raw_value = values.get(column)
                 if raw_value is None or raw_value == "":
                     message = "is empty"

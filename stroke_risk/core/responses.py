@@ -19,26 +19,57 @@ RiskBand = Literal["low", "moderate", "high"]
 
 
 class Factor(BaseModel):
-    """How much one factor moves this patient's risk compared with a typical value."""
+    """One factor's share of the difference between this patient and the reference patient.
+
+    Shares are exact on the log-odds scale (Shapley values of the calibrated log-odds, which
+    for the additive models shipped here are each factor's own term): the listed
+    ``log_odds`` plus ``other_factors_log_odds`` equal logit(probability) minus
+    logit(reference_patient.probability), and the ``odds_ratio``s multiply to the ratio of
+    the two odds. On the probability scale no such exact split exists.
+    """
 
     factor: str = Field(description="Field name, e.g. 'age'.")
     label: str
     value: float | int | str | None = Field(description="The patient's value.")
-    typical_value: float | int | str = Field(description="The training population's typical value.")
-    risk_if_typical: float = Field(description="Probability if only this factor were typical.")
-    effect: float = Field(description="probability - risk_if_typical (positive raises risk).")
+    reference_value: float | int | str = Field(description="The reference patient's value.")
+    odds_ratio: float = Field(
+        description="How many times this factor multiplies the odds compared with the "
+        "reference patient's value (above 1 raises the risk)."
+    )
+    log_odds: float = Field(description="The same on the log-odds scale: log(odds_ratio).")
     direction: Literal["raises", "lowers", "none"]
 
 
 class WhatIf(BaseModel):
-    """The risk if one modifiable factor were at a healthy value, all else unchanged."""
+    """The model's risk if one modifiable factor were at a healthy value, all else unchanged.
+
+    Only for factors whose effect this data set can estimate (the model card shows the
+    evidence); the others get guideline ``guidance`` instead.
+    """
 
     factor: str
-    change: str = Field(description="What would change, e.g. 'stop smoking'.")
+    change: str = Field(description="What would change, e.g. 'bring average glucose to 99'.")
     current_value: float | str
     target_value: float | str
     probability: float
     absolute_reduction: float = Field(description="Current probability minus this one.")
+
+
+class Guidance(BaseModel):
+    """Advice from clinical guidelines, NOT estimated by this model or its data."""
+
+    factor: str
+    advice: str
+    why_not_from_model: str = Field(description="Why this data set cannot estimate it.")
+    source: str = Field(description="Where the advice comes from.")
+
+
+class ReferencePatient(BaseModel):
+    """Whom the drivers compare the patient with: the typical adult of the training data."""
+
+    description: str = Field(description="e.g. 'a 50.5-year-old woman who never smoked, ...'.")
+    probability: float = Field(description="The model's probability for the reference patient.")
+    values: dict[str, float | int | str] = Field(description="The reference patient's fields.")
 
 
 class PeerComparison(BaseModel):
@@ -55,14 +86,31 @@ class Assessment(BaseModel):
     """One patient's result. Decision support, not a diagnosis."""
 
     probability: float = Field(ge=0, le=1, description="Calibrated probability of stroke.")
+    probability_interval: list[float] | None = Field(
+        min_length=2,
+        max_length=2,
+        description="[low, high]: 95% of bootstrap refits of the whole training procedure "
+        "give this patient a probability in this range. Wider where the data are thin. "
+        "null only for models trained before intervals existed.",
+    )
     percent: float = Field(description="The probability as a percentage, one decimal.")
     risk_band: RiskBand
     risk_band_thresholds: tuple[float, float] = Field(
         description="low < first <= moderate < second <= high."
     )
     comparison: PeerComparison
-    contributing_factors: list[Factor] = Field(description="Largest effects first.")
-    what_if: list[WhatIf] = Field(description="Only factors not already at a healthy value.")
+    reference_patient: ReferencePatient
+    contributing_factors: list[Factor] = Field(description="Largest shares first.")
+    other_factors_log_odds: float = Field(
+        description="The log-odds share of the factors not listed, so that the shares add up."
+    )
+    what_if: list[WhatIf] = Field(
+        description="Only supported factors, and only where not already at a healthy value."
+    )
+    guidance: list[Guidance] = Field(
+        description="Guideline advice for factors this data set cannot estimate; not from "
+        "the model."
+    )
     warnings: list[str]
     model_tag: str
     disclaimer: str = DISCLAIMER

@@ -24,9 +24,15 @@ def location(loc: Sequence[Any]) -> str:
     return text or "the request body"
 
 
+def message(error: dict[str, Any]) -> str:
+    """The rule broken, without pydantic's "Value error, " prefix on our own validators."""
+    text = str(error.get("msg", "invalid"))
+    return text.removeprefix("Value error, ")
+
+
 def describe(detail: Sequence[dict[str, Any]], limit: int = SHOWN) -> str:
     """The first few problems, each with its place and rule, and how many more there are."""
-    parts = [f"{location(error.get('loc', ()))}: {error.get('msg', 'invalid')}" for error in detail]
+    parts = [f"{location(error.get('loc', ()))}: {message(error)}" for error in detail]
     more = len(parts) - limit
     return "; ".join(parts[:limit]) + (f"; and {more} more" if more > 0 else "")
 

@@ -8,9 +8,12 @@ pipeline by more than ``LEAN_TOLERANCE`` at training time is refused.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import bentoml
 from bentoml.exceptions import NotFound
 
+from stroke_risk.scoring.intervals import ProbabilityIntervals
 from stroke_risk.scoring.lean import LeanModel, LeanModelError
 from stroke_risk.scoring.profile import TrainingProfile
 
@@ -40,11 +43,26 @@ def model_exists(tag: str) -> bool:
     return True
 
 
-def load_lean(model: bentoml.Model) -> tuple[LeanModel, TrainingProfile]:
-    """The stored lean model and training profile, refusing a lean copy that drifted."""
+@dataclass(frozen=True)
+class StoredLean:
+    """What scoring needs from a stored model."""
+
+    tag: str
+    lean: LeanModel
+    profile: TrainingProfile
+    # None for models trained before intervals existed: their replies carry no interval.
+    intervals: ProbabilityIntervals | None
+
+
+def load_lean(model: bentoml.Model) -> StoredLean:
+    """The stored lean model, profile and intervals, refusing a lean copy that drifted."""
     gap = model.info.metadata.get("lean_max_difference", 1.0)
     if gap > LEAN_TOLERANCE:
         raise LeanModelError(f"lean model differs from the pipeline by {gap:.2e}")
-    lean: LeanModel = model.custom_objects["lean"]
-    profile = TrainingProfile.model_validate(model.custom_objects["profile"])
-    return lean, profile
+    objects = model.custom_objects
+    return StoredLean(
+        tag=str(model.tag),
+        lean=objects["lean"],
+        profile=TrainingProfile.model_validate(objects["profile"]),
+        intervals=objects.get("intervals"),
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ import numpy as np
 from stroke_risk.core.config import Settings
 from stroke_risk.core.responses import DISCLAIMER, RiskBand
 from stroke_risk.core.schema import FEATURES, NUMERIC_FEATURES, Patient
+from stroke_risk.scoring.intervals import ProbabilityIntervals
 from stroke_risk.scoring.lean import Columns, LeanModel
 from stroke_risk.scoring.profile import TrainingProfile
 from stroke_risk.scoring.shape_functions import ShapeFunctions, is_additive
@@ -46,6 +48,17 @@ def _no_garbage_collection() -> Iterator[None]:
             gc.enable()
 
 
+@dataclass(frozen=True)
+class Scores:
+    """The unrounded numbers behind a batch's replies."""
+
+    probability: np.ndarray  # (n,)
+    interval: np.ndarray | None  # (n, 2): low, high; None without bootstrap refits
+    shares: np.ndarray  # (n, factors): log-odds shares against the reference patient
+    changed: np.ndarray  # (changes, n): probability with each supported change made
+    applies: list[np.ndarray]  # per change: whether it applies to each patient
+
+
 def patients_to_columns(patients: list[Patient]) -> Columns:
     """Validated patients -> one numpy array per field (a blank BMI becomes NaN)."""
     columns: Columns = {}
@@ -68,12 +81,18 @@ class RiskAssessor:
     """
 
     def __init__(
-        self, lean: LeanModel, profile: TrainingProfile, settings: Settings, model_tag: str
+        self,
+        lean: LeanModel,
+        profile: TrainingProfile,
+        settings: Settings,
+        model_tag: str,
+        intervals: ProbabilityIntervals | None = None,
     ) -> None:
         self.lean = lean
         self.profile = profile
         self.settings = settings
         self.model_tag = model_tag
+        self.intervals = intervals
         self.thresholds = tuple(settings.risk_band_thresholds)
         # Additive models are explained by swapping one field's term (see shape_functions).
         self.shapes = ShapeFunctions(lean) if is_additive(lean) else None
@@ -85,27 +104,36 @@ class RiskAssessor:
     def risk_band(self, probability: float) -> RiskBand:
         return risk_band(probability, self.thresholds)
 
-    def probabilities(
-        self, columns: Columns
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
-        """(as given [n], each factor typical [F, n], each change applied [C, n], applies)."""
+    def scores(self, columns: Columns) -> Scores:
+        """Every number behind the replies, unrounded, for patients given as columns."""
         applies = self.what_ifs.applies(columns)
         if self.shapes is not None:
             terms = self.shapes.terms(columns)
             margin = self.shapes.margins(terms)
-            typical = self.drivers.typical_margins(margin, terms)
             changed = self.what_ifs.changed_margins(margin, terms, applies)
             to_p = self.shapes.probabilities
-            return to_p(margin), to_p(typical.T), to_p(changed), applies
-        # Not additive (a decision tree): score every variant row.
-        base = self.lean.encoder.encode(columns)
-        n_variants = 1 + len(FEATURES) + len(self.what_ifs)
-        variants = np.repeat(base[None], n_variants, axis=0)
-        self.drivers.set_typical(variants, first=1)
-        self.what_ifs.set_changed(variants, first=1 + len(FEATURES), applies=applies)
-        n = len(base)
-        p = self.lean.predict_encoded(variants.reshape(n_variants * n, -1)).reshape(n_variants, n)
-        return p[0], p[1 : 1 + len(FEATURES)], p[1 + len(FEATURES) :], applies
+            probability, changed = to_p(margin), to_p(changed)
+            shares = self.drivers.shares_from_terms(terms)
+        else:  # not additive (a decision tree): score variant rows, enumerate coalitions
+            base = self.lean.encoder.encode(columns)
+            n_variants = 1 + len(self.what_ifs)
+            variants = np.repeat(base[None], n_variants, axis=0)
+            self.what_ifs.set_changed(variants, first=1, applies=applies)
+            n = len(base)
+            p = self.lean.predict_encoded(variants.reshape(n_variants * n, -1))
+            p = p.reshape(n_variants, n)
+            probability, changed = p[0], p[1:]
+            shares = self.drivers.shares_by_enumeration(base)
+        if self.intervals is not None:
+            low, high = self.intervals.interval(columns)
+            interval = np.column_stack([low, high])
+        else:
+            interval = None
+        return Scores(probability, interval, shares, changed, applies)
+
+    def probabilities(self, columns: Columns) -> np.ndarray:
+        """The calibrated probability of each patient."""
+        return self.scores(columns).probability
 
     def assess(self, patients: list[Patient]) -> list[AssessmentResult]:
         """One explained result per patient, in order."""
@@ -123,32 +151,45 @@ class RiskAssessor:
         values = patient.__dict__
         terms = [shapes.term(name, values[name]) for name in FEATURES]
         margin = shapes.margin(terms)
-        typical = [shapes.probability(m) for m in self.drivers.typical_margins_one(margin, terms)]
         applies = self.what_ifs.applies_one(values)
         changed = [
             shapes.probability(m) for m in self.what_ifs.changed_margins_one(margin, terms, applies)
         ]
         p = shapes.probability(margin)
-        effects = [p - t for t in typical]
-        numbers = np.round(
-            np.array([p, *typical, *effects, *changed, *(p - x for x in changed)]), DECIMALS
+        shares = self.drivers.shares_one(terms)
+        columns = None
+        if self.intervals is not None:
+            columns = patients_to_columns([patient])
+            low, high = self.intervals.interval(columns)
+            interval = [float(low[0]), float(high[0])]
+        else:
+            interval = None
+        # Ranked by the rounded shares (ties in factor order), as the batch path does.
+        rounded = np.round(np.array(shares), DECIMALS) + 0.0
+        top = sorted(range(len(FEATURES)), key=lambda k: -abs(rounded[k]))
+        top = top[: self.settings.top_factors]
+        other = sum(shares) - sum(shares[k] for k in top)
+        numbers = (
+            np.round(
+                np.array(
+                    [p, *(interval or (0.0, 0.0)), other, *shares, *changed]
+                    + [p - x for x in changed]
+                ),
+                DECIMALS,
+            )
+            + 0.0  # no "-0.0" in replies
         ).tolist()
-        top = sorted(range(len(FEATURES)), key=lambda k: -abs(effects[k]))
-        n_factors = len(FEATURES)
-        direction = [
-            1 if e > 0 else -1 if e < 0 else 0 for e in numbers[1 + n_factors : 1 + 2 * n_factors]
-        ]
-        warnings = (
-            self.warnings.many(patients_to_columns([patient])).get(0, [])
-            if self.warnings.may_warn(values)
-            else []
-        )
+        warnings = []
+        if self.warnings.may_warn(values):
+            if columns is None:
+                columns = patients_to_columns([patient])
+            warnings = self.warnings.many(columns).get(0, [])
         return self._result(
             values,
             numbers,
+            interval is not None,
             round(100 * p, 1),
-            direction,
-            top[: self.settings.top_factors],
+            top,
             applies,
             self.peers.compare_one(values["gender"], values["age"], p),
             warnings,
@@ -156,30 +197,41 @@ class RiskAssessor:
 
     def _assess_many(self, patients: list[Patient]) -> list[AssessmentResult]:
         columns = patients_to_columns(patients)
-        probability, typical, changed, applies = self.probabilities(columns)
-        effects = probability[None, :] - typical
-        top = np.argsort(-np.abs(effects), axis=0, kind="stable")[: self.settings.top_factors]
-        n_factors = len(FEATURES)
+        scores = self.scores(columns)
+        probability, shares = scores.probability, scores.shares
+        n = len(probability)
+        rounded = np.abs(np.round(shares, DECIMALS))
+        top = np.argsort(-rounded, axis=1, kind="stable")[:, : self.settings.top_factors]
+        other = shares.sum(axis=1) - np.take_along_axis(shares, top, axis=1).sum(axis=1)
+        interval = scores.interval if scores.interval is not None else np.zeros((n, 2))
         # Round everything in one call and turn it into Python floats per patient.
         table = np.round(
-            np.concatenate(
-                [probability[None], typical, effects, changed, probability[None] - changed]
-            ).T,
+            np.column_stack(
+                [
+                    probability,
+                    interval,
+                    other,
+                    shares,
+                    scores.changed.T,
+                    (probability[None] - scores.changed).T,
+                ]
+            ),
             DECIMALS,
         )
+        table += 0.0  # no "-0.0" in replies
         rows = table.tolist()
         percent = np.round(100 * probability, 1).tolist()
-        direction = np.sign(table[:, 1 + n_factors : 1 + 2 * n_factors]).astype(int).tolist()
-        top_list = top.T.tolist()
-        applies_rows = np.column_stack(applies).tolist()
+        top_list = top.tolist()
+        applies_rows = np.column_stack(scores.applies).tolist()
         comparisons = self.peers.compare_many(columns["gender"], columns["age"], probability)
         warnings = self.warnings.many(columns)
+        has_interval = scores.interval is not None
         return [
             self._result(
                 patient.__dict__,
                 rows[i],
+                has_interval,
                 percent[i],
-                direction[i],
                 top_list[i],
                 applies_rows[i],
                 comparisons[i],
@@ -192,37 +244,36 @@ class RiskAssessor:
         self,
         values: dict[str, Any],
         row: list[float],
+        has_interval: bool,
         percent: float,
-        direction: list[int],
         top: list[int],
         applies: list[bool],
         comparison: dict[str, Any],
         warnings: list[str],
     ) -> AssessmentResult:
-        """The reply for one patient. ``row`` holds, rounded: probability, each factor's
-        risk-if-typical, each factor's effect, each change's risk, each change's reduction."""
+        """The reply for one patient. ``row`` holds, rounded: probability, the interval's
+        ends, the unlisted factors' share, each factor's share, each change's risk, each
+        change's reduction."""
         n_factors, n_changes = len(FEATURES), len(self.what_ifs)
-        changed_at = 1 + 2 * n_factors
+        changed_at = 4 + n_factors
         p = row[0]
         return AssessmentResult(
             p,
+            row[1:3] if has_interval else None,
             percent,
             self.risk_band(p),
             self.thresholds,
             comparison,
-            self.drivers.results(
-                values,
-                row[1 : 1 + n_factors],
-                row[1 + n_factors : changed_at],
-                direction,
-                top,
-            ),
+            self.drivers.reference,
+            self.drivers.results(values, row[4:changed_at], top),
+            row[3],
             self.what_ifs.results(
                 values,
                 row[changed_at : changed_at + n_changes],
                 row[changed_at + n_changes : changed_at + 2 * n_changes],
                 applies,
             ),
+            self.what_ifs.guidance(values),
             warnings,
             self.model_tag,
             DISCLAIMER,

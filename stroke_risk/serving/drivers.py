@@ -1,14 +1,23 @@
-"""What drives a patient's risk: each factor's effect against the typical patient.
+"""What drives a patient's risk: exact shares of the gap to a named reference patient.
 
-A factor's effect is the patient's probability minus the probability if only that factor
-were at the training population's typical value (the profile's reference patient). For an
-additive model that swaps one term of the log-odds sum (see
-:mod:`stroke_risk.scoring.shape_functions`); for a decision tree it scores one variant row
-per factor with that factor's encoded columns set to the reference's.
+Each factor's share is its Shapley value of the calibrated log-odds, with the reference
+patient (the typical adult of the training data, named in every reply) as the baseline.
+The shares add up exactly: their sum is logit(p) - logit(p_reference), and their
+exponentials (odds ratios) multiply to the ratio of the two odds. On the probability scale
+"the risk if only this factor were typical" does not add up (in the high band such
+effects summed to 1.3 times the gap, up to 1.6), so shares are reported where they are
+exact, with the reference's probability beside them.
+
+For an additive model (logistic regression, depth-one XGBoost) a factor's Shapley value
+is its own term's difference from the reference's, times the calibration slope: no
+enumeration needed. Any other model (a decision tree) is explained by enumerating all
+2^10 coalitions of the factors, which gives the same exact values, more slowly.
 """
 
 from __future__ import annotations
 
+import math
+from itertools import product
 from typing import Any
 
 import numpy as np
@@ -17,9 +26,10 @@ from stroke_risk.core.schema import FEATURES, NUMERIC_FEATURES, Patient
 from stroke_risk.scoring.lean import Columns, LeanModel
 from stroke_risk.scoring.profile import TrainingProfile
 from stroke_risk.scoring.shape_functions import ShapeFunctions
-from stroke_risk.serving.results import FactorResult
+from stroke_risk.serving.results import DECIMALS, FactorResult
 
 _DIRECTIONS = {1: "raises", -1: "lowers", 0: "none"}
+_CHUNK = 64  # patients per enumeration step: 64 x 1,024 variant rows
 
 
 def reference_columns(profile: TrainingProfile) -> Columns:
@@ -30,8 +40,47 @@ def reference_columns(profile: TrainingProfile) -> Columns:
     }
 
 
+def describe_reference(reference: dict[str, Any]) -> str:
+    """The reference patient in words, e.g. 'a 50.5-year-old woman who never smoked, ...'."""
+    sex = {"Female": "woman", "Male": "man"}.get(str(reference["gender"]), "person")
+    smoking = {
+        "never smoked": "who never smoked",
+        "formerly smoked": "who formerly smoked",
+        "smokes": "who smokes",
+    }.get(str(reference["smoking_status"]), "whose smoking is not recorded")
+    conditions = [
+        name
+        for name, flag in (("hypertension", "hypertension"), ("heart disease", "heart_disease"))
+        if reference[flag]
+    ]
+    has = (
+        ", with " + " and ".join(conditions) if conditions else ", no hypertension or heart disease"
+    )
+    married = "ever married" if reference["ever_married"] == "Yes" else "never married"
+    return (
+        f"a {reference['age']:g}-year-old {sex} {smoking}{has}, BMI {reference['bmi']:g}, "
+        f"average glucose {reference['avg_glucose_level']:g} mg/dL, {married}, "
+        f"{str(reference['work_type']).replace('_', ' ').lower()} work, "
+        f"{str(reference['residence_type']).lower()} residence (the typical adult in the "
+        "training data)"
+    )
+
+
+def _shapley_weights(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """All 2^n coalitions as 0/1 rows, and the matrix that turns their values into Shapley
+    values: phi_i = sum over S of w_i(S) v(S), w_i(S) = |S|-1)!(n-|S|)!/n! if i in S, else
+    -|S|!(n-|S|-1)!/n!."""
+    coalitions = np.array(list(product((0, 1), repeat=n)), dtype=bool)
+    sizes = coalitions.sum(axis=1)
+    fact = math.factorial
+    inside = np.array([fact(s - 1) * fact(n - s) / fact(n) if s else 0.0 for s in sizes])
+    outside = np.array([fact(s) * fact(n - s - 1) / fact(n) if s < n else 0.0 for s in sizes])
+    weights = np.where(coalitions.T, inside[None, :], -outside[None, :])  # (n, 2^n)
+    return coalitions, weights
+
+
 class Drivers:
-    """Each factor's risk-if-typical and effect, for one patient or many."""
+    """Each factor's exact log-odds share against the reference patient, one or many."""
 
     def __init__(
         self,
@@ -40,55 +89,74 @@ class Drivers:
         shapes: ShapeFunctions | None,
         top_factors: int,
     ) -> None:
+        self.lean = lean
         self.top_factors = top_factors
+        self.shapes = shapes
+        reference = reference_columns(profile)
         self.slices = lean.encoder.slices()
-        self.reference_row = lean.encoder.encode(reference_columns(profile))[0]
+        self.reference_row = lean.encoder.encode(reference)[0]
+        self.reference_probability = float(lean.predict(reference)[0])
+        self.reference = {
+            "description": describe_reference(profile.reference),
+            "probability": round(self.reference_probability, DECIMALS),
+            "values": {name: profile.reference[name] for name in FEATURES},
+        }
         # Plain lists, read once per factor of every result of a batch.
         self.names = list(FEATURES)
         self.labels = [Patient.model_fields[name].title or name for name in FEATURES]
-        self.typical = [profile.reference[name] for name in FEATURES]
+        self.reference_values = [profile.reference[name] for name in FEATURES]
+        # Calibrated log-odds = -(a * margin + b): a term's share is -a times its change.
+        self.slope = -lean.calibration_a
         self.reference_terms = (
             [shapes.term(name, profile.reference[name]) for name in FEATURES]
             if shapes is not None
             else None
         )
 
-    def typical_margins_one(self, margin: float, terms: list[float]) -> list[float]:
-        """An additive model's log-odds with each factor typical, for one patient."""
+    def shares_one(self, terms: list[float]) -> list[float]:
+        """An additive model's shares for one patient, from its terms."""
         assert self.reference_terms is not None
-        return [
-            margin - term + reference
-            for term, reference in zip(terms, self.reference_terms, strict=True)
-        ]
+        slope = self.slope
+        return [slope * (t - r) for t, r in zip(terms, self.reference_terms, strict=True)]
 
-    def typical_margins(self, margin: np.ndarray, terms: np.ndarray) -> np.ndarray:
-        """An additive model's log-odds with each factor typical: [n, factors]."""
-        return margin[:, None] - terms + np.array(self.reference_terms)[None, :]
+    def shares_from_terms(self, terms: np.ndarray) -> np.ndarray:
+        """An additive model's shares: (n, factors)."""
+        return self.slope * (terms - np.array(self.reference_terms)[None, :])
 
-    def set_typical(self, variants: np.ndarray, first: int) -> None:
-        """In encoded variant rows ``first + k``, set factor ``k`` to the reference's value."""
-        for k, name in enumerate(FEATURES, start=first):
-            variants[k][:, self.slices[name]] = self.reference_row[self.slices[name]]
+    def shares_by_enumeration(self, encoded: np.ndarray) -> np.ndarray:
+        """Exact Shapley values of any model's calibrated log-odds: (n, factors)."""
+        coalitions, weights = _shapley_weights(len(FEATURES))
+        out = np.empty((len(encoded), len(FEATURES)))
+        for start in range(0, len(encoded), _CHUNK):
+            rows = encoded[start : start + _CHUNK]
+            variants = np.repeat(self.reference_row[None, None, :], len(coalitions), axis=0)
+            variants = np.repeat(variants, len(rows), axis=1)  # (2^F, chunk, width)
+            for k, name in enumerate(FEATURES):
+                columns = self.slices[name]
+                chosen = coalitions[:, k]
+                variants[chosen, :, columns] = rows[None, :, columns]
+            p = self.lean.predict_encoded(variants.reshape(-1, encoded.shape[1]))
+            p = np.clip(p, 1e-15, 1 - 1e-15)
+            values = np.log(p / (1 - p)).reshape(len(coalitions), len(rows))
+            out[start : start + len(rows)] = (weights @ values).T
+        return out
 
     def results(
-        self,
-        values: dict[str, Any],
-        risk_if_typical: list[float],
-        effects: list[float],
-        direction: list[int],
-        top: list[int],
+        self, values: dict[str, Any], shares: list[float], top: list[int]
     ) -> list[FactorResult]:
-        """The reply's ``contributing_factors``: the ``top`` factors, largest effect first."""
+        """The reply's ``contributing_factors``: the ``top`` factors, largest share first.
+
+        ``shares`` are already rounded to ``DECIMALS``."""
         names = self.names
         return [
             FactorResult(
                 names[k],
                 self.labels[k],
                 values[names[k]],
-                self.typical[k],
-                risk_if_typical[k],
-                effects[k],
-                _DIRECTIONS[direction[k]],
+                self.reference_values[k],
+                round(math.exp(shares[k]), 3),
+                shares[k],
+                _DIRECTIONS[(shares[k] > 0) - (shares[k] < 0)],
             )
             for k in top
         ]

@@ -15,5 +15,7 @@ from stroke_risk.serving.assessor import RiskAssessor
 
 def load_assessor(model: bentoml.Model, settings: Settings) -> RiskAssessor:
     """The explained-risk scorer for a stored model, refusing one whose lean copy drifted."""
-    lean, profile = load_lean(model)
-    return RiskAssessor(lean, profile, settings, str(model.tag))
+    stored = load_lean(model)
+    return RiskAssessor(
+        stored.lean, stored.profile, settings, stored.tag, intervals=stored.intervals
+    )

@@ -1,7 +1,8 @@
 """Warnings that travel with an estimate: where it extrapolates or assumes something.
 
-A number outside the range seen in training, a blank BMI (a typical value is assumed) and a
-category too rare in training to estimate on its own each get one sentence a GP can read.
+A number outside the range seen in training, a blank BMI (a typical value is assumed), a
+category too rare in training to estimate on its own and a record that contradicts itself
+(work type "children" for an adult) each get one sentence a GP can read.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class PatientWarnings:
             low, high = self.profile.ranges[name]
             if not low <= values[name] <= high:
                 return True
+        if values["work_type"] == "children":
+            return True
         return any(values[name] in rare for name, rare in self.rare.items())
 
     def many(self, columns: Columns) -> dict[int, list[str]]:
@@ -53,6 +56,11 @@ class PatientWarnings:
                     f"BMI not measured: a typical BMI ({self.profile.reference['bmi']}) "
                     "was assumed."
                 )
+        for i in np.flatnonzero(columns["work_type"] == "children").tolist():
+            flagged.setdefault(i, []).append(
+                "work_type 'children' is recorded for an adult: check the record (the "
+                "estimate uses it as entered)."
+            )
         for name, rare_values in self.rare.items():
             if not rare_values:
                 continue

@@ -29,6 +29,8 @@ class PeerGroups:
         self.groups: dict[tuple[str, int], dict[str, Any]] = {}
         for sex in categories("gender"):
             for index, (_, _, band) in enumerate(AGE_BANDS):
+                if TrainingProfile.peer_key("all", band) not in profile.peers:
+                    continue  # no one scored falls in it (under 18)
                 peers = profile.peers.get(TrainingProfile.peer_key(sex, band))
                 label = sex
                 if peers is None or peers.patients < MIN_PEERS:

@@ -21,9 +21,9 @@ class FactorResult(msgspec.Struct, gc=False):
     factor: str
     label: str
     value: float | int | str | None
-    typical_value: float | int | str
-    risk_if_typical: float
-    effect: float
+    reference_value: float | int | str
+    odds_ratio: float
+    log_odds: float
     direction: str
 
 
@@ -36,14 +36,25 @@ class WhatIfResult(msgspec.Struct, gc=False):
     absolute_reduction: float
 
 
+class GuidanceResult(msgspec.Struct, gc=False):
+    factor: str
+    advice: str
+    why_not_from_model: str
+    source: str
+
+
 class AssessmentResult(msgspec.Struct, gc=False):
     probability: float
+    probability_interval: list[float] | None
     percent: float
     risk_band: str
     risk_band_thresholds: tuple[float, float]
     comparison: dict[str, Any]
+    reference_patient: dict[str, Any]
     contributing_factors: list[FactorResult]
+    other_factors_log_odds: float
     what_if: list[WhatIfResult]
+    guidance: list[GuidanceResult]
     warnings: list[str]
     model_tag: str
     disclaimer: str

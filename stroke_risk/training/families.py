@@ -21,6 +21,11 @@ from xgboost import XGBClassifier
 from stroke_risk.training.features import build_preprocessor, monotone_constraints
 
 MODEL_STEP = "model"
+# Simplest first, by the number of parameters each family estimates: logistic regression
+# (one per encoded column, about 16), a depth-4 to 6 tree (up to 64 leaves plus their
+# splits), a booster of 200 to 400 stumps (a split and two leaf values each). Model choice
+# prefers the earlier family unless a later one wins by more than one standard error.
+SIMPLEST_FIRST: tuple[str, ...] = ("logistic_regression", "decision_tree", "xgboost")
 LOGIT_CLIP = 1e-4  # a leaf with no strokes gets log-odds logit(1e-4), not -infinity
 
 

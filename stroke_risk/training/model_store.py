@@ -21,6 +21,7 @@ import xgboost
 
 from stroke_risk.core.config import MODEL_NAME
 from stroke_risk.core.schema import Patient
+from stroke_risk.scoring.intervals import ProbabilityIntervals
 from stroke_risk.scoring.lean import LeanModel
 from stroke_risk.scoring.profile import TrainingProfile
 from stroke_risk.scoring.store import ModelNotFoundError, get_model
@@ -53,6 +54,9 @@ def training_metadata(result: TrainingResult) -> dict[str, Any]:
     return _jsonable(
         {
             "winner": result.winner,
+            "selection": result.selection,
+            "n_development": result.n_development,
+            "interval_refits": len(result.interval_refits),
             "candidates": [asdict(c) for c in result.candidates],
             "test_metrics": result.test_metrics,
             "test_metrics_uncalibrated": result.test_uncalibrated,
@@ -85,7 +89,11 @@ def save_model(result: TrainingResult) -> str:
         signatures={"predict_proba": {"batchable": False}},
         labels={"family": result.winner, "quick": str(result.quick).lower()},
         metadata=training_metadata(result),
-        custom_objects={"lean": result.lean, "profile": result.profile.model_dump()},
+        custom_objects={
+            "lean": result.lean,
+            "profile": result.profile.model_dump(),
+            "intervals": ProbabilityIntervals.from_lean_models(result.interval_refits),
+        },
     )
     return str(saved.tag)
 

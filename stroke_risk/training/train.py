@@ -26,18 +26,20 @@ from sklearn.model_selection import (
     train_test_split,
 )
 
-from stroke_risk.core.schema import FEATURES, TARGET
+from stroke_risk.core.schema import ADULT_AGE, FEATURES, TARGET
 from stroke_risk.scoring.lean import LeanModel
 from stroke_risk.scoring.profile import TrainingProfile, build_profile
 from stroke_risk.scoring.store import LEAN_TOLERANCE
+from stroke_risk.training.bootstrap_refits import bootstrap_refits, calibrated
 from stroke_risk.training.dataset import load_training_data, sha256_of
 from stroke_risk.training.evaluation import bootstrap_ci, risk_metrics, subgroup_table
-from stroke_risk.training.families import candidates
+from stroke_risk.training.families import SIMPLEST_FIRST, candidates
 from stroke_risk.training.lean_compile import compile_lean_model, max_difference
 
 logger = logging.getLogger(__name__)
 
 TEST_SIZE = 0.2
+INTERVAL_REFITS = 200  # bootstrap refits behind every probability_interval (quick: 20)
 
 
 @dataclass
@@ -55,13 +57,20 @@ class CandidateResult:
 
 @dataclass
 class TrainingResult:
-    """Everything training produced: the model, its copies and its evidence."""
+    """Everything training produced: the model, its copies and its evidence.
+
+    ``model`` is the shipped model, developed on all rows; the ``test_*`` figures come from
+    the same procedure fitted on the training split and scored once on the held-out split,
+    kept as a secondary check (50 strokes are too few to validate on).
+    """
 
     winner: str
     model: CalibratedClassifierCV
     lean: LeanModel
     profile: TrainingProfile
     candidates: list[CandidateResult]
+    selection: dict[str, Any]
+    interval_refits: list[LeanModel]
     test_metrics: dict[str, float]
     test_uncalibrated: dict[str, float]
     test_ci: dict[str, tuple[float, float]]
@@ -69,6 +78,7 @@ class TrainingResult:
     data_sha256: str
     seed: int
     quick: bool
+    n_development: int
     n_train: int
     n_test: int
     seconds: float = 0.0
@@ -129,6 +139,33 @@ def search_candidates(
     return results, estimators
 
 
+def choose_one_standard_error(results: list[CandidateResult]) -> tuple[str, dict[str, Any]]:
+    """The simplest family whose CV ROC AUC is within one standard error of the best.
+
+    Breiman's one-standard-error rule: a more complex family must beat a simpler one by
+    more than the noise of the comparison. The standard error is the best family's fold
+    SD over the square root of the number of folds (repeated folds are correlated, so it
+    understates the noise, which favours the complex family: the rule is if anything
+    lenient towards it). Simplicity is ``SIMPLEST_FIRST``'s order.
+    """
+    best = max(results, key=lambda r: r.cv_auc_mean)
+    standard_error = best.cv_auc_std / np.sqrt(best.cv_folds)
+    bar = best.cv_auc_mean - standard_error
+    by_name = {r.name: r for r in results}
+    chosen = next(
+        name for name in SIMPLEST_FIRST if name in by_name and by_name[name].cv_auc_mean >= bar
+    )
+    return chosen, {
+        "rule": "one standard error",
+        "best_by_cv_auc": best.name,
+        "best_cv_auc": best.cv_auc_mean,
+        "standard_error": float(standard_error),
+        "bar": float(bar),
+        "simplest_first": list(SIMPLEST_FIRST),
+        "chosen": chosen,
+    }
+
+
 def split(data: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The protocol's stratified 80/20 (training, test) split for ``seed``, rows shuffled.
 
@@ -149,34 +186,44 @@ def train(data_path: Path, seed: int = 42, quick: bool = False, n_jobs: int = 2)
     X_train, y_train = train_frame[list(FEATURES)], train_frame[TARGET].to_numpy()
 
     results, estimators = search_candidates(train_frame, seed, quick, n_jobs)
-    winner = max(results, key=lambda r: r.cv_auc_mean)
-    logger.info("Winner by cross-validated ROC AUC: %s", winner.name)
+    winner, selection = choose_one_standard_error(results)
+    logger.info(
+        "Chosen by the one-standard-error rule: %s (best by CV ROC AUC: %s)",
+        winner,
+        selection["best_by_cv_auc"],
+    )
+    estimator = estimators[winner]
 
-    # ensemble=False: one pipeline refitted on the whole training split plus one Platt
-    # calibrator fitted on its out-of-fold scores, so the lean path has one model to copy.
-    model = CalibratedClassifierCV(
-        estimators[winner.name],
-        method="sigmoid",
-        cv=StratifiedKFold(5, shuffle=True, random_state=seed),
-        ensemble=False,
-    ).fit(X_train, y_train)
-    uncalibrated = clone(estimators[winner.name]).fit(X_train, y_train)
+    # The secondary check: the procedure fitted on the training split, scored once on the
+    # held-out split. Nothing above looked at it.
+    split_model = calibrated(estimator, seed).fit(X_train, y_train)
+    uncalibrated = clone(estimator).fit(X_train, y_train)
+    X_test, y_test = test_frame[list(FEATURES)], test_frame[TARGET].to_numpy()
+    p_test = split_model.predict_proba(X_test)[:, 1]
 
-    lean = compile_lean_model(model, train_frame)
+    # The shipped model: the same procedure developed on all rows (ensemble=False: one
+    # pipeline plus one Platt calibrator on its out-of-fold scores, one model to copy).
+    model = calibrated(estimator, seed).fit(data[list(FEATURES)], data[TARGET].to_numpy())
+    lean = compile_lean_model(model, data)
     gap = max_difference(lean, model, data)
     if gap > LEAN_TOLERANCE:
         raise RuntimeError(f"lean model differs from the pipeline by {gap:.2e}")
+    refits = bootstrap_refits(
+        estimator, data, 20 if quick else INTERVAL_REFITS, seed=seed, n_jobs=n_jobs
+    )
+    logger.info("%d bootstrap refits for the probability intervals", len(refits))
 
-    # The test split is used here, once, to report; nothing above looked at it.
-    X_test, y_test = test_frame[list(FEATURES)], test_frame[TARGET].to_numpy()
-    p_test = model.predict_proba(X_test)[:, 1]
-    profile = build_profile(train_frame, model.predict_proba(X_train)[:, 1])
+    # The profile describes the intended population, adults: the service scores no one else.
+    adults = data[data["age"] >= ADULT_AGE]
+    profile = build_profile(adults, model.predict_proba(adults[list(FEATURES)])[:, 1])
     result = TrainingResult(
-        winner=winner.name,
+        winner=winner,
         model=model,
         lean=lean,
         profile=profile,
         candidates=results,
+        selection=selection,
+        interval_refits=refits,
         test_metrics=risk_metrics(y_test, p_test),
         test_uncalibrated=risk_metrics(y_test, uncalibrated.predict_proba(X_test)[:, 1]),
         test_ci=bootstrap_ci(y_test, p_test, n_resamples=200 if quick else 1000, seed=seed),
@@ -184,6 +231,7 @@ def train(data_path: Path, seed: int = 42, quick: bool = False, n_jobs: int = 2)
         data_sha256=sha256_of(data_path),
         seed=seed,
         quick=quick,
+        n_development=len(data),
         n_train=len(train_frame),
         n_test=len(test_frame),
         extra={"lean_max_difference": gap},

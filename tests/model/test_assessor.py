@@ -7,13 +7,23 @@ import copy
 import msgspec
 import numpy as np
 import pytest
+from scipy.special import logit
 
 from stroke_risk.core.config import Settings
-from stroke_risk.core.responses import Assessment, Factor, WhatIf
-from stroke_risk.core.schema import FEATURES, Patient
+from stroke_risk.core.responses import Assessment, Factor, Guidance, WhatIf
+from stroke_risk.core.schema import ADULT_AGE, FEATURES, Patient
+from stroke_risk.scoring.intervals import ProbabilityIntervals
 from stroke_risk.scoring.profile import build_profile
-from stroke_risk.serving.assessor import RiskAssessor
-from stroke_risk.serving.results import AssessmentResult, FactorResult, WhatIfResult, encode_json
+from stroke_risk.serving.assessor import RiskAssessor, patients_to_columns
+from stroke_risk.serving.results import (
+    AssessmentResult,
+    FactorResult,
+    GuidanceResult,
+    WhatIfResult,
+    encode_json,
+)
+from stroke_risk.training.bootstrap_refits import bootstrap_refits
+from stroke_risk.training.families import candidates
 from stroke_risk.training.lean_compile import compile_lean_model, frame_to_columns
 from tests.model.fitting import FAMILIES, fit_calibrated, training_split
 
@@ -24,8 +34,25 @@ pytestmark = pytest.mark.slow
 def assessor(request, stroke_data) -> RiskAssessor:
     train = training_split(stroke_data)
     lean = compile_lean_model(fit_calibrated(request.param, train), train)
-    profile = build_profile(train, lean.predict(frame_to_columns(train)))
+    adults = train[train["age"] >= ADULT_AGE]
+    profile = build_profile(adults, lean.predict(frame_to_columns(adults)))
     return RiskAssessor(lean, profile, Settings(), f"test:{request.param}")
+
+
+@pytest.fixture(scope="module")
+def with_intervals(stroke_data) -> RiskAssessor:
+    """A logistic regression with 40 bootstrap refits behind its intervals."""
+    train = training_split(stroke_data)
+    candidate = next(c for c in candidates(0) if c.name == "logistic_regression")
+    estimator = candidate.pipeline.set_params(
+        **{k: v[0] for k, v in candidate.quick_grid.items()}
+    )
+    lean = compile_lean_model(fit_calibrated("logistic_regression", train), train)
+    refits = bootstrap_refits(estimator, train, 40, seed=3)
+    adults = train[train["age"] >= ADULT_AGE]
+    profile = build_profile(adults, lean.predict(frame_to_columns(adults)))
+    intervals = ProbabilityIntervals.from_lean_models(refits)
+    return RiskAssessor(lean, profile, Settings(), "test:intervals", intervals=intervals)
 
 
 def assess(assessor: RiskAssessor, patients: list[Patient]) -> list[dict]:
@@ -33,11 +60,17 @@ def assess(assessor: RiskAssessor, patients: list[Patient]) -> list[dict]:
     return msgspec.to_builtins(assessor.assess(patients))
 
 
+def adult_patients(stroke_data, n: int | None = None, seed: int = 1) -> list[Patient]:
+    adults = stroke_data[stroke_data["age"] >= ADULT_AGE]
+    sample = adults if n is None else adults.sample(n, random_state=seed)
+    frame = sample[list(FEATURES)].astype(object)
+    rows = frame.where(frame.notna(), None).to_dict(orient="records")
+    return [Patient.model_validate(row) for row in rows]
+
+
 @pytest.fixture(scope="module")
 def patients(stroke_data) -> list[Patient]:
-    sample = stroke_data.sample(400, random_state=1)[list(FEATURES)].astype(object)
-    rows = sample.where(sample.notna(), None).to_dict(orient="records")
-    return [Patient.model_validate(row) for row in rows]
+    return adult_patients(stroke_data, 400)
 
 
 def test_one_patient_at_a_time_equals_the_batch(assessor, patients):
@@ -46,12 +79,56 @@ def test_one_patient_at_a_time_equals_the_batch(assessor, patients):
     assert singles == batch
 
 
-def test_the_probability_is_the_lean_models(assessor, patients):
-    from stroke_risk.serving.assessor import patients_to_columns
+def test_one_patient_at_a_time_equals_the_batch_with_intervals(with_intervals, patients):
+    batch = assess(with_intervals, patients[:100])
+    singles = [assess(with_intervals, [patient])[0] for patient in patients[:100]]
+    assert singles == batch
 
+
+def test_the_probability_is_the_lean_models(assessor, patients):
     expected = assessor.lean.predict(patients_to_columns(patients))
     served = np.array([r["probability"] for r in assess(assessor, patients)])
     np.testing.assert_allclose(served, expected, atol=5.1e-5)  # rounded to 4 decimals
+
+
+def test_drivers_add_up_to_the_gap_to_the_reference_for_every_adult(assessor, stroke_data):
+    """Every adult of the data set: the factors' log-odds shares sum exactly to
+    logit(p) - logit(p_reference), and their odds ratios multiply to the odds ratio."""
+    columns = patients_to_columns(adult_patients(stroke_data))
+    scores = assessor.scores(columns)
+    gap = logit(scores.probability) - logit(assessor.drivers.reference_probability)
+    np.testing.assert_allclose(scores.shares.sum(axis=1), gap, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        np.exp(scores.shares).prod(axis=1), np.exp(gap), rtol=1e-9, atol=0
+    )
+
+
+def test_the_replys_shares_and_the_rest_add_up_within_rounding(assessor, patients):
+    for result in assess(assessor, patients):
+        listed = sum(f["log_odds"] for f in result["contributing_factors"])
+        total = listed + result["other_factors_log_odds"]
+        reference = result["reference_patient"]["probability"]
+        gap = logit(result["probability"]) - logit(reference)
+        # Each number is rounded to 4 decimals, and so are the two probabilities.
+        assert total == pytest.approx(gap, abs=0.02 + 6 * 5e-5)
+
+
+def test_additive_shares_equal_the_shapley_values_found_by_enumeration(assessor, patients):
+    """The closed form for additive models is the Shapley value, not an approximation."""
+    if assessor.shapes is None:
+        pytest.skip("not additive: its shares are the enumeration itself")
+    columns = patients_to_columns(patients[:50])
+    enumerated = assessor.drivers.shares_by_enumeration(assessor.lean.encoder.encode(columns))
+    np.testing.assert_allclose(assessor.scores(columns).shares, enumerated, atol=1e-9)
+
+
+def test_the_reference_patient_is_named_and_scored(assessor):
+    reference = assessor.drivers.reference
+    assert "year-old" in reference["description"]
+    patient = Patient.model_validate(reference["values"])
+    assert assess(assessor, [patient])[0]["probability"] == reference["probability"]
+    # The reference compared with itself: nothing drives it.
+    assert all(f["log_odds"] == 0 for f in assess(assessor, [patient])[0]["contributing_factors"])
 
 
 def test_swapping_terms_equals_rescoring_the_changed_patient(assessor, patients):
@@ -60,41 +137,75 @@ def test_swapping_terms_equals_rescoring_the_changed_patient(assessor, patients)
         pytest.skip("not additive: the variant rows are scored directly")
     rescoring = copy.copy(assessor)
     rescoring.shapes = None
-    from stroke_risk.serving.assessor import patients_to_columns
-
     columns = patients_to_columns(patients)
-    for fast, slow in zip(
-        assessor.probabilities(columns)[:3], rescoring.probabilities(columns)[:3], strict=True
-    ):
-        np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
+    fast, slow = assessor.scores(columns), rescoring.scores(columns)
+    np.testing.assert_allclose(fast.probability, slow.probability, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fast.changed, slow.changed, rtol=0, atol=1e-12)
 
 
 def test_a_what_if_is_the_risk_of_the_patient_with_that_change(assessor, patients):
-    smoker = next(p for p in patients if p.smoking_status == "smokes")
-    result = assess(assessor, [smoker])[0]
-    quit_ = smoker.model_copy(update={"smoking_status": "formerly smoked"})
-    (what_if,) = [w for w in result["what_if"] if w["factor"] == "smoking_status"]
-    assert what_if["probability"] == assess(assessor, [quit_])[0]["probability"]
-
-
-def test_a_factors_risk_if_typical_is_the_risk_with_that_factor_typical(assessor, patients):
-    patient = patients[0]
+    patient = next(p for p in patients if p.avg_glucose_level > 150)
     result = assess(assessor, [patient])[0]
-    for factor in result["contributing_factors"]:
-        typical = patient.model_copy(update={factor["factor"]: factor["typical_value"]})
-        assert factor["risk_if_typical"] == pytest.approx(
-            assess(assessor, [typical])[0]["probability"], abs=1e-4
-        )
+    (what_if,) = result["what_if"]
+    assert what_if["factor"] == "avg_glucose_level"
+    changed = patient.model_copy(update={"avg_glucose_level": what_if["target_value"]})
+    assert what_if["probability"] == assess(assessor, [changed])[0]["probability"]
+
+
+def test_smoking_and_bmi_get_guidance_not_a_model_what_if(assessor, patients):
+    """The data cannot estimate their effect (model card): advice, labelled, instead."""
+    smoker = next(p for p in patients if p.smoking_status == "smokes" and (p.bmi or 0) > 30)
+    result = assess(assessor, [smoker])[0]
+    assert {w["factor"] for w in result["what_if"]} <= {"avg_glucose_level"}
+    guidance = {g["factor"]: g for g in result["guidance"]}
+    assert {"smoking_status", "bmi"} <= set(guidance)
+    assert all(g["why_not_from_model"].startswith("Not estimated") for g in guidance.values())
+
+
+def test_an_adult_recorded_as_a_child_worker_gets_a_warning(assessor, patients):
+    patient = patients[0].model_copy(update={"work_type": "children"})
+    (result,) = assess(assessor, [patient])
+    assert any("'children' is recorded for an adult" in w for w in result["warnings"])
+
+
+def test_the_interval_contains_the_estimate_for_every_adult(with_intervals, stroke_data):
+    columns = patients_to_columns(adult_patients(stroke_data))
+    scores = with_intervals.scores(columns)
+    low, high = scores.interval.T
+    assert np.all(low <= scores.probability)
+    assert np.all(scores.probability <= high)
+
+
+def test_the_interval_is_wider_where_the_data_are_thin(with_intervals, example_patient):
+    typical = Patient.model_validate(
+        {**example_patient, "age": 60.0, "bmi": 27.0, "avg_glucose_level": 95.0}
+    )
+    extreme = typical.model_copy(update={"age": 90.0, "bmi": 60.0, "avg_glucose_level": 300.0})
+    (a, b) = assess(with_intervals, [typical, extreme])
+    width = [r["probability_interval"][1] - r["probability_interval"][0] for r in (a, b)]
+    assert width[1] > width[0]
+    # On the log-odds scale too: not merely because a higher risk has more room to move.
+    log_width = [float(np.diff(logit(r["probability_interval"]))[0]) for r in (a, b)]
+    assert log_width[1] > log_width[0]
+
+
+def test_without_refits_the_reply_has_no_interval(assessor, patients):
+    assert assess(assessor, patients[:1])[0]["probability_interval"] is None
 
 
 @pytest.mark.parametrize(
     ("built", "documented"),
-    [(AssessmentResult, Assessment), (FactorResult, Factor), (WhatIfResult, WhatIf)],
+    [
+        (AssessmentResult, Assessment),
+        (FactorResult, Factor),
+        (WhatIfResult, WhatIf),
+        (GuidanceResult, Guidance),
+    ],
 )
 def test_the_results_built_have_the_documented_fields_in_order(built, documented):
     assert built.__struct_fields__ == tuple(documented.model_fields)
 
 
-def test_every_reply_is_valid_under_the_documented_schema(assessor, patients):
-    for result in assessor.assess(patients):
+def test_every_reply_is_valid_under_the_documented_schema(assessor, with_intervals, patients):
+    for result in assessor.assess(patients) + with_intervals.assess(patients[:50]):
         Assessment.model_validate_json(encode_json(result))
