@@ -24,7 +24,7 @@ def _check_thresholds(thresholds: Sequence[float]) -> np.ndarray:
     return values
 
 
-def _net_benefit_rows(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+def net_benefit_rows(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Net benefit for each row of (y, p) [B, n] at each threshold: an array [B, T]."""
     n = y.shape[-1]
     treated = p[..., None] >= thresholds  # [B, n, T]
@@ -33,7 +33,7 @@ def _net_benefit_rows(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray) -> n
     return true_pos - false_pos * thresholds / (1 - thresholds)
 
 
-def _treat_all_rows(y: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+def treat_all_rows(y: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     prevalence = y.mean(axis=-1)[..., None]
     return prevalence - (1 - prevalence) * thresholds / (1 - thresholds)
 
@@ -45,13 +45,13 @@ def net_benefit(y: np.ndarray, p: np.ndarray, threshold: float) -> float:
     """
     t = _check_thresholds([threshold])
     y = np.asarray(y)
-    return float(_net_benefit_rows(y[None], np.asarray(p, dtype=float)[None], t)[0, 0])
+    return float(net_benefit_rows(y[None], np.asarray(p, dtype=float)[None], t)[0, 0])
 
 
 def treat_all_net_benefit(y: np.ndarray, threshold: float) -> float:
     """Net benefit of treating everyone: prevalence - (1 - prevalence) * t/(1 - t)."""
     t = _check_thresholds([threshold])
-    return float(_treat_all_rows(np.asarray(y, dtype=float)[None], t)[0, 0])
+    return float(treat_all_rows(np.asarray(y, dtype=float)[None], t)[0, 0])
 
 
 def _percentiles(values: np.ndarray) -> tuple[list[float], list[float]]:
@@ -78,15 +78,15 @@ def decision_curve(
     p = np.asarray(p, dtype=float)
     if y.shape != p.shape or y.ndim != 1:
         raise ValueError("y and p must be 1-D arrays of the same length")
-    model = _net_benefit_rows(y[None], p[None], t)[0]
-    treat_all = _treat_all_rows(y[None].astype(float), t)[0]
+    model = net_benefit_rows(y[None], p[None], t)[0]
+    treat_all = treat_all_rows(y[None].astype(float), t)[0]
     rng = np.random.default_rng(seed)
     model_boot = np.empty((n_boot, t.size))
     all_boot = np.empty((n_boot, t.size))
     for start in range(0, n_boot, 50):  # chunks keep the [B, n, T] boolean array small
         index = rng.integers(0, y.size, (min(50, n_boot - start), y.size))
-        model_boot[start : start + len(index)] = _net_benefit_rows(y[index], p[index], t)
-        all_boot[start : start + len(index)] = _treat_all_rows(y[index].astype(float), t)
+        model_boot[start : start + len(index)] = net_benefit_rows(y[index], p[index], t)
+        all_boot[start : start + len(index)] = treat_all_rows(y[index].astype(float), t)
     model_low, model_high = _percentiles(model_boot)
     all_low, all_high = _percentiles(all_boot)
     diff_low, diff_high = _percentiles(model_boot - all_boot)
