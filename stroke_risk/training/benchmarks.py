@@ -21,7 +21,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, SplineTransformer
+from sklearn.preprocessing import FunctionTransformer, SplineTransformer
 
 from stroke_risk.core.schema import TARGET
 from stroke_risk.training.decision_curves import net_benefit_rows
@@ -47,6 +47,10 @@ def _calibrated(pipeline: Pipeline, frame: pd.DataFrame, seed: int) -> Predict:
     return predict
 
 
+def _is_male(gender: pd.DataFrame) -> np.ndarray:
+    return (np.asarray(gender) == "Male").astype(float)
+
+
 def _age_pipeline(with_sex: bool) -> Pipeline:
     steps = [
         (
@@ -58,7 +62,10 @@ def _age_pipeline(with_sex: bool) -> Pipeline:
         )
     ]
     if with_sex:
-        steps.append(("sex", OneHotEncoder(drop="first", handle_unknown="ignore"), ["gender"]))
+        # Male vs not: the data set's one "Other" patient cannot support a coefficient.
+        steps.append(
+            ("sex", FunctionTransformer(_is_male, feature_names_out="one-to-one"), ["gender"])
+        )
     return Pipeline(
         [
             ("preprocess", ColumnTransformer(steps)),

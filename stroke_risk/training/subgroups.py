@@ -81,14 +81,15 @@ def calibration_slope_rows(y: np.ndarray, p: np.ndarray, iterations: int = 25) -
     y = np.asarray(y, dtype=float)
     beta = np.zeros((y.shape[0], 2))
     beta[:, 1] = 1.0
-    for _ in range(iterations):
-        mu = expit(beta[:, :1] + beta[:, 1:] * lp)
-        w = mu * (1 - mu)
-        r = y - mu
-        g0, g1 = r.sum(axis=1), (r * lp).sum(axis=1)
-        h00, h01, h11 = w.sum(axis=1), (w * lp).sum(axis=1), (w * lp * lp).sum(axis=1)
-        det = h00 * h11 - h01**2
-        with np.errstate(invalid="ignore", divide="ignore"):
+    # A resample the fit cannot handle (e.g. separated) ends as NaN and is left out later.
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        for _ in range(iterations):
+            mu = expit(beta[:, :1] + beta[:, 1:] * lp)
+            w = mu * (1 - mu)
+            r = y - mu
+            g0, g1 = r.sum(axis=1), (r * lp).sum(axis=1)
+            h00, h01, h11 = w.sum(axis=1), (w * lp).sum(axis=1), (w * lp * lp).sum(axis=1)
+            det = h00 * h11 - h01**2
             beta[:, 0] += (h11 * g0 - h01 * g1) / det
             beta[:, 1] += (h00 * g1 - h01 * g0) / det
     return beta[:, 1]
