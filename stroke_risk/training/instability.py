@@ -114,8 +114,13 @@ def plot_instability(
         rasterized=True,
         label=f"{shown.size} bootstrap models",
     )
-    ax.plot(p[order], low[order], color="black", linewidth=1, label="2.5th / 97.5th percentile")
-    ax.plot(p[order], high[order], color="black", linewidth=1)
+    # The percentile lines are smoothed (lowess, no robustness iterations) as in Riley &
+    # Collins' figures; per-patient percentiles zig-zag between neighbours.
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+
+    for values, label in ((low, "2.5th / 97.5th percentile (smoothed)"), (high, None)):
+        smooth = lowess(values, p, frac=0.1, it=0, xvals=p[order])
+        ax.plot(p[order], smooth, color="black", linewidth=1, label=label)
     ax.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=1)
     for edge in band_edges:
         ax.axvline(edge, color="tab:red", linestyle=":", linewidth=1)
@@ -125,7 +130,8 @@ def plot_instability(
     ax.set_xlabel("Risk from the developed model")
     ax.set_ylabel("Risk from bootstrap models (same patients)")
     ax.set_title("Prediction instability")
-    ax.legend(loc="upper left", fontsize=8)
+    legend = ax.legend(loc="upper left", fontsize=8)
+    legend.legend_handles[0].set_alpha(1)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
