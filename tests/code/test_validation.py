@@ -114,3 +114,15 @@ def test_plots_are_written_when_asked(tmp_path):
 def test_an_unknown_family_is_refused_by_name():
     with pytest.raises(ValueError, match="unknown model family 'svm'"):
         family_fit("svm")
+
+
+def test_per_fold_differences_use_the_same_folds_for_both_models(result_and_arrays):
+    result, _ = result_and_arrays
+    per_fold = result["benchmarks"]["age_only"]["model_minus_benchmark_per_fold"]
+    assert per_fold["roc_auc"]["folds"] == 5 * 2
+    cv_model = result["validation"]["repeated_cv"]["per_fold"]["roc_auc"]["mean"]
+    cv_bench = result["benchmarks"]["age_only"]["repeated_cv"]["per_fold"]["roc_auc"]["mean"]
+    assert per_fold["roc_auc"]["mean"] == pytest.approx(cv_model - cv_bench)
+    assert set(result["what_if_evidence"]["model_odds_ratios"]) == set(
+        result["what_if_evidence"]["odds_ratios"]
+    )

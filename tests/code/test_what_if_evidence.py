@@ -76,3 +76,18 @@ def test_mutually_adjusted_rows_belong_to_their_own_factor(confounded):
     assert mutual["hypertension"]["coefficient"] == "hypertension"
     assert mutual["heart_disease"]["coefficient"] == "heart_disease"
     assert mutual["hypertension"]["odds_ratio"] != mutual["heart_disease"]["odds_ratio"]
+
+
+def test_the_models_odds_ratio_of_a_logistic_model_is_its_coefficient(confounded):
+    from stroke_risk.training.what_if_evidence import model_odds_ratios
+
+    def predict(rows: pd.DataFrame) -> np.ndarray:
+        log_odds = -8 + 0.07 * rows["age"] + np.log(1.7) * rows["hypertension"]
+        return (1 / (1 + np.exp(-log_odds))).to_numpy()
+
+    result = model_odds_ratios(predict, confounded)
+    hypertension = result["hypertension"][0]
+    assert hypertension["odds_ratio_median"] == pytest.approx(1.7)
+    assert hypertension["odds_ratio_p10_p90"] == pytest.approx([1.7, 1.7])
+    assert result["smoking_status"][0]["odds_ratio_median"] == pytest.approx(1.0)
+    assert result["bmi"][0]["patients"] == confounded["bmi"].notna().sum()
