@@ -18,7 +18,7 @@ APP_PORT ?= 8501
 APT_PACKAGES := chromium shellcheck jq wrk awscli buildah podman skopeo docker-registry runc \
 	debootstrap curl
 
-.PHONY: help install system-deps data train train-if-needed serve app run test test-fast lint format bench notebooks loadtest publish deploy container-test clean
+.PHONY: help install system-deps data train validate train-if-needed serve app run test test-fast lint format bench notebooks loadtest publish deploy container-test clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ $(DATA): | .venv/.installed
 
 train: install data ## Train, compare and calibrate; save the winner to the model store
 	$(RUN) training.py --data $(DATA)
+
+validate: install data ## Train, then validate (optimism-corrected, benchmarks, decision curve, subgroups)
+	$(RUN) training.py --data $(DATA) --validate
 
 train-if-needed: install data
 	@$(RUN) -c "import bentoml, sys; from stroke_risk.core.config import get_settings; \

@@ -12,9 +12,11 @@ from pathlib import Path
 
 from stroke_risk.core.config import get_settings
 from stroke_risk.core.patient_tables import DataError
+from stroke_risk.training.dataset import load_training_data
 from stroke_risk.training.model_store import save_model
 from stroke_risk.training.reports import write_reports
 from stroke_risk.training.train import train
+from stroke_risk.training.validation import validate_chosen_model
 
 logger = logging.getLogger("training")
 
@@ -41,6 +43,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="where metrics.json, model_card.md and plots go",
     )
     parser.add_argument("--jobs", type=int, default=2, help="parallel CV fits")
+    parser.add_argument(
+        "--validate",
+        action="store_true",
+        help="also validate the chosen model (bootstrap optimism correction, repeated CV, "
+        "benchmarks, decision curve, subgroups, instability; minutes) into the reports",
+    )
     return parser.parse_args(argv)
 
 
@@ -53,7 +61,21 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("%s", exc)
         return 2
     tag = save_model(result)
-    paths = write_reports(result, args.output_dir, tag)
+    validation = None
+    if args.validate:
+        logger.info("Validating %s (bootstrap and repeated CV; a few minutes)", result.winner)
+        chosen = next(c for c in result.candidates if c.name == result.winner)
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+        validation = validate_chosen_model(
+            load_training_data(args.data),
+            result.winner,
+            chosen.best_params,
+            seed=args.seed,
+            quick=args.quick,
+            n_jobs=args.jobs,
+            plots_dir=args.output_dir,
+        )
+    paths = write_reports(result, args.output_dir, tag, validation)
     lines = [f"{'candidate':<22}{'CV ROC AUC':>18}{'OOF Brier':>11}{'OOF O/E':>9}"]
     for c in result.candidates:
         mark = "  <- winner" if c.name == result.winner else ""

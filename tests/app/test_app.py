@@ -64,11 +64,15 @@ def test_the_result_explains_the_risk(app, service_url, stored_model):
     assert f"{expected.risk_band.capitalize()} risk (" in markdown  # the band badge
     assert f"The average estimate for {expected.comparison.group}" in markdown
     chart = at.get("vega_lite_chart")
-    assert len(chart) == 1 and "effect_points" in chart[0].proto.spec
+    assert len(chart) == 1 and "odds_ratio" in chart[0].proto.spec
     what_ifs = [m.label for m in at.metric[1:]]
-    assert len(what_ifs) == len(expected.what_if) >= 1  # smoker with a high BMI
+    assert len(what_ifs) == len(expected.what_if) >= 1  # glucose above the healthy target
     assert all(label.startswith(f"Risk now {percent}") for label in what_ifs)
-    assert "Stop smoking" in markdown
+    low, high = expected.probability_interval
+    assert f"to {100 * high:.1f}%" in texts(at.caption)  # the interval beside the risk
+    assert "Compared with a reference patient" in markdown
+    assert "Guideline advice (not from this model)" in markdown
+    assert "Stopping smoking lowers the risk" in markdown
     assert "not a diagnosis" in texts(at.info)
     assert f"Model {stored_model.tag}" in texts(at.caption)
 

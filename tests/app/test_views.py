@@ -16,12 +16,15 @@ from stroke_risk.app.views import (
     BMI_NOT_MEASURED,
     MAX_STYLED_CELLS,
     factor_chart,
+    factors_text,
     form_fields,
     highlight_bands,
+    interval_text,
     option_label,
     patient_from_form,
     people_like_this,
     percent_text,
+    reference_text,
     what_if_views,
 )
 from stroke_risk.core.responses import Assessment, RiskBand
@@ -48,9 +51,9 @@ def test_form_choices_units_limits_and_help_come_from_the_schema():
     assert labels["bmi"] == "BMI (kg/m²)"
 
 
-def test_children_and_people_who_never_worked_can_be_entered():
+def test_the_form_takes_adults_and_every_work_type():
     fields = {field.name: field for field in form_fields()}
-    assert fields["age"].limits[0] == 0
+    assert fields["age"].limits[0] == 18  # the intended population
     assert {"children", "Never_worked"} <= set(fields["work_type"].options)
     assert option_label("work_type", "Never_worked") == "Never worked"
     assert fields["ever_married"].options == ("Yes", "No")
@@ -69,7 +72,7 @@ def test_a_complete_form_becomes_exactly_the_schemas_patient():
 
 
 def test_unanswered_questions_are_named_and_nothing_is_sent():
-    patient, problems = patient_from_form({"gender": "Female", "age": 4.0}, False)
+    patient, problems = patient_from_form({"gender": "Female", "age": 40.0}, False)
     assert patient is None
     assert len(problems) == len(FEATURES) - 2
     assert "Work type: please answer." in problems
@@ -90,6 +93,12 @@ def test_impossible_values_are_refused_with_the_fields_title():
     patient, problems = patient_from_form({**EXAMPLE_PATIENT, "age": 130.0}, False)
     assert patient is None
     assert problems == ["Age (years): Input should be less than or equal to 120."]
+
+
+def test_a_child_is_refused_before_anything_is_sent():
+    patient, problems = patient_from_form({**EXAMPLE_PATIENT, "age": 12.0}, False)
+    assert patient is None
+    assert len(problems) == 1 and "under 18 are not scored" in problems[0]
 
 
 @pytest.mark.parametrize(
@@ -118,6 +127,7 @@ def test_every_risk_band_has_a_colour_and_a_highlight():
 def _assessment(**changes) -> Assessment:
     base = {
         "probability": 0.2263,
+        "probability_interval": [0.1812, 0.2791],
         "percent": 22.6,
         "risk_band": "high",
         "risk_band_thresholds": (0.05, 0.15),
@@ -128,43 +138,49 @@ def _assessment(**changes) -> Assessment:
             "observed_rate": 0.0856,
             "relative_risk": 2.56,
         },
+        "reference_patient": {
+            "description": "a 50.5-year-old woman who never smoked (the typical adult)",
+            "probability": 0.0271,
+            "values": {"age": 50.5, "bmi": 29.2},
+        },
         "contributing_factors": [
             {
                 "factor": "age",
                 "label": "Age",
                 "value": 67.0,
-                "typical_value": 45.0,
-                "risk_if_typical": 0.0607,
-                "effect": 0.1656,
+                "reference_value": 50.5,
+                "odds_ratio": 3.21,
+                "log_odds": 1.1663,
                 "direction": "raises",
             },
             {
                 "factor": "bmi",
                 "label": "BMI",
                 "value": None,
-                "typical_value": 28.1,
-                "risk_if_typical": 0.2263,
-                "effect": 0.0,
+                "reference_value": 29.2,
+                "odds_ratio": 1.0,
+                "log_odds": 0.0,
                 "direction": "none",
             },
         ],
+        "other_factors_log_odds": 0.9,
         "what_if": [
             {
-                "factor": "smoking_status",
-                "change": "stop smoking",
-                "current_value": "smokes",
-                "target_value": "formerly smoked",
-                "probability": 0.2207,
-                "absolute_reduction": 0.0056,
+                "factor": "avg_glucose_level",
+                "change": "bring average glucose to 99 mg/dL",
+                "current_value": 228.7,
+                "target_value": 99.0,
+                "probability": 0.1801,
+                "absolute_reduction": 0.0462,
             },
+        ],
+        "guidance": [
             {
-                "factor": "bmi",
-                "change": "reach a BMI of 24.9",
-                "current_value": 36.6,
-                "target_value": 24.9,
-                "probability": 0.2295,
-                "absolute_reduction": -0.0032,
-            },
+                "factor": "smoking_status",
+                "advice": "Stopping smoking lowers the risk of stroke.",
+                "why_not_from_model": "Not estimated by this model.",
+                "source": "Guidelines.",
+            }
         ],
         "warnings": [],
         "model_tag": "stroke_risk_model:test",
@@ -172,25 +188,59 @@ def _assessment(**changes) -> Assessment:
     return Assessment.model_validate(base | changes)
 
 
-def test_what_if_is_a_before_and_after_and_admits_when_a_change_does_not_help():
-    smoking, bmi = what_if_views(_assessment())
-    assert (smoking.title, smoking.before, smoking.after) == ("Stop smoking", "22.6%", "22.1%")
-    assert smoking.change == "Smokes → Formerly smoked"
-    assert smoking.delta == "-0.6 points"
-    assert "0.6 percentage points lower" in smoking.summary
-    assert bmi.change == "36.6 kg/m² → 24.9 kg/m²"
-    assert bmi.delta == "+0.3 points"
-    assert "higher" in bmi.summary and "no benefit" in bmi.summary
+def test_what_if_is_a_before_and_after():
+    (glucose,) = what_if_views(_assessment())
+    assert (glucose.title, glucose.before, glucose.after) == (
+        "Bring average glucose to 99 mg/dL",
+        "22.6%",
+        "18.0%",
+    )
+    assert glucose.change == "228.7 mg/dL → 99 mg/dL"
+    assert glucose.delta == "-4.6 points"
+    assert "4.6 percentage points lower" in glucose.summary
 
 
-def test_factor_chart_shows_effects_in_points_coloured_by_direction():
+def test_a_what_if_that_does_not_help_says_so():
+    worse = (
+        _assessment()
+        .what_if[0]
+        .model_copy(update={"probability": 0.2295, "absolute_reduction": -0.0032})
+    )
+    (view,) = what_if_views(_assessment(what_if=[worse.model_dump()]))
+    assert view.delta == "+0.3 points"
+    assert "higher" in view.summary and "no benefit" in view.summary
+
+
+def test_the_interval_is_shown_beside_the_estimate():
+    assert interval_text(_assessment()) == "22.6% (18.1% to 27.9%)"
+    assert interval_text(_assessment(probability_interval=None)) == "22.6%"
+
+
+def test_the_reference_patient_is_named_with_its_own_estimate():
+    text = reference_text(_assessment())
+    assert "a 50.5-year-old woman" in text and "2.7%" in text
+
+
+def test_factor_chart_shows_odds_ratios_on_a_log_scale_coloured_by_direction():
     spec = factor_chart(_assessment()).to_dict()
     assert spec["mark"]["type"] == "bar"
-    assert spec["encoding"]["x"]["field"] == "effect_points"
+    assert spec["encoding"]["x"]["field"] == "odds_ratio"
+    assert spec["encoding"]["x"]["scale"]["type"] == "log"
     assert spec["encoding"]["color"]["field"] == "direction"
     rows = next(iter(spec["datasets"].values()))
     assert [row["factor"] for row in rows] == ["Age: 67 years", "BMI: not measured"]
-    assert rows[0]["effect_points"] == pytest.approx(16.56)
+    assert rows[0]["odds_ratio"] == pytest.approx(3.21)
+
+
+def test_the_chart_has_a_text_alternative_naming_every_factor():
+    text = factors_text(_assessment())
+    assert text == spec_description(factor_chart(_assessment()))
+    assert "Age 67 years (reference 50.5 years): odds × 3.21, raises the risk" in text
+    assert "BMI not measured" in text
+
+
+def spec_description(chart) -> str:
+    return chart.to_dict()["description"]
 
 
 def test_band_cells_are_highlighted_in_the_ranked_table():

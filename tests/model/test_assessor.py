@@ -44,9 +44,7 @@ def with_intervals(stroke_data) -> RiskAssessor:
     """A logistic regression with 40 bootstrap refits behind its intervals."""
     train = training_split(stroke_data)
     candidate = next(c for c in candidates(0) if c.name == "logistic_regression")
-    estimator = candidate.pipeline.set_params(
-        **{k: v[0] for k, v in candidate.quick_grid.items()}
-    )
+    estimator = candidate.pipeline.set_params(**{k: v[0] for k, v in candidate.quick_grid.items()})
     lean = compile_lean_model(fit_calibrated("logistic_regression", train), train)
     refits = bootstrap_refits(estimator, train, 40, seed=3)
     adults = train[train["age"] >= ADULT_AGE]
@@ -91,16 +89,15 @@ def test_the_probability_is_the_lean_models(assessor, patients):
     np.testing.assert_allclose(served, expected, atol=5.1e-5)  # rounded to 4 decimals
 
 
-def test_drivers_add_up_to_the_gap_to_the_reference_for_every_adult(assessor, stroke_data):
-    """Every adult of the data set: the factors' log-odds shares sum exactly to
-    logit(p) - logit(p_reference), and their odds ratios multiply to the odds ratio."""
-    columns = patients_to_columns(adult_patients(stroke_data))
+def test_drivers_add_up_to_the_gap_to_the_reference_for_every_row(assessor, stroke_data):
+    """Every row of the data set (children too, though no channel scores them): the
+    factors' log-odds shares sum exactly to logit(p) - logit(p_reference), and their odds
+    ratios multiply to the ratio of the odds."""
+    columns = frame_to_columns(stroke_data)
     scores = assessor.scores(columns)
     gap = logit(scores.probability) - logit(assessor.drivers.reference_probability)
     np.testing.assert_allclose(scores.shares.sum(axis=1), gap, rtol=0, atol=1e-9)
-    np.testing.assert_allclose(
-        np.exp(scores.shares).prod(axis=1), np.exp(gap), rtol=1e-9, atol=0
-    )
+    np.testing.assert_allclose(np.exp(scores.shares).prod(axis=1), np.exp(gap), rtol=1e-9, atol=0)
 
 
 def test_the_replys_shares_and_the_rest_add_up_within_rounding(assessor, patients):

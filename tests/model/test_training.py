@@ -9,7 +9,12 @@ import pytest
 
 from stroke_risk.core.schema import FEATURES
 from stroke_risk.training.lean_compile import compile_lean_model, frame_to_columns, max_difference
-from stroke_risk.training.train import search_candidates, train
+from stroke_risk.training.train import (
+    CandidateResult,
+    choose_one_standard_error,
+    search_candidates,
+    train,
+)
 from tests.model.fitting import FAMILIES, fit_calibrated, training_split
 
 pytestmark = pytest.mark.slow
@@ -42,9 +47,17 @@ def test_training_writes_the_reports_and_a_comparison_table(quick_training):
 
 
 def test_the_winner_is_chosen_by_cross_validation_not_by_the_test_split(stored_model):
+    """The one-standard-error rule over the CV results alone gives the stored winner."""
     metadata = stored_model.metadata
-    best = max(metadata["candidates"], key=lambda c: c["cv_auc_mean"])
-    assert metadata["winner"] == best["name"]
+    results = [CandidateResult(**candidate) for candidate in metadata["candidates"]]
+    chosen, selection = choose_one_standard_error(results)
+    assert metadata["winner"] == chosen == metadata["selection"]["chosen"]
+    assert selection["best_by_cv_auc"] == max(results, key=lambda r: r.cv_auc_mean).name
+
+
+def test_the_shipped_model_carries_its_bootstrap_refits(stored_model):
+    assert stored_model.metadata["interval_refits"] == 20  # quick run
+    assert stored_model.metadata["n_development"] == 5110
 
 
 def test_the_store_keeps_the_evidence(stored_model, data_path):

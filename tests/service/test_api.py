@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import requests
 
-from stroke_risk.core.schema import FEATURES
+from stroke_risk.core.schema import ADULT_AGE, FEATURES
 from tests.conftest import EXAMPLE_PATIENT
 
 pytestmark = pytest.mark.slow
@@ -34,8 +34,13 @@ def test_one_patient_gets_an_explained_calibrated_risk(service_url, stored_model
     assert {f["factor"] for f in result["contributing_factors"]} <= set(FEATURES)
     assert result["comparison"]["group"] == "Female, 40-49"
     assert result["comparison"]["patients"] > 0
-    # BMI 37.2 is above the healthy range, glucose 112.98 above normal; not a smoker.
-    assert {w["factor"] for w in result["what_if"]} == {"bmi", "avg_glucose_level"}
+    low, high = result["probability_interval"]
+    assert low <= result["probability"] <= high
+    assert "year-old" in result["reference_patient"]["description"]
+    # Glucose 112.98 is above normal: its what-if is supported by the data. BMI 37.2 is
+    # above the healthy range, but these data cannot estimate BMI's effect: guidance.
+    assert {w["factor"] for w in result["what_if"]} == {"avg_glucose_level"}
+    assert {g["factor"] for g in result["guidance"]} == {"bmi"}
     for what_if in result["what_if"]:
         assert what_if["absolute_reduction"] == pytest.approx(
             result["probability"] - what_if["probability"], abs=2e-4
@@ -43,14 +48,30 @@ def test_one_patient_gets_an_explained_calibrated_risk(service_url, stored_model
 
 
 def test_the_service_gives_the_trained_pipelines_numbers(service_url, stored_model, stroke_data):
-    patients = stroke_data[list(FEATURES)].astype(object)
+    """Every adult of the data set (the intended population), in one batch."""
+    adults = stroke_data[stroke_data["age"] >= ADULT_AGE]
+    patients = adults[list(FEATURES)].astype(object)
     patients = patients.where(patients.notna(), None).to_dict(orient="records")
     reply = post(service_url, "/predict_batch", {"patients": patients})
     assert reply.status_code == 200, reply.text[:500]
     served = np.array([r["probability"] for r in reply.json()["results"]])
-    expected = stored_model.pipeline.predict_proba(stroke_data[list(FEATURES)])[:, 1]
-    assert len(served) == len(stroke_data)
+    expected = stored_model.pipeline.predict_proba(adults[list(FEATURES)])[:, 1]
+    assert len(served) == len(adults) > 4000
     np.testing.assert_allclose(served, expected, rtol=0, atol=6e-5)  # rounded to 4 decimals
+
+
+def test_a_patient_under_18_is_refused_naming_age(service_url):
+    reply = post(service_url, "/predict", {**EXAMPLE_PATIENT, "age": 17.9})
+    assert reply.status_code == 400, reply.text
+    assert error_locations(reply) == [["age"]]
+    assert "under 18 are not scored" in reply.json()["error"]
+
+
+def test_one_child_in_a_batch_is_named_by_its_position(service_url):
+    patients = [EXAMPLE_PATIENT, {**EXAMPLE_PATIENT, "age": 0.08}]
+    reply = post(service_url, "/predict_batch", {"patients": patients})
+    assert reply.status_code == 400
+    assert error_locations(reply) == [["patients", 1, "age"]]
 
 
 def test_a_batch_answers_in_the_order_given(service_url):
@@ -61,7 +82,7 @@ def test_a_batch_answers_in_the_order_given(service_url):
     batch = post(service_url, "/predict_batch", {"patients": patients}).json()["results"]
     singles = [post(service_url, "/predict", patient).json() for patient in patients]
     assert batch == singles
-    assert [w["change"] for w in batch[0]["what_if"]][0] == "stop smoking"
+    assert [g["factor"] for g in batch[0]["guidance"]] == ["smoking_status", "bmi"]
 
 
 def test_lenient_spellings_give_the_same_answer(service_url):
