@@ -32,7 +32,7 @@ def test_form_offers_every_schema_field_with_its_choices(app, closed_port_url):
         "Never worked",
     ]
     assert at.radio(key="patient.ever_married").options == list(categories("ever_married"))
-    assert at.number_input(key="patient.age").min == 0
+    assert at.number_input(key="patient.age").min == 18  # adults only
     assert at.checkbox(key="patient.bmi_not_measured").label == "BMI not measured"
     assert "never sent" in at.text_input(key="patient.reference").help
     # Nothing is pre-filled: a GP must not submit someone else's example by accident.
