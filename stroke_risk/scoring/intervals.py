@@ -19,10 +19,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
-from stroke_risk.core.schema import NUMERIC_FEATURES
+from stroke_risk.core.schema import (
+    CATEGORICAL_FEATURES,
+    FEATURES,
+    FLAG_FEATURES,
+    NUMERIC_FEATURES,
+)
 from stroke_risk.scoring.lean import Columns, Encoder, LeanModel, LinearScore, expit
 
 COVERAGE = 0.95
@@ -85,6 +91,39 @@ class LinearIntervals:
         than the product itself)."""
         return np.ascontiguousarray(np.column_stack([self.weights, self.offsets, self.fill]).T)
 
+    @cached_property
+    def _terms(self) -> dict[str, Any]:
+        """Per field, each refit's log-odds term: for a category or flag, a vector per value;
+        for a number, its weight vector and the vector a blank adds. One patient's log-odds
+        are then a sum of ten (B,) vectors, without building an encoded row."""
+        slices = self.encoder.slices()
+        terms: dict[str, Any] = {}
+        for j, name in enumerate(NUMERIC_FEATURES):
+            column = slices[name].start
+            weight = self.weights[:, column]
+            terms[name] = (weight, weight * self.encoder.medians[j] + self.fill[:, j])
+        for name in FLAG_FEATURES:
+            column = slices[name].start
+            terms[name] = {0: np.zeros(len(self.offsets)), 1: self.weights[:, column].copy()}
+        for name, values, rows in zip(
+            CATEGORICAL_FEATURES, self.encoder.categories, self.encoder.category_rows, strict=True
+        ):
+            block = self.weights[:, slices[name]]
+            terms[name] = {value: block @ rows[code] for code, value in enumerate(values)}
+        return terms
+
+    def logits_one(self, values: dict[str, Any]) -> np.ndarray:
+        """One patient's log-odds under each refit, from its field values: shape (B,)."""
+        terms = self._terms
+        out = self.offsets.copy()
+        for name in NUMERIC_FEATURES:
+            weight, blank = terms[name]
+            value = values[name]
+            out += blank if value is None else weight * value
+        for name in FLAG_FEATURES + CATEGORICAL_FEATURES:
+            out += terms[name][values[name]]
+        return out
+
     def logits(self, columns: Columns) -> np.ndarray:
         """Each refit's calibrated log-odds for each patient: shape (n, B)."""
         encoded = self.encoder.encode(columns)
@@ -128,6 +167,23 @@ class ProbabilityIntervals:
     def probabilities(self, columns: Columns) -> np.ndarray:
         """Every refit's probability for every patient: shape (n, B)."""
         return expit(self.refits.logits(columns))
+
+    def interval_one(self, values: dict[str, Any]) -> tuple[float, float]:
+        """One patient's (low, high), from its field values (``bmi`` None when blank)."""
+        low, high = _order_statistics(self.size)
+        if isinstance(self.refits, LinearIntervals):
+            ordered = np.sort(self.refits.logits_one(values))
+            ends = expit(ordered[[low, high]])
+            return float(ends[0]), float(ends[1])
+        columns = {
+            name: np.array(
+                [np.nan if values[name] is None else values[name]],
+                dtype=float if name in NUMERIC_FEATURES else object,
+            )
+            for name in FEATURES
+        }
+        lows, highs = self.interval(columns)
+        return float(lows[0]), float(highs[0])
 
     def interval(self, columns: Columns) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) probabilities of each patient's 95% percentile interval."""

@@ -28,7 +28,7 @@ from stroke_risk.scoring.lean import Columns, LeanModel
 from stroke_risk.scoring.profile import TrainingProfile
 from stroke_risk.scoring.shape_functions import ShapeFunctions, is_additive
 from stroke_risk.serving.bands import risk_band
-from stroke_risk.serving.drivers import Drivers, reference_columns
+from stroke_risk.serving.drivers import Drivers, odds_ratios, reference_columns
 from stroke_risk.serving.patient_warnings import PatientWarnings
 from stroke_risk.serving.peers import PeerGroups
 from stroke_risk.serving.results import DECIMALS, AssessmentResult
@@ -157,13 +157,7 @@ class RiskAssessor:
         ]
         p = shapes.probability(margin)
         shares = self.drivers.shares_one(terms)
-        columns = None
-        if self.intervals is not None:
-            columns = patients_to_columns([patient])
-            low, high = self.intervals.interval(columns)
-            interval = [float(low[0]), float(high[0])]
-        else:
-            interval = None
+        interval = self.intervals.interval_one(values) if self.intervals is not None else None
         # Ranked by the rounded shares (ties in factor order), as the batch path does.
         rounded = np.round(np.array(shares), DECIMALS) + 0.0
         top = sorted(range(len(FEATURES)), key=lambda k: -abs(rounded[k]))
@@ -181,12 +175,13 @@ class RiskAssessor:
         ).tolist()
         warnings = []
         if self.warnings.may_warn(values):
-            if columns is None:
-                columns = patients_to_columns([patient])
-            warnings = self.warnings.many(columns).get(0, [])
+            warnings = self.warnings.many(patients_to_columns([patient])).get(0, [])
+        n = len(FEATURES)
+        odds = odds_ratios(np.array(numbers[4 : 4 + n])).tolist()
         return self._result(
             values,
             numbers,
+            odds,
             interval is not None,
             round(100 * p, 1),
             top,
@@ -220,6 +215,7 @@ class RiskAssessor:
         )
         table += 0.0  # no "-0.0" in replies
         rows = table.tolist()
+        odds = odds_ratios(table[:, 4 : 4 + len(FEATURES)]).tolist()
         percent = np.round(100 * probability, 1).tolist()
         top_list = top.tolist()
         applies_rows = np.column_stack(scores.applies).tolist()
@@ -230,6 +226,7 @@ class RiskAssessor:
             self._result(
                 patient.__dict__,
                 rows[i],
+                odds[i],
                 has_interval,
                 percent[i],
                 top_list[i],
@@ -244,6 +241,7 @@ class RiskAssessor:
         self,
         values: dict[str, Any],
         row: list[float],
+        odds: list[float],
         has_interval: bool,
         percent: float,
         top: list[int],
@@ -265,7 +263,7 @@ class RiskAssessor:
             self.thresholds,
             comparison,
             self.drivers.reference,
-            self.drivers.results(values, row[4:changed_at], top),
+            self.drivers.results(values, row[4:changed_at], odds, top),
             row[3],
             self.what_ifs.results(
                 values,

@@ -142,11 +142,16 @@ class Drivers:
         return out
 
     def results(
-        self, values: dict[str, Any], shares: list[float], top: list[int]
+        self,
+        values: dict[str, Any],
+        shares: list[float],
+        odds_ratios: list[float],
+        top: list[int],
     ) -> list[FactorResult]:
         """The reply's ``contributing_factors``: the ``top`` factors, largest share first.
 
-        ``shares`` are already rounded to ``DECIMALS``."""
+        ``shares`` are already rounded to ``DECIMALS``; ``odds_ratios`` are their
+        exponentials rounded to 3 (both computed in one numpy call per batch)."""
         names = self.names
         return [
             FactorResult(
@@ -154,9 +159,14 @@ class Drivers:
                 self.labels[k],
                 values[names[k]],
                 self.reference_values[k],
-                round(math.exp(shares[k]), 3),
+                odds_ratios[k],
                 shares[k],
                 _DIRECTIONS[(shares[k] > 0) - (shares[k] < 0)],
             )
             for k in top
         ]
+
+
+def odds_ratios(rounded_shares: np.ndarray) -> np.ndarray:
+    """exp of the (already rounded) shares, to 3 decimals: the same numbers on both paths."""
+    return np.round(np.exp(rounded_shares), 3)
