@@ -28,6 +28,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "stroke_risk.serving",
         "stroke_risk.app",
         "stroke_risk.loadtest",
+        "stroke_risk.fhir",
         *TRAINING_LIBRARIES,
     ),
     "scoring": (
@@ -59,6 +60,14 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         *TRAINING_LIBRARIES,
     ),
     "training": ("stroke_risk.serving", "stroke_risk.app", "stroke_risk.loadtest"),
+    # EHR integration sits beside the service: it scores through serving, never trains.
+    "fhir": (
+        "stroke_risk.training",
+        "stroke_risk.app",
+        "stroke_risk.loadtest",
+        "pandas",
+        *TRAINING_LIBRARIES,
+    ),
 }
 
 
