@@ -67,7 +67,7 @@ class MappedPatient:
     patient_reference: str
     values: dict[str, Any] = field(default_factory=dict)
     sources: list[Source] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)  # clinical fields: not enough data
+    missing: dict[str, str] = field(default_factory=dict)  # clinical field -> what is missing
     unrecorded: list[str] = field(default_factory=list)  # non-clinical: scored as a range
     notes: list[str] = field(default_factory=list)  # old data, refused units, etc.
     not_applicable: str | None = None  # stroke recorded, deceased
@@ -252,14 +252,14 @@ def map_patient(patient: Any, mapped: MappedPatient, today: dt.date) -> None:
         )
     birth = as_date(patient.birthDate)
     if birth is None:
-        mapped.missing.append("age (Patient.birthDate)")
+        mapped.missing["age"] = "age (Patient.birthDate)"
     else:
         mapped.set(
             Source("age", age_in_years(birth, today), reference, "Patient.birthDate", str(birth))
         )
     gender = GENDERS.get(patient.gender or "")
     if gender is None:
-        mapped.missing.append("sex (Patient.gender)")
+        mapped.missing["gender"] = "sex (Patient.gender)"
     else:
         mapped.set(Source("gender", gender, reference, "Patient.gender"))
     marital = code_lists()["marital_status"]
@@ -309,8 +309,8 @@ def map_glucose(observations: list[Any], mapped: MappedPatient, today: dt.date) 
         observations, rule["loinc"], rule["units_to_mg_per_dl"], "glucose", mapped.notes
     )
     if not measures:
-        mapped.missing.append(
-            "avg_glucose_level (no glucose Observation with a usable unit): measure it"
+        mapped.missing["avg_glucose_level"] = (
+            "glucose (no glucose Observation with a usable unit): measure it"
         )
         return
     since = today - dt.timedelta(days=rule["window_days"])
