@@ -98,6 +98,7 @@ StrokeRisk.add_asgi_middleware(ApiGuard, api_keys=settings.api_keys)
 # --- EHR integration: FHIR R4 and CDS Hooks (stroke_risk/fhir; README "Connecting an EHR") ---
 # A mounted Starlette app: it reaches the service's assessor through BentoML's current
 # service, speaks application/fhir+json and OperationOutcome, and sets CORS per route.
+from stroke_risk.fhir.openapi import OpenApiWithEhrRoutes  # noqa: E402
 from stroke_risk.fhir.routes import build_app as build_fhir_app  # noqa: E402
 from stroke_risk.fhir.settings import get_fhir_settings  # noqa: E402
 
@@ -116,4 +117,5 @@ StrokeRisk.mount_asgi_app(
     path="/",
     name="ehr-integration",
 )
+StrokeRisk.add_asgi_middleware(OpenApiWithEhrRoutes)  # BentoML documents only its own APIs
 # --- end of EHR integration ---
