@@ -318,9 +318,12 @@ def map_glucose(observations: list[Any], mapped: MappedPatient, today: dt.date) 
     if recent:
         value = round(fmean(m.value for m in recent), 2)
         note = f"mean of {len(recent)} value{'s' if len(recent) > 1 else ''} in the last 12 months"
+        if len(recent) > 1:
+            note += ": " + ", ".join(f"{m.value:.1f} ({m.resource}, {m.date})" for m in recent)
+        # Each averaged value is in the basis; the reply's line for glucose lists them.
         for m in recent[:-1]:
             mapped.sources.append(
-                Source("avg_glucose_level", round(m.value, 2), m.resource, m.code, str(m.date))
+                Source("glucose_value", round(m.value, 2), m.resource, m.code, str(m.date))
             )
         last = recent[-1]
         mapped.set(
@@ -369,7 +372,7 @@ def map_bmi(observations: list[Any], mapped: MappedPatient, today: dt.date) -> N
                 value = round(weight.value / height.value**2, 1)
                 mapped.sources.append(
                     Source(
-                        "bmi",
+                        "bmi_height",
                         round(height.value, 3),
                         height.resource,
                         height.code,
@@ -383,7 +386,8 @@ def map_bmi(observations: list[Any], mapped: MappedPatient, today: dt.date) -> N
                     weight.resource,
                     weight.code,
                     str(weight.date),
-                    f"weight {weight.value:.1f} kg / height {height.value:.2f} m squared",
+                    f"weight {weight.value:.1f} kg / (height {height.value:.2f} m from "
+                    f"{height.resource}, {height.date}) squared",
                 )
                 break
     if source is None:

@@ -188,7 +188,9 @@ def test_glucose_is_the_mean_of_the_last_12_months_only() -> None:
         observation("2339-0", 300, "mg/dL", "2024-01-01"),
     )
     assert mapped.values["avg_glucose_level"] == pytest.approx((100 + 6.0 * 18.016) / 2, abs=0.01)
-    assert len([s for s in mapped.sources if s.field == "avg_glucose_level"]) == 2
+    assert len(mapped.basis) == 3  # the patient and both recent values, not the old one
+    (line,) = [s for s in mapped.sources if s.field == "avg_glucose_level"]
+    assert "mean of 2 values" in line.note and all(ref in line.note for ref in mapped.basis[1:])
 
 
 def test_glucose_in_an_unknown_unit_is_refused_not_guessed() -> None:
