@@ -136,14 +136,22 @@ def resources_from_prefetch(prefetch: dict[str, Any]) -> tuple[list[Any], list[s
     return resources, missing
 
 
-def card(estimate: Estimate, model_card_url: str, app_url: str) -> dict[str, Any]:
+def source(model_card_url: str | None) -> dict[str, str]:
+    """A card's source: the model, linking to its model card when one is configured."""
+    label = {"label": "Stroke-risk model (see its model card)"}
+    return {**label, "url": model_card_url} if model_card_url else label
+
+
+def card(estimate: Estimate, model_card_url: str | None, app_url: str | None) -> dict[str, Any]:
     """The one card of a patient-view answer."""
     band = (estimate.result or {}).get("risk_band") if estimate.outcome == "scored" else None
-    return {
+    body: dict[str, Any] = {
         "uuid": str(uuid.uuid4()),
         "summary": summary(estimate),
         "indicator": INDICATOR.get(band or "", "info"),
         "detail": details(estimate),
-        "source": {"label": "Stroke-risk model (model card)", "url": model_card_url},
-        "links": [{"label": "Open the stroke-risk app", "url": app_url, "type": "absolute"}],
+        "source": source(model_card_url),
     }
+    if app_url:
+        body["links"] = [{"label": "Open the stroke-risk app", "url": app_url, "type": "absolute"}]
+    return body

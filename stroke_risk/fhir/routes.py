@@ -35,6 +35,7 @@ from stroke_risk.fhir.cds_hooks import (
     card,
     discovery,
     resources_from_prefetch,
+    source,
 )
 from stroke_risk.fhir.estimate import estimate
 from stroke_risk.fhir.fetching import FetchFailed, fetch_missing
@@ -206,7 +207,7 @@ def build_app(
         return {
             "summary": summary[:140],
             "indicator": "info",
-            "source": {"label": "Stroke-risk model (model card)", "url": settings.model_card_url},
+            "source": source(settings.model_card_url),
         }
 
     async def cds_feedback(request: Request) -> Response:

@@ -41,13 +41,11 @@ class FhirSettings(BaseSettings):
         default_factory=list,
         description="Browser origins allowed to call /fhir/risk-assessment (none by default).",
     )
-    model_card_url: str = Field(
-        default="https://github.com/stroke-risk/stroke-risk/blob/main/reports/model_card.md",
-        description="Where a card's source links to: the model card.",
+    # No defaults: a card must not link to a guessed address. Unset, the card has no link.
+    model_card_url: str | None = Field(
+        default=None, description="Where a card's source links to: the published model card."
     )
-    app_url: str = Field(
-        default="http://127.0.0.1:8501", description="The clinic app, linked from each card."
-    )
+    app_url: str | None = Field(default=None, description="The clinic app, linked from each card.")
     fhir_fetch_timeout: float = Field(
         default=5.0, description="Seconds to fetch missing prefetch data from the EHR's server."
     )

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from stroke_risk.fhir.routes import build_app
 from stroke_risk.fhir.settings import FhirSettings
-from tests.fhir.builders import bundle, example, observation
+from tests.fhir.builders import bundle, example, field_observation, observation
 
 SETTINGS = FhirSettings(
     model_card_url="https://example.org/model-card", app_url="https://example.org/app"
@@ -264,3 +264,20 @@ def test_discovery_and_a_hook_call_work_on_the_real_service(service_url) -> None
         timeout=30,
     )
     assert reply.status_code == 200 and "Stroke risk" in reply.json()["cards"][0]["summary"]
+
+
+def test_a_value_the_model_refuses_gives_an_info_card_naming_the_field(client) -> None:
+    prefetch = prefetch_of(example("synthea-style-bundle.json"))
+    prefetch["fieldObservations"] = bundle(
+        field_observation("work_type", "Astronaut"), kind="searchset"
+    )
+    (card,) = client.post("/cds-services/stroke-risk", json=hook_request(prefetch)).json()["cards"]
+    assert card["indicator"] == "info" and "%" not in card["summary"]
+    assert "work_type" in card["summary"]
+
+
+def test_without_configured_urls_a_card_links_nowhere_rather_than_to_a_guess(assessor) -> None:
+    bare = TestClient(build_app(lambda: assessor, FhirSettings()))
+    body = hook_request(prefetch_of(example("synthea-style-bundle.json")))
+    (card,) = bare.post("/cds-services/stroke-risk", json=body).json()["cards"]
+    assert "url" not in card["source"] and "links" not in card

@@ -15,7 +15,7 @@ from fhir.resources.R4B.riskassessment import RiskAssessment
 from stroke_risk.core.schema import FEATURES
 from stroke_risk.fhir.estimate import most_common
 from stroke_risk.fhir.mapping import map_bundle
-from tests.fhir.builders import bundle, example, observation, patient, row_bundle
+from tests.fhir.builders import bundle, example, field_observation, observation, patient, row_bundle
 
 pytestmark = pytest.mark.slow
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
@@ -176,3 +176,12 @@ def test_every_data_set_row_round_trips_to_the_probability_of_predict(
     mismatches = [i for i, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b]
     assert len(got) == 5110
     assert mismatches == [], f"{len(mismatches)} rows differ, first {mismatches[:5]}"
+
+
+def test_a_work_type_the_schema_refuses_is_a_422_naming_its_observation(service_url) -> None:
+    resources = [entry["resource"] for entry in recent_patient()["entry"]]
+    reply = post(service_url, bundle(*resources, field_observation("work_type", "Astronaut")))
+    assert reply.status_code == 422
+    issue = reply.json()["issue"][0]
+    assert issue["expression"] == ["Observation (urn:stroke-risk:field|work_type)"]
+    assert "work_type" in issue["diagnostics"]
