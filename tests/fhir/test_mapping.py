@@ -348,3 +348,11 @@ def test_anything_but_a_collection_bundle_is_refused(body) -> None:
 def test_resources_of_other_types_are_ignored() -> None:
     mapped = mapped_from(patient(), {"resourceType": "Encounter", "id": "e1", "status": "finished"})
     assert mapped.patient_reference.startswith("Patient/")
+
+
+def test_observations_no_rule_reads_are_skipped_even_when_invalid() -> None:
+    heart_rate = observation("8867-4", 72, "/min", "2026-09-01")
+    heart_rate["valueQuantity"]["value"] = "not a number"  # would be refused if validated
+    mapped = mapped_from(patient(), heart_rate, observation("2345-7", 95, "mg/dL", "2026-09-01"))
+    assert mapped.values["avg_glucose_level"] == 95
+    assert not any(ref.endswith(heart_rate["id"]) for ref in mapped.basis)
