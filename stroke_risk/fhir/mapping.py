@@ -55,6 +55,8 @@ class Source:
     note: str = ""
 
     def describe(self, label: str) -> str:
+        if self.value is None:
+            return f"{label} not recorded ({self.note})" if self.note else f"{label} not recorded"
         where = self.resource or "no record"
         when = f", {self.date}" if self.date else ""
         note = f" ({self.note})" if self.note else ""

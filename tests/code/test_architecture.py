@@ -132,7 +132,12 @@ def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["stroke_risk.serving.model_loading", "stroke_risk.app.batch", "stroke_risk.app.client"],
+    [
+        "stroke_risk.serving.model_loading",
+        "stroke_risk.app.batch",
+        "stroke_risk.app.client",
+        "stroke_risk.fhir.routes",
+    ],
 )
 def test_serving_and_app_run_without_training_libraries(module: str) -> None:
     """At run time, in a fresh interpreter: importing them loads no training library."""

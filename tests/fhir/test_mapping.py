@@ -356,3 +356,8 @@ def test_observations_no_rule_reads_are_skipped_even_when_invalid() -> None:
     mapped = mapped_from(patient(), heart_rate, observation("2345-7", 95, "mg/dL", "2026-09-01"))
     assert mapped.values["avg_glucose_level"] == 95
     assert not any(ref.endswith(heart_rate["id"]) for ref in mapped.basis)
+
+
+def test_a_blank_bmi_is_described_as_not_recorded() -> None:
+    (source,) = [s for s in mapped_from(patient()).sources if s.field == "bmi"]
+    assert source.describe("BMI").startswith("BMI not recorded")
