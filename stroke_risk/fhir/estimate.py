@@ -86,6 +86,9 @@ def estimate(mapped: MappedPatient, assessor: Any) -> Estimate:
     except ValidationError as error:
         detail = error.errors(include_input=False)
         names = [str(e["loc"][0]) for e in detail if e.get("loc")]
+        if not names:  # a whole-patient rule: find the fields its message names
+            text = " ".join(str(e.get("msg", "")) for e in detail)
+            names = [name for name in FHIR_ELEMENT if name in text]
         return Estimate(mapped, "refused", reason=describe(detail), fields=names)
     results = assessor.assess([headline, *others])
     probabilities = [r.probability for r in results]
