@@ -105,21 +105,38 @@ def _observation_codes() -> frozenset[str]:
     )
 
 
+@lru_cache
+def _condition_codes() -> tuple[frozenset[str], tuple[str, ...]]:
+    """SNOMED codes and ICD-10 prefixes of every condition list."""
+    lists = code_lists()
+    names = ("hypertension", "heart_disease", "stroke")
+    snomed = frozenset(code for name in names for code in lists[name]["snomed"])
+    return snomed, tuple(prefix for name in names for prefix in lists[name]["icd10_prefixes"])
+
+
+def _read_by_some_rule(kind: str, coding: dict[str, Any]) -> bool:
+    code = str(coding.get("code") or "")
+    if kind == "Observation":
+        return code in _observation_codes()
+    snomed, icd10_prefixes = _condition_codes()
+    return code in snomed or code.upper().startswith(icd10_prefixes)
+
+
 def _never_read(raw: dict[str, Any]) -> bool:
-    """An Observation whose codes no rule reads (heart rate, a lipid panel...).
+    """An Observation or Condition whose codes no rule reads (heart rate, asthma...).
 
     Skipped before validation: validating resources that are never read would cost most of
     a chart's time (about 0.07 ms each) and would refuse a whole chart over an unrelated
     entry. Only the codes are looked at; every value used comes from a validated model.
     Anything unexpected in the shape is left to the validator.
     """
-    if raw.get("resourceType") != "Observation":
+    kind = raw.get("resourceType")
+    if kind not in ("Observation", "Condition"):
         return False
     try:
-        codes = {coding.get("code") for coding in raw["code"]["coding"]}
+        return not any(_read_by_some_rule(kind, coding) for coding in raw["code"]["coding"])
     except (KeyError, TypeError, AttributeError):
         return False
-    return not codes & _observation_codes()
 
 
 def parse_resource(raw: Any, index: int | None = None) -> Any:

@@ -17,12 +17,16 @@ FHIR_JSON = "application/fhir+json"
 
 BUNDLE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "A FHIR R4 Bundle (collection or searchset) holding one Patient and their "
+    "description": "A FHIR R4 Bundle (collection or searchset; transaction, batch and document "
+    "bundles, such as Synthea's, are read the same way) holding one Patient and their "
     "Observations and Conditions.",
     "required": ["resourceType", "type"],
     "properties": {
         "resourceType": {"type": "string", "enum": ["Bundle"]},
-        "type": {"type": "string", "enum": ["collection", "searchset"]},
+        "type": {
+            "type": "string",
+            "enum": ["collection", "searchset", "transaction", "batch", "document"],
+        },
         "entry": {
             "type": "array",
             "items": {"type": "object", "properties": {"resource": {"type": "object"}}},

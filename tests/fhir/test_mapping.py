@@ -361,3 +361,19 @@ def test_observations_no_rule_reads_are_skipped_even_when_invalid() -> None:
 def test_a_blank_bmi_is_described_as_not_recorded() -> None:
     (source,) = [s for s in mapped_from(patient()).sources if s.field == "bmi"]
     assert source.describe("BMI").startswith("BMI not recorded")
+
+
+def test_conditions_on_no_list_are_skipped_even_when_invalid() -> None:
+    asthma = condition("195967001")
+    asthma["onsetDateTime"] = "last spring"  # would be refused if validated
+    mapped = mapped_from(patient(), asthma, condition("I10", ICD10CM))
+    assert mapped.values["hypertension"] == 1
+
+
+def test_a_transaction_bundle_as_synthea_writes_it_is_read() -> None:
+    transaction = {**bundle(patient()), "type": "transaction"}
+    assert mapped_from_bundle(transaction).values["gender"] == "Female"
+
+
+def mapped_from_bundle(body):
+    return map_bundle(body, TODAY)
