@@ -377,3 +377,14 @@ def test_a_transaction_bundle_as_synthea_writes_it_is_read() -> None:
 
 def mapped_from_bundle(body):
     return map_bundle(body, TODAY)
+
+
+def test_a_synthea_generated_patient_maps_and_its_other_conditions_count_for_nothing() -> None:
+    mapped = map_bundle(example("synthea-excerpt.json"), TODAY)  # a transaction bundle
+    assert mapped.patient_reference == "Patient/d5582579-7193-4866-5560-a01e723b6552"
+    assert (mapped.values["gender"], mapped.values["age"]) == ("Male", 76.0)
+    assert mapped.values["ever_married"] == "Yes"
+    assert (
+        mapped.values["hypertension"] == mapped.values["heart_disease"] == 0
+    )  # prediabetes, anaemia
+    assert "avg_glucose_level" in mapped.missing  # this excerpt has no glucose
