@@ -89,7 +89,10 @@ def estimate(mapped: MappedPatient, assessor: Any) -> Estimate:
         if not names:  # a whole-patient rule: find the fields its message names
             text = " ".join(str(e.get("msg", "")) for e in detail)
             names = [name for name in FHIR_ELEMENT if name in text]
-        return Estimate(mapped, "refused", reason=describe(detail), fields=names)
+        reason = describe(detail)
+        if "age" in names and isinstance(age, float) and age < 18:
+            reason = f"not scored: under 18 (the estimate is for adults; {reason})"
+        return Estimate(mapped, "refused", reason=reason, fields=names)
     results = assessor.assess([headline, *others])
     probabilities = [r.probability for r in results]
     return Estimate(

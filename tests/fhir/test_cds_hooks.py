@@ -281,3 +281,12 @@ def test_without_configured_urls_a_card_links_nowhere_rather_than_to_a_guess(ass
     body = hook_request(prefetch_of(example("synthea-style-bundle.json")))
     (card,) = bare.post("/cds-services/stroke-risk", json=body).json()["cards"]
     assert "url" not in card["source"] and "links" not in card
+
+
+def test_a_long_reason_is_cut_to_the_140_characters_of_a_summary(assessor) -> None:
+    from stroke_risk.fhir.estimate import Estimate
+    from stroke_risk.fhir.mapping import MappedPatient
+    from stroke_risk.fhir.texts import summary
+
+    text = summary(Estimate(MappedPatient("Patient/p"), "not_enough_data", reason="x" * 300))
+    assert len(text) == 140 and text.endswith("…")

@@ -200,3 +200,13 @@ def test_only_an_open_service_warns_at_start(assessor, caplog, tmp_path) -> None
         build_app(lambda: assessor, FhirSettings(cds_trusted_issuers={ISSUER: str(keys)}))
     warnings = [r for r in caplog.records if "open to anyone" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def test_trusted_issuers_are_read_from_the_environment_as_json(monkeypatch) -> None:
+    monkeypatch.setenv(
+        "STROKE_CDS_TRUSTED_ISSUERS", '{"https://ehr.example.org": "/keys/ehr.json"}'
+    )
+    monkeypatch.setenv("STROKE_CDS_ALLOWED_ORIGINS", "https://a.example.org, https://b.example.org")
+    settings = FhirSettings()
+    assert settings.cds_trusted_issuers == {"https://ehr.example.org": "/keys/ehr.json"}
+    assert settings.cds_allowed_origins == ["https://a.example.org", "https://b.example.org"]
