@@ -91,7 +91,12 @@ class ApiGuard:
         return any(hmac.compare_digest(given, key) for key in self.api_keys)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in GUARDED_PATHS:
+        # A browser's CORS preflight carries no credentials: answered by the app (or 405).
+        if (
+            scope["type"] != "http"
+            or scope["path"] not in GUARDED_PATHS
+            or scope.get("method") == "OPTIONS"
+        ):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])

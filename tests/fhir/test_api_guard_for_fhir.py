@@ -49,3 +49,10 @@ def test_the_fhir_route_needs_an_api_key_when_keys_are_set() -> None:
         client(("k1",)).post("/fhir/risk-assessment", content=b"{}", headers=headers).text
         == "reached"
     )
+
+
+def test_a_cors_preflight_passes_the_guard_without_a_key() -> None:
+    reply = client(("k1",)).options(
+        "/fhir/risk-assessment", headers={"Origin": "https://ehr.example.org"}
+    )
+    assert reply.status_code != 401

@@ -290,3 +290,13 @@ def test_a_long_reason_is_cut_to_the_140_characters_of_a_summary(assessor) -> No
 
     text = summary(Estimate(MappedPatient("Patient/p"), "not_enough_data", reason="x" * 300))
     assert len(text) == 140 and text.endswith("…")
+
+
+@pytest.mark.slow
+def test_the_real_service_answers_a_browsers_preflight_on_the_cds_routes(service_url) -> None:
+    headers = {"Origin": "https://ehr.example.org", "Access-Control-Request-Method": "POST"}
+    reply = requests.options(f"{service_url}/cds-services/stroke-risk", headers=headers, timeout=30)
+    assert reply.status_code == 200
+    assert reply.headers["access-control-allow-origin"] in ("*", "https://ehr.example.org")
+    fhir = requests.options(f"{service_url}/fhir/risk-assessment", headers=headers, timeout=30)
+    assert "access-control-allow-origin" not in fhir.headers
