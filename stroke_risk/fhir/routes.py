@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -129,14 +130,15 @@ def build_app(
             "(or STROKE_API_KEYS) before connecting an EHR"
         )
 
-    def refused(request: Request) -> Response | None:
+    async def refused(request: Request) -> Response | None:
         """None when the caller may use a CDS route, else the 401 to send."""
         authorization = request.headers.get("authorization", "")
         if verifier is not None:
             base = settings.cds_base_url or str(request.base_url)
             audience = base.rstrip("/") + request.url.path
             try:
-                verifier.verify(authorization, audience)
+                # In a thread: the first call for an issuer may fetch its JWKS over HTTP.
+                await run_in_threadpool(verifier.verify, authorization, audience)
             except Refused as error:
                 return _cds_error(401, str(error))
             return None
@@ -145,6 +147,13 @@ def build_app(
         ):
             return _cds_error(401, "missing or invalid API key: send 'Authorization: Bearer <key>'")
         return None
+
+    def may_read(server: str) -> bool:
+        """Which FHIR servers the service fetches from: it must not be made to call any URL
+        an unauthenticated caller names (server-side request forgery)."""
+        if settings.cds_fhir_servers:
+            return server.startswith(tuple(settings.cds_fhir_servers))
+        return verifier is not None
 
     async def fhir_risk_assessment(request: Request) -> Response:
         try:
@@ -158,10 +167,10 @@ def build_app(
         return _fhir(risk_assessment(result, clock()))
 
     async def cds_discovery(request: Request) -> Response:
-        return refused(request) or JSONResponse(discovery())
+        return await refused(request) or JSONResponse(discovery())
 
     async def cds_patient_view(request: Request) -> Response:
-        if (denied := refused(request)) is not None:
+        if (denied := await refused(request)) is not None:
             return denied
         try:
             hook = CdsRequest.model_validate(await _json_body(request))
@@ -171,6 +180,17 @@ def build_app(
         except ValidationError as error:
             return _cds_error(
                 400, f"invalid hook request: {describe(error.errors(include_input=False))}"
+            )
+        if missing and hook.fhirServer and not may_read(hook.fhirServer):
+            return JSONResponse(
+                {
+                    "cards": [
+                        _notice(
+                            "Stroke risk not estimated: this service may not read from "
+                            "that fhirServer (STROKE_CDS_FHIR_SERVERS); send prefetch"
+                        )
+                    ]
+                }
             )
         if missing and hook.fhirServer:
             token = hook.fhirAuthorization.access_token if hook.fhirAuthorization else None
@@ -211,7 +231,7 @@ def build_app(
         }
 
     async def cds_feedback(request: Request) -> Response:
-        if (denied := refused(request)) is not None:
+        if (denied := await refused(request)) is not None:
             return denied
         try:
             feedback = Feedback.model_validate(await _json_body(request))

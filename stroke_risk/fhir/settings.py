@@ -46,12 +46,19 @@ class FhirSettings(BaseSettings):
         default=None, description="Where a card's source links to: the published model card."
     )
     app_url: str | None = Field(default=None, description="The clinic app, linked from each card.")
+    cds_fhir_servers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Base URLs (prefixes) of the FHIR servers the service may read missing "
+        "prefetch data from. Unset: any server, but only for callers with a trusted JWT.",
+    )
     fhir_fetch_timeout: float = Field(
         default=5.0, description="Seconds to fetch missing prefetch data from the EHR's server."
     )
     jwks_timeout: float = Field(default=5.0, description="Seconds to fetch an issuer's JWKS.")
 
-    @field_validator("cds_allowed_origins", "fhir_allowed_origins", mode="before")
+    @field_validator(
+        "cds_allowed_origins", "fhir_allowed_origins", "cds_fhir_servers", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_csv(value)

@@ -30,7 +30,8 @@ def record() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def client(assessor) -> TestClient:
-    return TestClient(build_app(lambda: assessor, FhirSettings(fhir_fetch_timeout=2.0)))
+    settings = FhirSettings(fhir_fetch_timeout=2.0, cds_fhir_servers=["http://127.0.0.1:"])
+    return TestClient(build_app(lambda: assessor, settings))
 
 
 def hook_without_prefetch(url: str, token: str = TOKEN, prefetch=None) -> dict:
@@ -90,3 +91,12 @@ def test_an_unreachable_server_gives_an_info_card(client) -> None:
     with fhir_server(FhirServerState([], TOKEN)) as url:
         pass  # stopped: nothing listens there any more
     assert "could not be read" in summary(client, hook_without_prefetch(url))
+
+
+def test_an_unlisted_server_is_never_called_for_an_unauthenticated_caller(assessor) -> None:
+    """No allow-list and no JWT issuers: the service must not fetch any URL it is given."""
+    unlisted = TestClient(build_app(lambda: assessor, FhirSettings()))
+    state = FhirServerState(record(), TOKEN)
+    with fhir_server(state) as url:
+        text = summary(unlisted, hook_without_prefetch(url))
+    assert "may not read from that fhirServer" in text and state.requests == []

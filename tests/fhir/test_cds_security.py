@@ -210,3 +210,18 @@ def test_trusted_issuers_are_read_from_the_environment_as_json(monkeypatch) -> N
     settings = FhirSettings()
     assert settings.cds_trusted_issuers == {"https://ehr.example.org": "/keys/ehr.json"}
     assert settings.cds_allowed_origins == ["https://a.example.org", "https://b.example.org"]
+
+
+def test_a_caller_with_a_trusted_jwt_may_name_any_fhir_server(client) -> None:
+    from tests.fhir.fhir_server import FhirServerState, fhir_server
+    from tests.fhir.test_cds_fetching import TOKEN, hook_without_prefetch, record
+
+    state = FhirServerState(record(), TOKEN)
+    with fhir_server(state) as url:
+        reply = client.post(
+            "/cds-services/stroke-risk",
+            json=hook_without_prefetch(url),
+            headers={"Authorization": f"Bearer {token()}"},
+        )
+    assert reply.status_code == 200 and "%" in reply.json()["cards"][0]["summary"]
+    assert state.requests
