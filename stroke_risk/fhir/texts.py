@@ -9,6 +9,8 @@ breaking the EHR's view of it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from stroke_risk.fhir.estimate import Estimate
 
 LABELS = {
@@ -85,10 +87,8 @@ def details(estimate: Estimate) -> str:
         )
     factors = [f for f in result.get("contributing_factors") or [] if f.get("direction") != "none"]
     if factors:
-        reference = result.get("reference")
-        against = f" (against {reference})" if isinstance(reference, str) else ""
-        parts += ["", f"**What drives it**{against}"]
-        parts += [f"- {f.get('label', f.get('factor'))}: {f['direction']} risk" for f in factors]
+        parts += ["", f"**What drives it**{_against(result)}"]
+        parts += [f"- {_factor(f)}" for f in factors]
     what_if = result.get("what_if") or []
     if what_if:
         parts += ["", "**What if**"]
@@ -96,9 +96,37 @@ def details(estimate: Estimate) -> str:
     guidance = result.get("guidance") or []
     if guidance:
         parts += ["", "**Guidance** (guideline pointers, not from the model)"]
-        parts += [f"- {g if isinstance(g, str) else g.get('text', g)}" for g in guidance]
+        parts += [f"- {_guidance(g)}" for g in guidance]
     for warning in result.get("warnings") or []:
         parts.append(f"\n⚠ {warning}")
     parts += ["", "**Data used**", *_lines_about_data(estimate)]
     parts += ["", f"Model {result.get('model_tag', '?')}. {result.get('disclaimer', '')}".strip()]
     return "\n".join(parts)
+
+
+def _against(result: dict[str, Any]) -> str:
+    """Whom the drivers are measured against, when the reply says (``reference`` text or a
+    ``reference_patient`` with a description)."""
+    reference = result.get("reference")
+    if isinstance(reference, str):
+        return f" (against {reference})"
+    patient = result.get("reference_patient")
+    if isinstance(patient, dict) and isinstance(patient.get("description"), str):
+        return f" (against {patient['description']})"
+    return ""
+
+
+def _factor(factor: dict[str, Any]) -> str:
+    text = f"{factor.get('label', factor.get('factor'))}: {factor['direction']} risk"
+    odds = factor.get("odds_ratio", factor.get("odds_multiplier"))
+    if isinstance(odds, int | float):
+        text += f" (odds ×{odds:.2f})"
+    return text
+
+
+def _guidance(item: Any) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    text = str(item.get("advice") or item.get("text") or item.get("factor", ""))
+    source = item.get("source")
+    return f"{text} ({source})" if source else text
