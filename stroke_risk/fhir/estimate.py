@@ -91,7 +91,7 @@ def estimate(mapped: MappedPatient, assessor: Any) -> Estimate:
             names = [name for name in FHIR_ELEMENT if name in text]
         reason = describe(detail)
         if "age" in names and isinstance(age, float) and age < 18:
-            reason = f"not scored: under 18 (the estimate is for adults; {reason})"
+            reason = "not scored: under 18 (the estimate is for adults)"
         return Estimate(mapped, "refused", reason=reason, fields=names)
     results = assessor.assess([headline, *others])
     probabilities = [r.probability for r in results]

@@ -120,7 +120,7 @@ def _factor(factor: dict[str, Any]) -> str:
     text = f"{factor.get('label', factor.get('factor'))}: {factor['direction']} risk"
     odds = factor.get("odds_ratio", factor.get("odds_multiplier"))
     if isinstance(odds, int | float):
-        text += f" (odds ×{odds:.2f})"
+        text += f" (odds ×{odds:.3g})"
     return text
 
 

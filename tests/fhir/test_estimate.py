@@ -70,7 +70,7 @@ def test_a_whole_patient_rule_naming_age_is_refused_naming_age(assessor, monkeyp
     monkeypatch.setattr(estimate_module, "Patient", lambda **values: AdultsOnly(age=values["age"]))
     result = estimate(mapped(birth="2015-01-01"), assessor)
     assert result.outcome == "refused" and result.fields == ["age"]
-    assert result.reason.startswith("not scored: under 18")
+    assert result.reason == "not scored: under 18 (the estimate is for adults)"
 
 
 @pytest.mark.parametrize("gender", [None, "unknown"])

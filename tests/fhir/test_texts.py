@@ -55,6 +55,6 @@ def test_the_card_reads_the_fields_the_reply_is_gaining_when_present() -> None:
     text = details(scored(grown))
     assert "95% interval 10.0% to 16.0%." in text
     assert "**What drives it** (against a 50-year-old woman who never smoked)" in text
-    assert "- Age: raises risk (odds ×1.80)" in text
+    assert "- Age: raises risk (odds ×1.8)" in text
     assert "**What if**" not in text
     assert "- Weight loss lowers blood pressure. (NICE)" in text and "not from the model" in text
