@@ -94,3 +94,28 @@ class StrokeRisk:
 
 
 StrokeRisk.add_asgi_middleware(ApiGuard, api_keys=settings.api_keys)
+
+# --- EHR integration: FHIR R4 and CDS Hooks (stroke_risk/fhir; README "Connecting an EHR") ---
+# A mounted Starlette app: it reaches the service's assessor through BentoML's current
+# service, speaks application/fhir+json and OperationOutcome, and sets CORS per route.
+from stroke_risk.fhir.openapi import OpenApiWithEhrRoutes  # noqa: E402
+from stroke_risk.fhir.routes import build_app as build_fhir_app  # noqa: E402
+from stroke_risk.fhir.settings import get_fhir_settings  # noqa: E402
+
+_cds_feedback = bentoml.metrics.Counter(
+    name="cds_feedback",
+    documentation="CDS Hooks card feedback received, by outcome (no patient data)",
+    labelnames=["outcome"],
+)
+StrokeRisk.mount_asgi_app(
+    build_fhir_app(
+        lambda: bentoml.get_current_service().assessor,
+        get_fhir_settings(),
+        settings.api_keys,
+        count_feedback=lambda outcome: _cds_feedback.labels(outcome=outcome).inc(),
+    ),
+    path="/",
+    name="ehr-integration",
+)
+StrokeRisk.add_asgi_middleware(OpenApiWithEhrRoutes)  # BentoML documents only its own APIs
+# --- end of EHR integration ---

@@ -25,7 +25,12 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-GUARDED_PATHS = frozenset({"/predict", "/predict_batch"})
+GUARDED_PATHS = frozenset({"/predict", "/predict_batch", "/fhir/risk-assessment"})
+# The JSON media types each guarded path accepts: FHIR clients send application/fhir+json
+# (FHIR R4, http.html#mime-type). The CDS Hooks routes check their own callers (JWTs).
+JSON_TYPES: dict[str, tuple[bytes, ...]] = {
+    "/fhir/risk-assessment": (b"application/json", b"application/fhir+json"),
+}
 # A 10,000-patient batch is about 2.3 MB of JSON; anything far beyond is not a request.
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 
@@ -86,7 +91,12 @@ class ApiGuard:
         return any(hmac.compare_digest(given, key) for key in self.api_keys)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in GUARDED_PATHS:
+        # A browser's CORS preflight carries no credentials: answered by the app (or 405).
+        if (
+            scope["type"] != "http"
+            or scope["path"] not in GUARDED_PATHS
+            or scope.get("method") == "OPTIONS"
+        ):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
@@ -102,7 +112,7 @@ class ApiGuard:
             )
             return
         content_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip()
-        if content_type.lower() != b"application/json":
+        if content_type.lower() not in JSON_TYPES.get(scope["path"], (b"application/json",)):
             await _send_json(
                 send,
                 415,

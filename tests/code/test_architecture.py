@@ -28,6 +28,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "stroke_risk.serving",
         "stroke_risk.app",
         "stroke_risk.loadtest",
+        "stroke_risk.fhir",
         *TRAINING_LIBRARIES,
     ),
     "scoring": (
@@ -59,6 +60,14 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         *TRAINING_LIBRARIES,
     ),
     "training": ("stroke_risk.serving", "stroke_risk.app", "stroke_risk.loadtest"),
+    # EHR integration sits beside the service: it scores through serving, never trains.
+    "fhir": (
+        "stroke_risk.training",
+        "stroke_risk.app",
+        "stroke_risk.loadtest",
+        "pandas",
+        *TRAINING_LIBRARIES,
+    ),
 }
 
 
@@ -123,7 +132,12 @@ def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["stroke_risk.serving.model_loading", "stroke_risk.app.batch", "stroke_risk.app.client"],
+    [
+        "stroke_risk.serving.model_loading",
+        "stroke_risk.app.batch",
+        "stroke_risk.app.client",
+        "stroke_risk.fhir.routes",
+    ],
 )
 def test_serving_and_app_run_without_training_libraries(module: str) -> None:
     """At run time, in a fresh interpreter: importing them loads no training library."""

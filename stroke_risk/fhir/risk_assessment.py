@@ -1,0 +1,104 @@
+"""An estimate as a FHIR R4 ``RiskAssessment``, and refusals as an ``OperationOutcome``.
+
+Both are validated with ``fhir.resources`` before they leave, so an EHR never receives a
+resource its own validator would reject.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.riskassessment import RiskAssessment
+
+from stroke_risk.fhir.estimate import FHIR_ELEMENT, Estimate
+from stroke_risk.fhir.texts import details
+
+SNOMED = "http://snomed.info/sct"
+RISK_PROBABILITY = "http://terminology.hl7.org/CodeSystem/risk-probability"
+MODEL_SYSTEM = "urn:stroke-risk:model"
+STROKE = {
+    "coding": [{"system": SNOMED, "code": "230690007", "display": "Cerebrovascular accident"}]
+}
+BANDS = {"low": "low", "moderate": "moderate", "high": "high"}
+
+
+def _qualitative(band: str) -> dict[str, Any]:
+    code = BANDS.get(band, band)
+    return {"coding": [{"system": RISK_PROBABILITY, "code": code, "display": code.capitalize()}]}
+
+
+def risk_assessment(estimate: Estimate, now: dt.datetime) -> dict[str, Any]:
+    """The RiskAssessment for a scored or not-applicable estimate, as JSON-ready data.
+
+    ``prediction[0]`` is the estimate (probabilityDecimal). Ranges are further predictions
+    of the same outcome with ``probabilityRange``, each saying what it is in ``rationale``:
+    FHIR allows one probability per prediction, so a point and a range cannot share one.
+    """
+    mapped = estimate.mapped
+    body: dict[str, Any] = {
+        "resourceType": "RiskAssessment",
+        "status": "final",
+        "subject": {"reference": mapped.patient_reference},
+        "occurrenceDateTime": now.isoformat(timespec="seconds"),
+        "basis": [{"reference": reference} for reference in mapped.basis],
+    }
+    result = estimate.result
+    if estimate.outcome != "scored" or result is None:
+        body["prediction"] = [{"outcome": STROKE, "rationale": f"No estimate: {estimate.reason}"}]
+        body["note"] = [{"text": details(estimate)}]
+        return _validated(body)
+    body["method"] = {
+        "coding": [{"system": MODEL_SYSTEM, "code": result.get("model_tag", "unknown")}],
+        "text": f"stroke-risk model {result.get('model_tag', '')}".strip(),
+    }
+    prediction: dict[str, Any] = {
+        "outcome": STROKE,
+        "probabilityDecimal": result["probability"],
+        "qualitativeRisk": _qualitative(result["risk_band"]),
+        "rationale": details(estimate),
+    }
+    relative = (result.get("comparison") or {}).get("relative_risk")
+    if isinstance(relative, int | float):
+        prediction["relativeRisk"] = relative
+    predictions = [prediction]
+    interval = result.get("probability_interval")
+    if isinstance(interval, list | tuple) and len(interval) == 2:
+        predictions.append(_range(interval[0], interval[1], "95% interval of the estimate"))
+    if estimate.assumed and estimate.low is not None and estimate.high is not None:
+        unknown = ", ".join(estimate.assumed)
+        predictions.append(
+            _range(estimate.low, estimate.high, f"lowest to highest over unrecorded {unknown}")
+        )
+    body["prediction"] = predictions
+    body["note"] = [{"text": result.get("disclaimer", "Decision support, not a diagnosis.")}]
+    return _validated(body)
+
+
+def _range(low: float, high: float, rationale: str) -> dict[str, Any]:
+    return {
+        "outcome": STROKE,
+        "probabilityRange": {"low": {"value": low}, "high": {"value": high}},
+        "rationale": rationale,
+    }
+
+
+def operation_outcome(message: str, location: str | None, code: str = "invalid") -> dict[str, Any]:
+    """One error issue naming the resource and element (``expression``) it is about."""
+    issue: dict[str, Any] = {"severity": "error", "code": code, "diagnostics": message}
+    if location:
+        issue["expression"] = [location]
+    return _validated({"resourceType": "OperationOutcome", "issue": [issue]}, OperationOutcome)
+
+
+def refusal_outcome(estimate: Estimate) -> dict[str, Any]:
+    """Not enough data, or a patient the model refuses (e.g. under 18): name each element."""
+    elements = [FHIR_ELEMENT.get(name, name) for name in estimate.fields]
+    code = "required" if estimate.outcome == "not_enough_data" else "business-rule"
+    return operation_outcome(estimate.reason, ", ".join(elements) or None, code)
+
+
+def _validated(body: dict[str, Any], model: Any = RiskAssessment) -> dict[str, Any]:
+    model.model_validate(body)
+    return body

@@ -1,0 +1,16 @@
+"""Fixtures of the EHR-integration tests: the quick model's assessor, in process."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def assessor(quick_training):
+    """The service's RiskAssessor for the session's quick model, loaded as the service does."""
+    import bentoml
+
+    from stroke_risk.core.config import get_settings
+    from stroke_risk.serving.model_loading import load_assessor
+
+    return load_assessor(bentoml.models.get(get_settings().model_tag), get_settings())

@@ -1,0 +1,60 @@
+"""The card's and the rationale's words, from the reply as it is and as it is growing."""
+
+from __future__ import annotations
+
+from stroke_risk.fhir.estimate import Estimate
+from stroke_risk.fhir.mapping import MappedPatient
+from stroke_risk.fhir.texts import details, summary
+
+REPLY = {
+    "probability": 0.1234,
+    "percent": 12.3,
+    "risk_band": "moderate",
+    "comparison": {"group": "Female, 60-69", "average_risk": 0.08, "relative_risk": 1.54},
+    "contributing_factors": [
+        {"factor": "age", "label": "Age", "value": 68, "direction": "raises"},
+        {"factor": "bmi", "label": "BMI", "value": 25, "direction": "none"},
+    ],
+    "what_if": [{"factor": "smoking_status", "change": "stop smoking", "probability": 0.1}],
+    "warnings": ["BMI outside the training range"],
+    "model_tag": "stroke_risk_model:abc",
+    "disclaimer": "Decision support, not a diagnosis.",
+}
+
+
+def scored(reply: dict) -> Estimate:
+    return Estimate(MappedPatient("Patient/p"), "scored", result=reply, low=0.1234, high=0.1234)
+
+
+def test_the_card_uses_the_replys_documented_fields() -> None:
+    text = details(scored(REPLY))
+    assert "**Stroke risk 12.3%**, moderate band." in text
+    assert "Peers (Female, 60-69): average 8.0%; this patient 1.54 times that." in text
+    assert "- Age: raises risk" in text and "BMI: none" not in text
+    assert "- stop smoking: 10.0%" in text
+    assert "BMI outside the training range" in text and "stroke_risk_model:abc" in text
+    assert summary(scored(REPLY)) == "Stroke risk 12.3% (moderate); 1.54x peers"
+
+
+def test_the_card_reads_the_fields_the_reply_is_gaining_when_present() -> None:
+    grown = {
+        **REPLY,
+        "probability_interval": [0.1, 0.16],
+        "reference_patient": {
+            "description": "a 50-year-old woman who never smoked",
+            "probability": 0.03,
+        },
+        "contributing_factors": [
+            {"factor": "age", "label": "Age", "direction": "raises", "odds_ratio": 1.8}
+        ],
+        "what_if": [],
+        "guidance": [
+            {"factor": "bmi", "advice": "Weight loss lowers blood pressure.", "source": "NICE"}
+        ],
+    }
+    text = details(scored(grown))
+    assert "95% interval 10.0% to 16.0%." in text
+    assert "**What drives it** (against a 50-year-old woman who never smoked)" in text
+    assert "- Age: raises risk (odds ×1.8)" in text
+    assert "**What if**" not in text
+    assert "- Weight loss lowers blood pressure. (NICE)" in text and "not from the model" in text
