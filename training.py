@@ -14,9 +14,9 @@ from stroke_risk.core.config import get_settings
 from stroke_risk.core.patient_tables import DataError
 from stroke_risk.training.dataset import load_training_data
 from stroke_risk.training.model_store import save_model
-from stroke_risk.training.reports import write_reports
 from stroke_risk.training.train import train
-from stroke_risk.training.validation import validate_chosen_model
+from stroke_risk.validation.reports import write_reports
+from stroke_risk.validation.validate import validate_chosen_model
 
 logger = logging.getLogger("training")
 

@@ -1,12 +1,14 @@
 """Stroke-risk estimation shared by training, the service, the app and population scoring.
 
 Sub-packages, by stage (imports point inwards: every one may use ``core``; ``serving``,
-``app`` and ``loadtest`` never import ``training``):
+``fhir``, ``app`` and ``loadtest`` never import ``training`` or ``validation``):
 
 - ``core``: the patient schema, settings, reply models and table reader everything shares.
-- ``training``: data set, features, model families, selection, evaluation, reports, store.
+- ``training``: data set, features, model families, selection, bootstrap refits, store.
+- ``validation``: how good the chosen model is and for whom, and the model card saying so.
 - ``scoring``: the trained model as plain numpy (lean model, profile) and reading it back.
 - ``serving``: the HTTP service's assessor (band, peers, drivers, what-ifs) and guards.
+- ``fhir``: FHIR R4 in, a RiskAssessment and CDS Hooks cards out, scored by ``serving``.
 - ``app``: the clinic app's client, views and batch upload, none of which calls Streamlit.
 - ``loadtest``: realistic and deliberately bad requests for the load test.
 """

@@ -21,10 +21,14 @@ PACKAGE = Path(stroke_risk.__file__).parent
 TRAINING_LIBRARIES = ("sklearn", "xgboost", "scipy")
 
 # sub-package -> what it must never import (module prefixes).
+# Model building and its evaluation: nothing on the scoring side may import them.
+TRAINING_SIDE = ("stroke_risk.training", "stroke_risk.validation")
+
+# sub-package -> what it must never import (module prefixes).
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "core": (
+        *TRAINING_SIDE,
         "stroke_risk.scoring",
-        "stroke_risk.training",
         "stroke_risk.serving",
         "stroke_risk.app",
         "stroke_risk.loadtest",
@@ -32,41 +36,58 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         *TRAINING_LIBRARIES,
     ),
     "scoring": (
-        "stroke_risk.training",
+        *TRAINING_SIDE,
         "stroke_risk.serving",
         "stroke_risk.app",
         "stroke_risk.loadtest",
+        "stroke_risk.fhir",
         "pandas",
         *TRAINING_LIBRARIES,
     ),
     "serving": (
-        "stroke_risk.training",
+        *TRAINING_SIDE,
         "stroke_risk.app",
         "stroke_risk.loadtest",
+        "stroke_risk.fhir",
         "pandas",
         *TRAINING_LIBRARIES,
     ),
     # The app calls the service like any client: it never scores a patient itself.
     "app": (
-        "stroke_risk.training",
+        *TRAINING_SIDE,
         "stroke_risk.serving",
         "stroke_risk.scoring",
+        "stroke_risk.fhir",
         *TRAINING_LIBRARIES,
     ),
     "loadtest": (
-        "stroke_risk.training",
+        *TRAINING_SIDE,
         "stroke_risk.serving",
         "stroke_risk.scoring",
+        "stroke_risk.fhir",
         *TRAINING_LIBRARIES,
     ),
-    "training": ("stroke_risk.serving", "stroke_risk.app", "stroke_risk.loadtest"),
     # EHR integration sits beside the service: it scores through serving, never trains.
     "fhir": (
-        "stroke_risk.training",
+        *TRAINING_SIDE,
         "stroke_risk.app",
         "stroke_risk.loadtest",
         "pandas",
         *TRAINING_LIBRARIES,
+    ),
+    # Training builds the model; validation judges it (and may import training), not back.
+    "training": (
+        "stroke_risk.validation",
+        "stroke_risk.serving",
+        "stroke_risk.app",
+        "stroke_risk.loadtest",
+        "stroke_risk.fhir",
+    ),
+    "validation": (
+        "stroke_risk.serving",
+        "stroke_risk.app",
+        "stroke_risk.loadtest",
+        "stroke_risk.fhir",
     ),
 }
 

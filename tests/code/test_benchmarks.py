@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from stroke_risk.core.schema import TARGET
-from stroke_risk.training.benchmarks import compare_models, fit_age_only, fit_age_sex
-from stroke_risk.training.decision_curves import net_benefit
+from stroke_risk.validation.benchmarks import compare_models, fit_age_only, fit_age_sex
+from stroke_risk.validation.decision_curves import net_benefit
 
 
 def _aged_frame(n: int = 3000, seed: int = 0) -> pd.DataFrame:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stroke_risk.training.calibration_curve import loess_calibration, plot_calibration_curve
+from stroke_risk.validation.calibration_curve import loess_calibration, plot_calibration_curve
 
 
 @pytest.fixture(scope="module")

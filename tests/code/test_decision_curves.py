@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stroke_risk.training.decision_curves import (
+from stroke_risk.validation.decision_curves import (
     decision_curve,
     net_benefit,
     treat_all_net_benefit,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stroke_risk.training.instability import (
+from stroke_risk.validation.instability import (
     plot_instability,
     prediction_instability,
     prediction_intervals,

@@ -8,7 +8,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from stroke_risk.core.schema import TARGET
-from stroke_risk.training.internal_validation import (
+from stroke_risk.validation.internal_validation import (
     METRICS,
     cv_splits,
     optimism_corrected,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from stroke_risk.training.sample_size import (
+from stroke_risk.validation.sample_size import (
     cox_snell_r2,
     expected_shrinkage,
     nagelkerke_r2,

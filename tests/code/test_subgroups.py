@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from stroke_risk.training.subgroups import subgroup_performance
+from stroke_risk.validation.subgroups import subgroup_performance
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def test_a_miscalibrated_group_is_caught(cohort):
 
 def test_vectorised_calibration_slopes_match_the_reference_fit():
     from stroke_risk.training.evaluation import calibration_slope_intercept
-    from stroke_risk.training.subgroups import calibration_slope_rows
+    from stroke_risk.validation.subgroups import calibration_slope_rows
 
     rng = np.random.default_rng(3)
     p = rng.beta(1, 10, (4, 800))

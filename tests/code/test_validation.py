@@ -10,8 +10,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from stroke_risk.core.schema import TARGET
-from stroke_risk.training.benchmarks import fit_age_only
-from stroke_risk.training.validation import family_fit, validate
+from stroke_risk.validation.benchmarks import fit_age_only
+from stroke_risk.validation.validate import family_fit, validate
 
 SECTIONS = {
     "validation",

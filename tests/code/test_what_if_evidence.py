@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from stroke_risk.core.schema import TARGET
-from stroke_risk.training.what_if_evidence import age_adjusted_odds_ratios, crude_rates_by_smoking
+from stroke_risk.validation.what_if_evidence import age_adjusted_odds_ratios, crude_rates_by_smoking
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def test_mutually_adjusted_rows_belong_to_their_own_factor(confounded):
 
 
 def test_the_models_odds_ratio_of_a_logistic_model_is_its_coefficient(confounded):
-    from stroke_risk.training.what_if_evidence import model_odds_ratios
+    from stroke_risk.validation.what_if_evidence import model_odds_ratios
 
     def predict(rows: pd.DataFrame) -> np.ndarray:
         log_odds = -8 + 0.07 * rows["age"] + np.log(1.7) * rows["hypertension"]

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from stroke_risk.training.validation import (
+from stroke_risk.validation.validate import (
     family_fit,
     logistic_regression_parameters,
     validate,

@@ -3,7 +3,7 @@
 Age is the dominant risk factor in this data set: an age-only model reaches out-of-fold
 AUC 0.832 against the full model's 0.838 (issue 14). A model card that reports the model
 without these benchmarks overstates what the other factors add. Each benchmark is a full
-fitting procedure (:data:`~stroke_risk.training.internal_validation.Fit`): a logistic
+fitting procedure (:data:`~stroke_risk.validation.internal_validation.Fit`): a logistic
 regression on a cubic spline of age (linear beyond the boundary knots, like a restricted
 cubic spline), Platt-calibrated exactly as the main models are. Differences are computed
 on out-of-fold predictions from the same folds, with paired bootstrap intervals.
@@ -24,9 +24,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, SplineTransformer
 
 from stroke_risk.core.schema import TARGET
-from stroke_risk.training.decision_curves import net_benefit_rows
 from stroke_risk.training.evaluation import auc_rows
-from stroke_risk.training.internal_validation import Fit, Predict
+from stroke_risk.validation.decision_curves import net_benefit_rows
+from stroke_risk.validation.internal_validation import Fit, Predict
 
 BENCHMARK_THRESHOLDS: tuple[float, ...] = (0.02, 0.05, 0.10, 0.15)
 AGE_KNOTS = 4  # quantile knots: 4 knots, 5 spline columns, as a restricted cubic spline would

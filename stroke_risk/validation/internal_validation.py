@@ -24,7 +24,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 
 from stroke_risk.core.schema import TARGET
 from stroke_risk.training.evaluation import calibration_slope_intercept
-from stroke_risk.training.sample_size import cox_snell_r2
+from stroke_risk.validation.sample_size import cox_snell_r2
 
 Predict = Callable[[pd.DataFrame], np.ndarray]
 # fit(frame, seed) trains the WHOLE procedure (preprocessing, model, calibration) on

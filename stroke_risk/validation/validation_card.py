@@ -1,6 +1,6 @@
 """The model card's validation sections, written from `make validate`'s results.
 
-Every number here is read from the dict :func:`stroke_risk.training.validation.validate`
+Every number here is read from the dict :func:`stroke_risk.validation.validate.validate`
 returns (also written to ``reports/metrics.json``), so the card cannot drift from it. The
 TRIPOD+AI checklist (docs/tripod-ai.md) points at these sections.
 """

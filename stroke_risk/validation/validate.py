@@ -25,21 +25,21 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import StratifiedKFold
 
 from stroke_risk.core.schema import ADULT_AGE, FEATURES, TARGET
-from stroke_risk.training.benchmarks import BENCHMARK_FITS, BENCHMARK_THRESHOLDS, compare_models
-from stroke_risk.training.calibration_curve import loess_calibration, plot_calibration_curve
-from stroke_risk.training.decision_curves import (
+from stroke_risk.training.evaluation import risk_metrics
+from stroke_risk.training.families import MODEL_STEP, candidates
+from stroke_risk.validation.benchmarks import BENCHMARK_FITS, BENCHMARK_THRESHOLDS, compare_models
+from stroke_risk.validation.calibration_curve import loess_calibration, plot_calibration_curve
+from stroke_risk.validation.decision_curves import (
     DEFAULT_THRESHOLDS,
     decision_curve,
     net_benefit_rows,
 )
-from stroke_risk.training.evaluation import risk_metrics
-from stroke_risk.training.families import MODEL_STEP, candidates
-from stroke_risk.training.instability import (
+from stroke_risk.validation.instability import (
     DEFAULT_BAND_EDGES,
     plot_instability,
     prediction_instability,
 )
-from stroke_risk.training.internal_validation import (
+from stroke_risk.validation.internal_validation import (
     Fit,
     Predict,
     cv_splits,
@@ -47,9 +47,9 @@ from stroke_risk.training.internal_validation import (
     performance,
     repeated_cv,
 )
-from stroke_risk.training.sample_size import riley_max_parameters, sample_size_report
-from stroke_risk.training.subgroups import subgroup_performance
-from stroke_risk.training.what_if_evidence import (
+from stroke_risk.validation.sample_size import riley_max_parameters, sample_size_report
+from stroke_risk.validation.subgroups import subgroup_performance
+from stroke_risk.validation.what_if_evidence import (
     age_adjusted_odds_ratios,
     crude_rates_by_smoking,
     model_odds_ratios,

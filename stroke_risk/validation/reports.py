@@ -22,7 +22,7 @@ from stroke_risk.core.schema import FEATURES, TARGET, Patient  # noqa: E402
 from stroke_risk.scoring.lean import LinearScore  # noqa: E402
 from stroke_risk.training.model_store import training_metadata  # noqa: E402
 from stroke_risk.training.train import TrainingResult  # noqa: E402
-from stroke_risk.training.validation_card import headline, validation_sections  # noqa: E402
+from stroke_risk.validation.validation_card import headline, validation_sections  # noqa: E402
 
 
 def write_reports(

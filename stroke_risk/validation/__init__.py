@@ -1,0 +1,1 @@
+"""How good the chosen model is and for whom: validation, benchmarks, decision curves, card."""
