@@ -2,8 +2,8 @@
 constant. The real service is measured as a ratio against this, in the same run.
 
 Its `/predict_batch` validates the same batch and answers with one typical result (2.5 KB;
-the service's average over the data set's adults is 2.1 KB) per patient: what BentoML and the transfer of
-the reply cost, without the scoring and explanations."""
+the service's average over the data set's adults is 2.1 KB) per patient: what BentoML and
+the transfer of the reply cost, without the scoring and explanations."""
 
 from __future__ import annotations
 
