@@ -100,7 +100,6 @@ StrokeRisk.add_asgi_middleware(ApiGuard, api_keys=settings.api_keys)
 # service, speaks application/fhir+json and OperationOutcome, and sets CORS per route.
 from stroke_risk.fhir.openapi import OpenApiWithEhrRoutes  # noqa: E402
 from stroke_risk.fhir.routes import build_app as build_fhir_app  # noqa: E402
-from stroke_risk.fhir.settings import get_fhir_settings  # noqa: E402
 
 _cds_feedback = bentoml.metrics.Counter(
     name="cds_feedback",
@@ -110,7 +109,7 @@ _cds_feedback = bentoml.metrics.Counter(
 StrokeRisk.mount_asgi_app(
     build_fhir_app(
         lambda: bentoml.get_current_service().assessor,
-        get_fhir_settings(),
+        get_settings(),
         settings.api_keys,
         count_feedback=lambda outcome: _cds_feedback.labels(outcome=outcome).inc(),
     ),

@@ -83,7 +83,48 @@ class Settings(BaseSettings):
     # A 10,000-patient chunk takes a few seconds on a small machine; one patient far less.
     read_timeout: float = Field(default=30.0, description="Seconds to wait for an answer.")
 
-    @field_validator("risk_band_thresholds", "api_keys", mode="before")
+    # EHR integration (stroke_risk/fhir): how the FHIR and CDS Hooks routes authenticate,
+    # link and fetch.
+    cds_trusted_issuers: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON object: JWT issuer -> its JWKS URL or a JWKS file. When set, every "
+        "CDS Hooks call needs a bearer JWT from one of them; unset, the API keys apply.",
+    )
+    cds_base_url: str | None = Field(
+        default=None,
+        description="This service's public base URL (e.g. https://risk.example.org), which "
+        "JWTs must name in 'aud'. Unset: the URL the request arrived at.",
+    )
+    cds_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default=["*"], description="Browser origins allowed to call the CDS Hooks routes."
+    )
+    fhir_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call /fhir/risk-assessment (none by default).",
+    )
+    # No defaults: a card must not link to a guessed address. Unset, the card has no link.
+    model_card_url: str | None = Field(
+        default=None, description="Where a card's source links to: the published model card."
+    )
+    app_url: str | None = Field(default=None, description="The clinic app, linked from each card.")
+    cds_fhir_servers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Base URLs (prefixes) of the FHIR servers the service may read missing "
+        "prefetch data from. Unset: any server, but only for callers with a trusted JWT.",
+    )
+    fhir_fetch_timeout: float = Field(
+        default=5.0, description="Seconds to fetch missing prefetch data from the EHR's server."
+    )
+    jwks_timeout: float = Field(default=5.0, description="Seconds to fetch an issuer's JWKS.")
+
+    @field_validator(
+        "risk_band_thresholds",
+        "api_keys",
+        "cds_allowed_origins",
+        "fhir_allowed_origins",
+        "cds_fhir_servers",
+        mode="before",
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_csv(value)

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from stroke_risk.core.config import Settings
 from stroke_risk.core.validation_errors import describe
 from stroke_risk.fhir.cds_hooks import (
     CdsRequest,
@@ -43,7 +44,6 @@ from stroke_risk.fhir.fetching import FetchFailed, fetch_missing
 from stroke_risk.fhir.mapping import FhirInputError, map_bundle, map_resources
 from stroke_risk.fhir.risk_assessment import operation_outcome, refusal_outcome, risk_assessment
 from stroke_risk.fhir.security import JwtVerifier, Refused, api_key_is_valid
-from stroke_risk.fhir.settings import FhirSettings
 
 logger = logging.getLogger("stroke_risk.fhir")
 FHIR_JSON = "application/fhir+json"
@@ -113,7 +113,7 @@ async def _json_body(request: Request) -> Any:
 
 def build_app(
     assessor: Callable[[], Any],
-    settings: FhirSettings,
+    settings: Settings,
     api_keys: list[str] | tuple[str, ...] = (),
     clock: Callable[[], dt.datetime] = utc_now,
     count_feedback: Callable[[str], None] = lambda outcome: None,

@@ -9,6 +9,7 @@ metadata, so a model can be judged from the store alone.
 
 from __future__ import annotations
 
+import math
 import platform
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -39,19 +40,24 @@ class StoredModel:
     metadata: dict[str, Any]
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Plain Python types, NaN and infinities as None (strict JSON has neither)."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.integer | np.bool_):
         return value.item()
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
     return value
 
 
 def training_metadata(result: TrainingResult) -> dict[str, Any]:
     """Everything needed to judge the model later, as JSON-compatible values."""
-    return _jsonable(
+    return jsonable(
         {
             "winner": result.winner,
             "selection": result.selection,

@@ -19,11 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold
 
 from stroke_risk.core.schema import TARGET
-from stroke_risk.training.evaluation import calibration_slope_intercept
+from stroke_risk.training.evaluation import risk_metrics
 from stroke_risk.validation.sample_size import cox_snell_r2
 
 Predict = Callable[[pd.DataFrame], np.ndarray]
@@ -44,16 +43,9 @@ METRICS: tuple[str, ...] = (
 def performance(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """The metrics whose optimism is estimated: discrimination, accuracy and calibration
     (van Calster's hierarchy up to "weak": calibration-in-the-large and slope)."""
-    y = np.asarray(y)
-    p = np.asarray(p, dtype=float)
-    slope, intercept = calibration_slope_intercept(y, p)
-    return {
-        "roc_auc": float(roc_auc_score(y, p)),
-        "brier": float(brier_score_loss(y, p)),
-        "calibration_slope": slope,
-        "calibration_intercept": intercept,
-        "observed_expected": float(y.sum() / p.sum()),
-        "cox_snell_r2": cox_snell_r2(y, p),
+    metrics = risk_metrics(y, p)
+    return {name: metrics[name] for name in METRICS if name in metrics} | {
+        "cox_snell_r2": cox_snell_r2(np.asarray(y), np.asarray(p, dtype=float))
     }
 
 

@@ -12,7 +12,6 @@ see each module for the reference definitions it follows.
 from __future__ import annotations
 
 import functools
-import math
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ from sklearn.model_selection import StratifiedKFold
 from stroke_risk.core.schema import ADULT_AGE, FEATURES, TARGET
 from stroke_risk.training.evaluation import risk_metrics
 from stroke_risk.training.families import MODEL_STEP, candidates
+from stroke_risk.training.model_store import jsonable
 from stroke_risk.validation.benchmarks import BENCHMARK_FITS, BENCHMARK_THRESHOLDS, compare_models
 from stroke_risk.validation.calibration_curve import loess_calibration, plot_calibration_curve
 from stroke_risk.validation.decision_curves import (
@@ -91,21 +91,6 @@ def logistic_regression_parameters(data: pd.DataFrame, seed: int = 0) -> int:
         clone(candidate.pipeline[:-1]).fit_transform(data[list(FEATURES)], data[TARGET]).shape[1]
     )
     return int(width) + 1
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain Python types, NaN and infinities as None (strict JSON has neither)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 def per_fold_differences(
@@ -277,7 +262,7 @@ def validate(
         "what_if_evidence": what_if,
         "run": {"seed": seed, "n_boot": n_boot, "n_jobs": n_jobs, "seconds": timings},
     }
-    return _jsonable(result)
+    return jsonable(result)
 
 
 def validate_chosen_model(
@@ -324,5 +309,5 @@ def validate_chosen_model(
     for name in BENCHMARK_FITS:
         bench = arrays[f"{name}_probabilities"][adults]
         population[f"{name}_roc_auc"] = risk_metrics(y, bench)["roc_auc"]
-    result["intended_population"] = _jsonable(population)
+    result["intended_population"] = jsonable(population)
     return result

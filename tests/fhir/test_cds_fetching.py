@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
+from stroke_risk.core.config import Settings
 from stroke_risk.fhir.routes import build_app
-from stroke_risk.fhir.settings import FhirSettings
 from tests.fhir.builders import example
 from tests.fhir.fhir_server import FhirServerState, fhir_server
 from tests.fhir.test_cds_hooks import hook_request, prefetch_of
@@ -30,7 +30,7 @@ def record() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def client(assessor) -> TestClient:
-    settings = FhirSettings(fhir_fetch_timeout=2.0, cds_fhir_servers=["http://127.0.0.1:"])
+    settings = Settings(fhir_fetch_timeout=2.0, cds_fhir_servers=["http://127.0.0.1:"])
     return TestClient(build_app(lambda: assessor, settings))
 
 
@@ -95,7 +95,7 @@ def test_an_unreachable_server_gives_an_info_card(client) -> None:
 
 def test_an_unlisted_server_is_never_called_for_an_unauthenticated_caller(assessor) -> None:
     """No allow-list and no JWT issuers: the service must not fetch any URL it is given."""
-    unlisted = TestClient(build_app(lambda: assessor, FhirSettings()))
+    unlisted = TestClient(build_app(lambda: assessor, Settings()))
     state = FhirServerState(record(), TOKEN)
     with fhir_server(state) as url:
         text = summary(unlisted, hook_without_prefetch(url))

@@ -10,11 +10,11 @@ import pytest
 import requests
 from starlette.testclient import TestClient
 
+from stroke_risk.core.config import Settings
 from stroke_risk.fhir.routes import build_app
-from stroke_risk.fhir.settings import FhirSettings
 from tests.fhir.builders import bundle, example, field_observation, observation
 
-SETTINGS = FhirSettings(
+SETTINGS = Settings(
     model_card_url="https://example.org/model-card", app_url="https://example.org/app"
 )
 
@@ -213,7 +213,7 @@ def test_the_fhir_route_sends_no_cors_headers_by_default(client) -> None:
 
 
 def test_allowed_origins_are_configurable(assessor) -> None:
-    settings = FhirSettings(
+    settings = Settings(
         cds_allowed_origins="https://ehr.example.org",
         fhir_allowed_origins="https://ehr.example.org",
     )
@@ -277,7 +277,7 @@ def test_a_value_the_model_refuses_gives_an_info_card_naming_the_field(client) -
 
 
 def test_without_configured_urls_a_card_links_nowhere_rather_than_to_a_guess(assessor) -> None:
-    bare = TestClient(build_app(lambda: assessor, FhirSettings()))
+    bare = TestClient(build_app(lambda: assessor, Settings()))
     body = hook_request(prefetch_of(example("synthea-style-bundle.json")))
     (card,) = bare.post("/cds-services/stroke-risk", json=body).json()["cards"]
     assert "url" not in card["source"] and "links" not in card

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from starlette.testclient import TestClient
 
+from stroke_risk.core.config import Settings
 from stroke_risk.fhir.routes import build_app
-from stroke_risk.fhir.settings import FhirSettings
 
 ISSUER = "https://ehr.example.org"
 SERVICE = "http://testserver/cds-services/stroke-risk"
@@ -68,7 +68,7 @@ def call(client: TestClient, bearer: str | None, path: str = "/cds-services/stro
 def client(assessor, tmp_path_factory) -> TestClient:
     path = tmp_path_factory.mktemp("jwks") / "ehr.jwks.json"
     path.write_text(json.dumps(jwks()))
-    settings = FhirSettings(cds_trusted_issuers={ISSUER: str(path)})
+    settings = Settings(cds_trusted_issuers={ISSUER: str(path)})
     return TestClient(build_app(lambda: assessor, settings))
 
 
@@ -183,7 +183,7 @@ def test_an_issuers_jwks_url_is_fetched(assessor) -> None:
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
-        settings = FhirSettings(cds_trusted_issuers={ISSUER: url})
+        settings = Settings(cds_trusted_issuers={ISSUER: url})
         client = TestClient(build_app(lambda: assessor, settings))
         assert accepted(call(client, token()))
     finally:
@@ -195,9 +195,9 @@ def test_only_an_open_service_warns_at_start(assessor, caplog, tmp_path) -> None
     keys = tmp_path / "jwks.json"
     keys.write_text(json.dumps(jwks()))
     with caplog.at_level(logging.WARNING, logger="stroke_risk.fhir"):
-        build_app(lambda: assessor, FhirSettings())
-        build_app(lambda: assessor, FhirSettings(), api_keys=["k1"])
-        build_app(lambda: assessor, FhirSettings(cds_trusted_issuers={ISSUER: str(keys)}))
+        build_app(lambda: assessor, Settings())
+        build_app(lambda: assessor, Settings(), api_keys=["k1"])
+        build_app(lambda: assessor, Settings(cds_trusted_issuers={ISSUER: str(keys)}))
     warnings = [r for r in caplog.records if "open to anyone" in r.getMessage()]
     assert len(warnings) == 1
 
@@ -207,7 +207,7 @@ def test_trusted_issuers_are_read_from_the_environment_as_json(monkeypatch) -> N
         "STROKE_CDS_TRUSTED_ISSUERS", '{"https://ehr.example.org": "/keys/ehr.json"}'
     )
     monkeypatch.setenv("STROKE_CDS_ALLOWED_ORIGINS", "https://a.example.org, https://b.example.org")
-    settings = FhirSettings()
+    settings = Settings()
     assert settings.cds_trusted_issuers == {"https://ehr.example.org": "/keys/ehr.json"}
     assert settings.cds_allowed_origins == ["https://a.example.org", "https://b.example.org"]
 
