@@ -15,15 +15,15 @@ from stroke_risk.scoring.profile import build_profile
 from stroke_risk.serving.assessor import RiskAssessor
 from stroke_risk.serving.results import AssessmentResult, FactorResult, WhatIfResult, encode_json
 from stroke_risk.training.lean_compile import compile_lean_model, frame_to_columns
-from tests.model.fitting import FAMILIES, fit_calibrated, training_split
+from tests.model.fitting import FAMILIES, training_split
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module", params=FAMILIES)
-def assessor(request, stroke_data) -> RiskAssessor:
+def assessor(request, stroke_data, fitted_family) -> RiskAssessor:
     train = training_split(stroke_data)
-    lean = compile_lean_model(fit_calibrated(request.param, train), train)
+    lean = compile_lean_model(fitted_family(request.param), train)
     profile = build_profile(train, lean.predict(frame_to_columns(train)))
     return RiskAssessor(lean, profile, Settings(), f"test:{request.param}")
 
