@@ -154,8 +154,12 @@ def browser() -> Iterator[Any]:
 @contextmanager
 def streamlit_server(env: dict[str, str], log_dir: Path) -> Iterator[RunningServer]:
     """`streamlit run app/app.py` on a free loopback port, as `make app` starts it."""
-    # The developer's own STROKE_* settings must not leak into the app under test.
+    # The developer's own STROKE_* settings must not leak into the app under test, and the
+    # app must import this checkout's package: `streamlit run` does not put the checkout on
+    # the path, so an installed copy (e.g. another worktree's editable install) would load.
     environment = without_developer_settings() | env
+    path = [str(REPO_ROOT), *filter(None, [environment.get("PYTHONPATH")])]
+    environment["PYTHONPATH"] = os.pathsep.join(path)
     command = [
         str(BIN / "streamlit"),
         "run",
