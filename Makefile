@@ -18,7 +18,7 @@ APP_PORT ?= 8501
 APT_PACKAGES := chromium shellcheck jq wrk awscli buildah podman skopeo docker-registry runc \
 	debootstrap curl
 
-.PHONY: help install system-deps data train validate train-if-needed serve app run test test-fast lint format bench notebooks loadtest publish deploy container-test clean
+.PHONY: help install system-deps data train validate train-if-needed serve app run test test-fast test-release lint format bench notebooks loadtest publish deploy container-test clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ test: install system-deps data ## Install everything and run the whole test suit
 test-fast: install data ## The quick local loop: skip slow, browser and container tests
 	$(RUN) -m pytest -m "not slow and not browser and not container"
 
+test-release: install data ## Every test but the container ones (model, service, app, ops...): publish's gate
+	$(RUN) -m pytest -m "not container"
+
 lint: install ## ruff lint and format check
 	$(RUN) -m ruff check .
 	$(RUN) -m ruff format --check .
@@ -113,7 +116,8 @@ loadtest: train-if-needed ## Load-test the API with Locust for 30 s (LOAD_TIME=.
 		--only-summary --csv reports/loadtest/locust --html reports/loadtest/report.html \
 		-H http://127.0.0.1:$(PORT)
 
-publish: lint test-fast ## Build the Bento and image, push to ECR (ARGS=--dry-run to preview)
+# Publishing gates on the model and service tests (all marked slow), not only test-fast's.
+publish: lint test-release ## Build the Bento and image, push to ECR (ARGS=--dry-run to preview)
 	./create_bento_artifacts.sh $(ARGS)
 
 deploy: ## Deploy IMAGE_URI to ECS Fargate (settings: deploy/deploy_fargate.sh; ARGS=--dry-run)

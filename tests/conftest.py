@@ -1,15 +1,19 @@
-"""Shared fixtures: the data set, and one quick model trained once per test session.
+"""Shared fixtures: the data set, one quick model trained once per test session, and the
+real services that serve it.
 
-Each session gets its own BentoML home in a temporary folder, so tests never touch (or
-depend on) the developer's model store, and usage tracking is off.
+Each session gets its own BentoML home in a temporary folder, removed when the session
+ends, so tests never touch (or depend on) the developer's model store, and usage tracking
+is off. The developer's own STROKE_* settings are removed for the whole session.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="stroke-risk-bentoml-")
@@ -18,11 +22,40 @@ os.environ["BENTOML_DO_NOT_TRACK"] = "true"
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from stroke_risk.core.config import DATA_FILE_NAME, REPO_ROOT  # noqa: E402
+from stroke_risk.core.config import DATA_FILE_NAME, REPO_ROOT, get_settings  # noqa: E402
 from stroke_risk.core.schema import FEATURES, Patient  # noqa: E402
 from stroke_risk.training.dataset import load_training_data  # noqa: E402
+from tests.environment import TEST_SERVER_SETTINGS, without_developer_settings  # noqa: E402
 
 EXAMPLE_PATIENT: dict[str, object] = Patient.model_config["json_schema_extra"]["example"]
+
+# The keyed service: callers need one of these keys, and every setting that changes what is
+# served is moved off its default, so a test can see each one take effect.
+API_KEYS = ("first-key-0123456789", "second-key-abcdefgh", "app-test-key-3c1d")
+KEYED_SERVICE_SETTINGS = {
+    "STROKE_API_KEYS": ",".join(API_KEYS),
+    "STROKE_RISK_BAND_THRESHOLDS": "0.002,0.004",
+    "STROKE_MAX_BATCH_SIZE": "250",
+}
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's BentoML home (the model store of the quick model)."""
+    shutil.rmtree(os.environ["BENTOML_HOME"], ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_developer_settings() -> Iterator[None]:
+    """Remove the developer's STROKE_* settings (keeping STROKE_DATA) and run one worker
+    per test server, for the whole session; a test that needs another value sets it with
+    ``monkeypatch`` or passes it to its server."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in set(os.environ) - set(without_developer_settings(os.environ)):
+            patch.delenv(name)
+        patch.setenv("STROKE_WORKERS", TEST_SERVER_SETTINGS["STROKE_WORKERS"])
+        get_settings.cache_clear()  # settings read before this, e.g. at import, are dropped
+        yield
+    get_settings.cache_clear()
 
 
 def _data_path() -> Path:
@@ -101,3 +134,18 @@ def service(quick_training, bentoml_home: Path, tmp_path_factory: pytest.TempPat
 @pytest.fixture(scope="session")
 def service_url(service) -> str:
     return service.url
+
+
+@pytest.fixture(scope="session")
+def keyed_service(quick_training, bentoml_home: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A second real service: API keys required, and KEYED_SERVICE_SETTINGS in force.
+
+    One for the whole session: the service, app and load tests all use it.
+    """
+    from tests.servers import bentoml_server, private_bentoml_home
+
+    home = private_bentoml_home(bentoml_home, tmp_path_factory.mktemp("home-keyed"))
+    with bentoml_server(
+        home, tmp_path_factory.mktemp("logs-keyed"), env=KEYED_SERVICE_SETTINGS
+    ) as server:
+        yield server

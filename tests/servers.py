@@ -1,7 +1,13 @@
 """Starting and stopping real servers for the tests, on free 127.0.0.1 ports.
 
 Every server gets its own BentoML home (a copy of the session's model store): servers
-sharing one home wipe each other's Prometheus files at start.
+sharing one home wipe each other's Prometheus files at start. Servers get none of the
+developer's STROKE_* settings, and one worker unless their test asks for more
+(tests/environment.py).
+
+A free port is found by binding port 0 and closing the socket, so another process can take
+it before the server binds it; a server that then fails with "address already in use" is
+started again on another port.
 """
 
 from __future__ import annotations
@@ -21,8 +27,15 @@ from pathlib import Path
 import requests
 
 from stroke_risk.core.config import REPO_ROOT
+from tests.environment import server_environment
 
 BIN = Path(sys.executable).parent
+PORT_ATTEMPTS = 3
+PORT_TAKEN = ("address already in use", "errno 98")
+
+
+class PortTakenError(RuntimeError):
+    """The server could not bind its port: something took it after free_port() chose it."""
 
 
 def free_port() -> int:
@@ -40,12 +53,26 @@ class RunningServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def log_size(self) -> int:
+        return len(self.log())
+
+    def log_since(self, offset: int, expect: str, timeout: float = 10) -> str:
+        """The log written after ``offset`` (a ``log_size()``), once it contains ``expect``:
+        a log test's control must see its own requests, not earlier tests'."""
+        deadline = time.monotonic() + timeout
+        while expect not in (written := self.log()[offset:]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert expect in written, f"{expect!r} not logged within {timeout}s:\n{written[-2000:]}"
+        return written
+
 
 def wait_until_ready(url: str, process: subprocess.Popen, log_path: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
+            log = log_path.read_text(errors="replace")
+            error = PortTakenError if any(s in log.lower() for s in PORT_TAKEN) else RuntimeError
+            raise error(f"server exited with {process.returncode}:\n{log[-3000:]}")
         try:
             if requests.get(url, timeout=1).status_code == 200:
                 return
@@ -84,23 +111,34 @@ def loopback_server(
 ) -> Iterator[RunningServer]:
     """Run ``command`` (which must take the port from ``{port}``) on a free 127.0.0.1 port,
     wait for ``ready_path`` to answer 200, and stop its whole process group on exit."""
-    port = free_port()
-    log_path = log_dir / f"{name}-{port}.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [part.format(port=port) for part in command],
-            cwd=REPO_ROOT,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(f"{url}{ready_path}", process, log_path, timeout)
-        yield RunningServer(url, process, log_path)
-    finally:
-        stop(process)
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        port = free_port()
+        log_path = log_dir / f"{name}-{port}.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [part.format(port=port) for part in command],
+                cwd=REPO_ROOT,
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_ready(f"{url}{ready_path}", process, log_path, timeout)
+        except PortTakenError:
+            stop(process)
+            if attempt == PORT_ATTEMPTS:
+                raise
+            continue
+        except BaseException:
+            stop(process)
+            raise
+        try:
+            yield RunningServer(url, process, log_path)
+        finally:
+            stop(process)
+        return
 
 
 @contextmanager
@@ -111,13 +149,9 @@ def bentoml_server(
     timeout: float = 90,
     target: str = "service.py",
 ) -> Iterator[RunningServer]:
-    """`bentoml serve <target>` on a free loopback port, stopped on exit."""
-    environment = {
-        **os.environ,
-        "BENTOML_HOME": str(home),
-        "BENTOML_DO_NOT_TRACK": "true",
-        **(env or {}),
-    }
+    """`bentoml serve <target>` on a free loopback port, stopped on exit; ``env`` holds the
+    settings this server runs with (see server_environment)."""
+    environment = server_environment(BENTOML_HOME=str(home), **(env or {}))
     command = [str(BIN / "bentoml"), "serve", target, "--host", "127.0.0.1", "--port", "{port}"]
     with loopback_server("bentoml", command, environment, log_dir, "/readyz", timeout) as server:
         yield server

@@ -1,9 +1,9 @@
 """Fixtures for the app: the app in AppTest, a keyed service, dead and silent services,
 `streamlit run` on a free port and Debian's Chromium driven by Playwright.
 
-Everything talks to real servers on 127.0.0.1: the open service of tests/conftest.py, a
-second service that requires an API key, a port nobody listens on (service down) and a
-socket that accepts connections but never answers (service hanging).
+Everything talks to real servers on 127.0.0.1: the open and the keyed services of
+tests/conftest.py, a port nobody listens on (service down) and a socket that accepts
+connections but never answers (service hanging).
 """
 
 from __future__ import annotations
@@ -22,19 +22,13 @@ from streamlit.testing.v1 import AppTest
 
 from stroke_risk.app.views import form_fields
 from stroke_risk.core.config import REPO_ROOT
-from tests.conftest import EXAMPLE_PATIENT
-from tests.servers import (
-    BIN,
-    RunningServer,
-    bentoml_server,
-    free_port,
-    loopback_server,
-    private_bentoml_home,
-)
+from tests.conftest import API_KEYS, EXAMPLE_PATIENT
+from tests.environment import skip_or_fail, without_developer_settings
+from tests.servers import BIN, RunningServer, loopback_server
 
 APP_PATH = REPO_ROOT / "app" / "app.py"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-APP_API_KEY = "app-test-key-3c1d"
+APP_API_KEY = API_KEYS[-1]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -49,18 +43,18 @@ CLIENT_VARIABLES = ("STROKE_API_URL", "STROKE_API_KEY", "STROKE_CONNECT_TIMEOUT"
 
 
 @pytest.fixture(scope="session")
-def keyed_service_url(quick_training, bentoml_home: Path, tmp_path_factory) -> Iterator[str]:
-    """A second real service that only answers callers with APP_API_KEY."""
-    home = private_bentoml_home(bentoml_home, tmp_path_factory.mktemp("home-keyed-app"))
-    logs = tmp_path_factory.mktemp("logs-keyed-app")
-    with bentoml_server(home, logs, env={"STROKE_API_KEYS": APP_API_KEY}) as server:
-        yield server.url
+def keyed_service_url(keyed_service) -> str:
+    """The session's keyed service (tests/conftest.py), which answers callers with APP_API_KEY."""
+    return keyed_service.url
 
 
 @pytest.fixture
-def closed_port_url() -> str:
-    """A loopback URL nobody listens on: the service is down."""
-    return f"http://127.0.0.1:{free_port()}"
+def closed_port_url() -> Iterator[str]:
+    """A loopback URL nobody listens on: the service is down. The port stays bound (without
+    listening, so connections are refused) so no other process can take it meanwhile."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.fixture
@@ -125,7 +119,7 @@ def sample_upload(data_path: Path, rows: int = 12) -> pd.DataFrame:
 
 
 def require_browser() -> None:
-    """Skip (locally) or fail (CI=true) when Chromium or Playwright is missing."""
+    """Skip (locally) or fail (in CI) when Chromium or Playwright is missing."""
     problem = None
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         problem = (
@@ -137,11 +131,8 @@ def require_browser() -> None:
             import playwright.sync_api  # noqa: F401
         except ImportError:
             problem = "the playwright package is missing: run `make install`"
-    if problem is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true and {problem}")
-    pytest.skip(problem)
+    if problem is not None:
+        skip_or_fail(problem)
 
 
 @pytest.fixture(scope="session")
@@ -163,8 +154,12 @@ def browser() -> Iterator[Any]:
 @contextmanager
 def streamlit_server(env: dict[str, str], log_dir: Path) -> Iterator[RunningServer]:
     """`streamlit run app/app.py` on a free loopback port, as `make app` starts it."""
-    # The developer's own STROKE_API_* settings must not leak into the app under test.
-    environment = {k: v for k, v in os.environ.items() if k not in CLIENT_VARIABLES} | env
+    # The developer's own STROKE_* settings must not leak into the app under test, and the
+    # app must import this checkout's package: `streamlit run` does not put the checkout on
+    # the path, so an installed copy (e.g. another worktree's editable install) would load.
+    environment = without_developer_settings() | env
+    path = [str(REPO_ROOT), *filter(None, [environment.get("PYTHONPATH")])]
+    environment["PYTHONPATH"] = os.pathsep.join(path)
     command = [
         str(BIN / "streamlit"),
         "run",

@@ -59,6 +59,14 @@ def fill_in_the_form(page) -> None:
         page.get_by_role("option", name=option, exact=True).click()
 
 
+def shows(locator) -> None:
+    """Assert the element is visible, retrying while Streamlit re-renders (is_visible() alone
+    answers at once, and fails whenever the check lands mid-render)."""
+    from playwright.sync_api import expect
+
+    expect(locator).to_be_visible(timeout=TIMEOUT_MS)
+
+
 def screenshot(page, path: Path) -> Path:
     """All of the app's content, as a palette PNG small enough for git.
 
@@ -96,11 +104,11 @@ def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
         expect(headline.get_by_test_id("stMetricValue")).to_have_text(
             f"{100 * expected['probability']:.1f}%", timeout=TIMEOUT_MS
         )
-        assert page.get_by_text("Result for Mr B, 10:40").is_visible()
-        assert page.get_by_text(f"{expected['risk_band'].capitalize()} risk (").is_visible()
+        shows(page.get_by_text("Result for Mr B, 10:40"))
+        shows(page.get_by_text(f"{expected['risk_band'].capitalize()} risk ("))
         page.get_by_test_id("stVegaLiteChart").wait_for(timeout=TIMEOUT_MS)  # the drivers
-        assert page.get_by_text(expected["disclaimer"], exact=True).is_visible()
-        assert page.get_by_text(f"Model {expected['model_tag']}", exact=True).is_visible()
+        shows(page.get_by_text(expected["disclaimer"], exact=True))
+        shows(page.get_by_text(f"Model {expected['model_tag']}", exact=True))
         single = screenshot(page, artifacts / "app-single.png")
 
         upload = sample_upload(data_path, rows=12)
@@ -110,7 +118,7 @@ def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
         page.get_by_role("tab", name="Many patients (CSV upload)").click()
         page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(csv_path)
         page.get_by_text("Scored 11 patients, highest risk first.").wait_for(timeout=TIMEOUT_MS)
-        assert page.get_by_text(re.compile(r"line 5 \(id \d+\), column 'age'")).is_visible()
+        shows(page.get_by_text(re.compile(r"line 5 \(id \d+\), column 'age'")))
         page.get_by_role("button", name="Download the scored CSV").wait_for(timeout=TIMEOUT_MS)
         batch = screenshot(page, artifacts / "app-batch.png")
 

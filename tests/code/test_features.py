@@ -94,3 +94,24 @@ def test_a_model_saved_before_the_ladder_is_still_read_one_hot(example_frame):
     rows = matrix[:, smoking]
     assert rows.shape[1] == len(categories("smoking_status"))
     np.testing.assert_array_equal(rows.sum(axis=1), np.ones(len(example_frame)))
+
+
+def test_the_preprocessor_spreads_training_rows_with_a_blank_bmi_over_observed_values(
+    stroke_data,
+):
+    """All blank BMIs on one value (median imputation) would let a tree learn that value as
+    'not recorded', a step of risk; hot-deck draws give them many values."""
+    features = stroke_data[list(FEATURES)]
+    encoded = build_preprocessor(seed=0).fit_transform(features)
+    bmi = [name for name, _ in encoded_columns()].index("bmi")
+    blank = features["bmi"].isna().to_numpy()
+    assert blank.sum() > 100, "the premise: the data set has blank BMIs"
+    assert len(np.unique(encoded[blank, bmi])) > 50
+
+
+def test_the_preprocessor_adds_no_missing_bmi_indicator(stroke_data):
+    """A missing-value column would teach the model that an unmeasured BMI means high risk
+    (a blank BMI went with a 4x stroke rate in the data); the columns are exactly the
+    features' own."""
+    encoded = build_preprocessor(seed=0).fit_transform(stroke_data[list(FEATURES)])
+    assert encoded.shape[1] == len(encoded_columns())

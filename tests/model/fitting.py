@@ -6,7 +6,7 @@ import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import StratifiedKFold
 
-from stroke_risk.core.schema import FEATURES, TARGET
+from stroke_risk.core.schema import FEATURES, NUMERIC_FEATURES, TARGET
 from stroke_risk.training.families import candidates
 from stroke_risk.training.train import split
 
@@ -27,3 +27,12 @@ def fit_calibrated(family: str, train: pd.DataFrame, seed: int = 0) -> Calibrate
         cv=StratifiedKFold(5, shuffle=True, random_state=seed),
         ensemble=False,
     ).fit(train[list(FEATURES)], train[TARGET])
+
+
+def bmi_fill_value(calibrated: CalibratedClassifierCV) -> float:
+    """The BMI a fitted pipeline puts in place of a blank one, read off its imputer (the
+    training split's median): never a number copied into a test, which would hold for one
+    seed only."""
+    pipeline = calibrated.calibrated_classifiers_[0].estimator
+    numeric = pipeline.named_steps["preprocess"].named_transformers_["numeric"]
+    return float(numeric.named_steps["impute"].statistics_[NUMERIC_FEATURES.index("bmi")])

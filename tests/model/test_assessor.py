@@ -25,27 +25,27 @@ from stroke_risk.serving.results import (
 from stroke_risk.training.bootstrap_refits import bootstrap_refits
 from stroke_risk.training.families import candidates
 from stroke_risk.training.lean_compile import compile_lean_model, frame_to_columns
-from tests.model.fitting import FAMILIES, fit_calibrated, training_split
+from tests.model.fitting import FAMILIES, training_split
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module", params=FAMILIES)
-def assessor(request, stroke_data) -> RiskAssessor:
+def assessor(request, stroke_data, fitted_family) -> RiskAssessor:
     train = training_split(stroke_data)
-    lean = compile_lean_model(fit_calibrated(request.param, train), train)
+    lean = compile_lean_model(fitted_family(request.param), train)
     adults = train[train["age"] >= ADULT_AGE]
     profile = build_profile(adults, lean.predict(frame_to_columns(adults)))
     return RiskAssessor(lean, profile, Settings(), f"test:{request.param}")
 
 
 @pytest.fixture(scope="module")
-def with_intervals(stroke_data) -> RiskAssessor:
+def with_intervals(stroke_data, fitted_family) -> RiskAssessor:
     """A logistic regression with 40 bootstrap refits behind its intervals."""
     train = training_split(stroke_data)
     candidate = next(c for c in candidates(0) if c.name == "logistic_regression")
     estimator = candidate.pipeline.set_params(**{k: v[0] for k, v in candidate.quick_grid.items()})
-    lean = compile_lean_model(fit_calibrated("logistic_regression", train), train)
+    lean = compile_lean_model(fitted_family("logistic_regression"), train)
     refits = bootstrap_refits(estimator, train, 40, seed=3)
     adults = train[train["age"] >= ADULT_AGE]
     profile = build_profile(adults, lean.predict(frame_to_columns(adults)))

@@ -15,7 +15,7 @@ from stroke_risk.training.train import (
     search_candidates,
     train,
 )
-from tests.model.fitting import FAMILIES, fit_calibrated, training_split
+from tests.model.fitting import FAMILIES, training_split
 
 pytestmark = pytest.mark.slow
 
@@ -85,10 +85,9 @@ def test_the_lean_copy_matches_the_pipeline_on_the_whole_data_set(stored_model, 
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_every_family_has_a_faithful_lean_copy(family, stroke_data):
-    train_frame = training_split(stroke_data)
-    model = fit_calibrated(family, train_frame)
-    lean = compile_lean_model(model, train_frame)
+def test_every_family_has_a_faithful_lean_copy(family, stroke_data, fitted_family):
+    model = fitted_family(family)
+    lean = compile_lean_model(model, training_split(stroke_data))
     assert max_difference(lean, model, stroke_data) < 1e-5
 
 

@@ -12,16 +12,15 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
 from stroke_risk.core.config import REPO_ROOT
-from tests.servers import free_port, stop
+from tests.environment import skip_or_fail, without_developer_settings
+from tests.servers import loopback_server
 
 BIN = Path(sys.executable).parent
 CREATE_SCRIPT = REPO_ROOT / "create_bento_artifacts.sh"
@@ -67,15 +66,13 @@ def required_tool(name: str, found: str | None) -> str:
     """The tool's path; a missing tool fails the test in CI and skips it elsewhere."""
     if found:
         return found
-    message = f"{name} is not installed (Debian: apt-get install {name}; `make system-deps`)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    skip_or_fail(f"{name} is not installed (Debian: apt-get install {name}; `make system-deps`)")
 
 
 def clean_environment(**extra: str) -> dict[str, str]:
-    """os.environ without the scripts' settings, plus ``extra``."""
-    env = {key: value for key, value in os.environ.items() if key not in SCRIPT_SETTINGS}
+    """os.environ without the scripts' settings and the developer's STROKE_* ones, plus
+    ``extra``."""
+    env = {k: v for k, v in without_developer_settings().items() if k not in SCRIPT_SETTINGS}
     env.update(BENTOML_DO_NOT_TRACK="true", AWS_PAGER="", AWS_EC2_METADATA_DISABLED="true")
     env.update(extra)
     return env
@@ -144,31 +141,15 @@ def aws_cli_version(aws_cli: str) -> str:
 def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A moto server (every AWS service moto mocks) on a free 127.0.0.1 port."""
     server = required_tool("moto[server]", shutil.which("moto_server", path=str(BIN)))
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [server, "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"moto_server exited:\n{log_path.read_text()}")
-            try:
-                requests.get(f"{url}/moto-api/", timeout=1)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"moto_server not up:\n{log_path.read_text()}") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        stop(process)
+    with loopback_server(
+        "moto",
+        [server, "-H", "127.0.0.1", "-p", "{port}"],
+        without_developer_settings(),
+        tmp_path_factory.mktemp("moto"),
+        "/moto-api/",
+        timeout=30,
+    ) as running:
+        yield running.url
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from tests.ops.conftest import (
     REGION,
     FakeEngine,
     clean_environment,
+    required_tool,
     run_script,
 )
 from tests.servers import private_bentoml_home
@@ -131,13 +131,13 @@ def test_preflight_stops_when_no_docker_engine_runs(fake_engine: FakeEngine) -> 
     assert fake_engine.commands() == [["docker", "info"]], "nothing may run after preflight"
 
 
-def test_preflight_with_the_real_docker_client_and_no_engine() -> None:
-    docker = shutil.which("docker")
-    if docker is None:
-        pytest.skip("no docker client installed")
-    if subprocess.run([docker, "info"], capture_output=True, timeout=60).returncode == 0:
-        pytest.skip("a Docker engine is running here, so this preflight cannot fail")
-    completed = run_script(CREATE_SCRIPT, "--skip-train", env=clean_environment())
+def test_preflight_with_the_real_docker_client_and_no_engine(tmp_path: Path) -> None:
+    """The real client, pointed at a socket nobody serves, so an engine running on this
+    machine cannot make the preflight pass."""
+    required_tool("docker.io", shutil.which("docker"))
+    no_engine = f"unix://{tmp_path / 'no-engine.sock'}"
+    env = clean_environment(DOCKER_HOST=no_engine)
+    completed = run_script(CREATE_SCRIPT, "--skip-train", env=env)
     assert completed.returncode == 1
     assert completed.stderr.strip() == NO_ENGINE
 

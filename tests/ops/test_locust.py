@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from stroke_risk.core.config import REPO_ROOT
+from tests.conftest import API_KEYS
 from tests.ops.conftest import clean_environment
 
 LOCUST = Path(sys.executable).parent / "locust"
@@ -44,15 +45,8 @@ def test_a_short_load_run_has_no_unexpected_failures(service_url: str, tmp_path:
 
 
 @pytest.mark.slow
-def test_a_load_run_with_an_api_key_is_let_in(
-    quick_training, bentoml_home: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    from tests.servers import bentoml_server, private_bentoml_home
-
-    home = private_bentoml_home(bentoml_home, tmp_path_factory.mktemp("home-locust-keys"))
-    logs = tmp_path_factory.mktemp("logs-locust-keys")
-    with bentoml_server(home, logs, env={"STROKE_API_KEYS": "load-test-key"}) as server:
-        rows, log = run_locust(server.url, logs / "locust", STROKE_API_KEY="load-test-key")
+def test_a_load_run_with_an_api_key_is_let_in(keyed_service, tmp_path: Path) -> None:
+    rows, log = run_locust(keyed_service.url, tmp_path / "locust", STROKE_API_KEY=API_KEYS[0])
     assert "API key: yes" in log
     # Every valid call got through with the key (a 401 would count as a failure).
     assert int(rows["/predict"]["Failure Count"]) == 0

@@ -1,28 +1,58 @@
-"""A bounded property-based fuzz of the API from its own OpenAPI document: no 5xx, ever.
+"""A bounded property-based fuzz of the API from its own OpenAPI document: no 5xx, ever, and
+every reply in the documented form.
 
-Schemathesis generates requests (valid and invalid) from the service's `/docs.json`;
+Schemathesis generates requests, valid and invalid, from the service's `/docs.json`;
 Hypothesis runs a fixed, derandomised number of them per operation so the test is
-bounded and repeatable.
+bounded and repeatable. A 200 must match the reply models the API documents
+(`stroke_risk.core.responses`) and the OpenAPI document's response schema; a refusal
+must be the documented `{"error": ..., "detail": [...]}` (README, "Errors").
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from pydantic import BaseModel, ConfigDict
+from schemathesis.checks import response_schema_conformance
+
+from stroke_risk.core.responses import Assessment, BatchResults
 
 pytestmark = pytest.mark.slow
 
 EXAMPLES_PER_OPERATION = 75
+DOCUMENTED_REPLY: dict[str, type[BaseModel]] = {
+    "/predict": Assessment,
+    "/predict_batch": BatchResults,
+}
 
 
-@pytest.mark.parametrize("path", ["/predict", "/predict_batch"])
-def test_the_api_never_answers_with_a_server_error(service_url, path):
+class ErrorDetail(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class Refusal(BaseModel):
+    """A 4xx body as the README documents it: one sentence, and for 400 each field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: str
+    detail: list[ErrorDetail] | None = None
+
+
+@pytest.mark.parametrize("path", list(DOCUMENTED_REPLY))
+def test_the_api_never_answers_with_a_server_error_and_replies_as_documented(service_url, path):
     schema = schemathesis.openapi.from_url(f"{service_url}/docs.json")
-    operation = schema["/predict" if path == "/predict" else "/predict_batch"]["POST"]
+    operation = schema[path]["POST"]
     seen: dict[int, int] = {}
 
-    @given(case=operation.as_strategy())
+    valid = operation.as_strategy(generation_mode=schemathesis.GenerationMode.POSITIVE)
+    invalid = operation.as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE)
+
+    @given(case=valid | invalid)
     @settings(
         max_examples=EXAMPLES_PER_OPERATION,
         deadline=None,
@@ -34,6 +64,14 @@ def test_the_api_never_answers_with_a_server_error(service_url, path):
         response = case.call(base_url=service_url, timeout=30)
         seen[response.status_code] = seen.get(response.status_code, 0) + 1
         assert response.status_code < 500, (case.body, response.text[:500])
+        body: Any = response.text
+        if response.status_code == 200:
+            DOCUMENTED_REPLY[path].model_validate_json(body)
+            case.validate_response(response, checks=[response_schema_conformance])
+        else:
+            refusal = Refusal.model_validate_json(body)
+            assert (refusal.detail is not None) == (response.status_code == 400), body[:500]
 
     call()
-    assert sum(seen.values()) >= 10, seen  # it really sent requests
+    # It really sent requests, and both kinds: replies whose schema was checked, and refusals.
+    assert seen.get(200, 0) > 0 and sum(seen.values()) - seen.get(200, 0) > 0, seen
