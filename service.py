@@ -23,6 +23,7 @@ from stroke_risk.core.schema import Patient, PatientBatch
 from stroke_risk.scoring.store import model_exists
 from stroke_risk.serving.api_guard import ApiGuard
 from stroke_risk.serving.model_loading import load_assessor
+from stroke_risk.serving.openapi import OpenApiDocument
 from stroke_risk.serving.process_memory import map_large_blocks_separately
 from stroke_risk.serving.request_timeout import install as install_request_timeout
 from stroke_risk.serving.results import encode_json
@@ -98,7 +99,7 @@ StrokeRisk.add_asgi_middleware(ApiGuard, api_keys=settings.api_keys)
 # --- EHR integration: FHIR R4 and CDS Hooks (stroke_risk/fhir; README "Connecting an EHR") ---
 # A mounted Starlette app: it reaches the service's assessor through BentoML's current
 # service, speaks application/fhir+json and OperationOutcome, and sets CORS per route.
-from stroke_risk.fhir.openapi import OpenApiWithEhrRoutes  # noqa: E402
+from stroke_risk.fhir.openapi import merge_into as add_ehr_routes  # noqa: E402
 from stroke_risk.fhir.routes import build_app as build_fhir_app  # noqa: E402
 from stroke_risk.fhir.settings import get_fhir_settings  # noqa: E402
 
@@ -117,5 +118,13 @@ StrokeRisk.mount_asgi_app(
     path="/",
     name="ehr-integration",
 )
-StrokeRisk.add_asgi_middleware(OpenApiWithEhrRoutes)  # BentoML documents only its own APIs
 # --- end of EHR integration ---
+
+# The OpenAPI document as a valid contract (stroke_risk/serving/openapi.py): our models'
+# names, the errors, examples scored by the live model, and the EHR routes, which BentoML
+# does not document itself.
+StrokeRisk.add_asgi_middleware(
+    OpenApiDocument,
+    assess=lambda: bentoml.get_current_service().assessor.assess,
+    additions=(add_ehr_routes,),
+)

@@ -2,12 +2,12 @@
 
 BentoML documents its own ``@bentoml.api`` methods and mounted FastAPI apps only; these
 routes are a Starlette app, so their description is written here, from the same pydantic
-models that validate the hook bodies, and merged into BentoML's document on its way out.
+models that validate the hook bodies, and merged into BentoML's document on its way out
+by the service's one document rewriter (:class:`stroke_risk.serving.openapi.OpenApiDocument`).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from stroke_risk.fhir.cds_hooks import CdsRequest, Feedback
@@ -137,37 +137,3 @@ def merge_into(document: dict[str, Any]) -> dict[str, Any]:
     document.setdefault("paths", {}).update(paths())
     document.setdefault("components", {}).setdefault("schemas", {}).update(_schemas())
     return document
-
-
-class OpenApiWithEhrRoutes:
-    """ASGI middleware: adds the EHR routes to the ``/docs.json`` that BentoML sends."""
-
-    def __init__(self, app: Any, path: str = "/docs.json") -> None:
-        self.app = app
-        self.path = path
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path:
-            await self.app(scope, receive, send)
-            return
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def hold(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body", False):
-                return
-            body = b"".join(chunks)
-            if start.get("status") == 200:
-                body = json.dumps(merge_into(json.loads(body))).encode()
-            headers = [
-                (k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"
-            ]
-            headers.append((b"content-length", str(len(body)).encode()))
-            await send({**start, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-
-        await self.app(scope, receive, hold)
