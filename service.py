@@ -21,7 +21,7 @@ from stroke_risk.core.config import get_settings
 from stroke_risk.core.responses import Assessment, BatchResults
 from stroke_risk.core.schema import Patient, PatientBatch
 from stroke_risk.scoring.store import model_exists
-from stroke_risk.serving.api_guard import ApiGuard
+from stroke_risk.serving.api_guard import ApiGuard, RequestIdInAccessLog
 from stroke_risk.serving.model_loading import load_assessor
 from stroke_risk.serving.openapi import OpenApiDocument
 from stroke_risk.serving.process_memory import map_large_blocks_separately
@@ -43,6 +43,7 @@ class _QuietValidationErrors(logging.Filter):
 
 
 logging.getLogger("bentoml._internal.server.http_app").addFilter(_QuietValidationErrors())
+logging.getLogger("bentoml.access").addFilter(RequestIdInAccessLog())
 install_request_timeout()  # BentoML's own holds every request until its timeout expires
 
 if not model_exists(settings.model_tag):
@@ -94,7 +95,11 @@ class StrokeRisk:
         )
 
 
-StrokeRisk.add_asgi_middleware(ApiGuard, api_keys=settings.api_keys)
+StrokeRisk.add_asgi_middleware(
+    ApiGuard,
+    api_keys=settings.api_keys,
+    model_version=lambda: bentoml.get_current_service().assessor.model_tag,
+)
 
 # --- EHR integration: FHIR R4 and CDS Hooks (stroke_risk/fhir; README "Connecting an EHR") ---
 # A mounted Starlette app: it reaches the service's assessor through BentoML's current
