@@ -133,3 +133,14 @@ StrokeRisk.add_asgi_middleware(
     assess=lambda: bentoml.get_current_service().assessor.assess,
     additions=(add_ehr_routes,),
 )
+
+if __name__ == "__main__" and sys.argv[1:] == ["--openapi"]:
+    # `python service.py --openapi`: the document /docs.json serves, without a server, for
+    # the client generators (`make clients`).
+    import json
+
+    from stroke_risk.serving.openapi import contract
+
+    document = json.loads(json.dumps(StrokeRisk.openapi_spec.asdict()))
+    assessor = load_assessor(bentoml.models.get(settings.model_tag), settings)
+    json.dump(contract(document, assessor.assess, (add_ehr_routes,)), sys.stdout, indent=1)
