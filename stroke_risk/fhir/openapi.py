@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stroke_risk.core.responses import ErrorResponse
 from stroke_risk.fhir.cds_hooks import CdsRequest, Feedback
 
 REF = "#/components/schemas/{model}"
@@ -43,7 +44,7 @@ RESOURCE_SCHEMA: dict[str, Any] = {
 def _schemas() -> dict[str, Any]:
     """Component schemas of the hook bodies, with pydantic's $defs lifted into components."""
     schemas: dict[str, Any] = {"FhirBundle": BUNDLE_SCHEMA, "FhirResource": RESOURCE_SCHEMA}
-    for model in (CdsRequest, Feedback):
+    for model in (CdsRequest, Feedback, ErrorResponse):
         schema = model.model_json_schema(ref_template=REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -55,6 +56,9 @@ def _json(schema_ref: str, media_types: tuple[str, ...] = ("application/json",))
 
 
 def _error(description: str, media: str = "application/json") -> dict[str, Any]:
+    """A refusal: JSON ones are the API's ErrorResponse, FHIR ones an OperationOutcome."""
+    if media == "application/json":
+        return {"description": description, "content": _json(ErrorResponse.__name__)}
     return {"description": description, "content": {media: {"schema": {"type": "object"}}}}
 
 

@@ -72,6 +72,20 @@ def test_a_blank_bmi_is_documented_as_allowed() -> None:
     assert bmi["properties"]["bmi"]["x-unit"] == "kg/m²"
 
 
+def test_the_ehr_routes_json_refusals_are_the_same_error_model() -> None:
+    document = contract(copy.deepcopy(BENTOML_LIKE), additions=(merge_into,))
+    assert errors(document) == []
+    for path, method, status in [
+        ("/fhir/risk-assessment", "post", "401"),
+        ("/fhir/risk-assessment", "post", "415"),
+        ("/cds-services/stroke-risk", "post", "400"),
+    ]:
+        content = document["paths"][path][method]["responses"][status]["content"]
+        assert content["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/ErrorResponse"
+        }
+
+
 def test_every_reply_documents_its_request_id() -> None:
     document = contract(copy.deepcopy(BENTOML_LIKE))
     assert "X-Request-Id" in document["paths"]["/readyz"]["get"]["responses"]["200"]["headers"]
