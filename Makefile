@@ -18,7 +18,7 @@ APP_PORT ?= 8501
 APT_PACKAGES := chromium shellcheck jq wrk awscli buildah podman skopeo docker-registry runc \
 	debootstrap curl
 
-.PHONY: help install system-deps data train validate train-if-needed serve app run test test-fast test-release lint format bench notebooks loadtest publish deploy container-test clean
+.PHONY: help install node-deps clients system-deps data train validate train-if-needed serve app run test test-fast test-release lint format bench notebooks loadtest publish deploy container-test clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -32,6 +32,22 @@ install: .venv/.installed ## Create .venv with every pinned dependency (pipenv)
 	@# records an index URL) stays out of git, so there is nothing to lock against here.
 	python3 -m pipenv install --dev --skip-lock
 	@touch $@
+
+node-deps: node_modules/.installed ## Install the pinned npm tools (package.json, package-lock.json)
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+CLIENTS := clients
+# The typed clients generated from the service's own OpenAPI document; not committed.
+clients: install node-deps train-if-needed ## Generate the Python client and TypeScript types into clients/
+	@mkdir -p $(CLIENTS)
+	$(RUN) service.py --openapi > $(CLIENTS)/openapi.json
+	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/openapi-python-client generate --overwrite \
+		--path $(CLIENTS)/openapi.json --meta none --output-path $(CLIENTS)/python/stroke_risk_client
+	node_modules/.bin/openapi-typescript $(CLIENTS)/openapi.json -o $(CLIENTS)/typescript/stroke-risk.ts
+	@echo "Python: $(CLIENTS)/python/stroke_risk_client  TypeScript: $(CLIENTS)/typescript/stroke-risk.ts"
 
 system-deps: ## Install the Debian packages the tests need (as root; skipped when present)
 	@missing=""; for pkg in $(APT_PACKAGES); do \
@@ -74,15 +90,15 @@ run: train-if-needed ## Set up, get data, train if needed, then serve the API an
 	echo "API: http://127.0.0.1:$(PORT)  app: http://127.0.0.1:$(APP_PORT)  (Ctrl-C stops both)"; \
 	wait
 
-test: install system-deps data ## Install everything and run the whole test suite
+test: install node-deps system-deps data ## Install everything and run the whole test suite
 	$(RUN) -m ruff check .
 	$(RUN) -m ruff format --check .
 	$(RUN) -m pytest
 
-test-fast: install data ## The quick local loop: skip slow, browser and container tests
+test-fast: install node-deps data ## The quick local loop: skip slow, browser and container tests
 	$(RUN) -m pytest -m "not slow and not browser and not container"
 
-test-release: install data ## Every test but the container ones (model, service, app, ops...): publish's gate
+test-release: install node-deps data ## Every test but the container ones (model, service, app, ops...): publish's gate
 	$(RUN) -m pytest -m "not container"
 
 lint: install ## ruff lint and format check
@@ -132,4 +148,4 @@ notebooks: install data ## Execute both notebooks and render them to HTML in rep
 		notebooks/exploratory_analysis.ipynb notebooks/training.ipynb
 
 clean: ## Remove generated files (not the data set or the model store)
-	rm -rf reports test-artifacts .pytest_cache .ruff_cache
+	rm -rf reports test-artifacts .pytest_cache .ruff_cache $(CLIENTS)

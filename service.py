@@ -21,8 +21,9 @@ from stroke_risk.core.config import get_settings
 from stroke_risk.core.responses import Assessment, BatchResults
 from stroke_risk.core.schema import Patient, PatientBatch
 from stroke_risk.scoring.store import model_exists
-from stroke_risk.serving.api_guard import ApiGuard
+from stroke_risk.serving.api_guard import ApiGuard, RequestIdInAccessLog
 from stroke_risk.serving.model_loading import load_assessor
+from stroke_risk.serving.openapi import OpenApiDocument
 from stroke_risk.serving.process_memory import map_large_blocks_separately
 from stroke_risk.serving.request_timeout import install as install_request_timeout
 from stroke_risk.serving.results import encode_json
@@ -42,6 +43,7 @@ class _QuietValidationErrors(logging.Filter):
 
 
 logging.getLogger("bentoml._internal.server.http_app").addFilter(_QuietValidationErrors())
+logging.getLogger("bentoml.access").addFilter(RequestIdInAccessLog())
 install_request_timeout()  # BentoML's own holds every request until its timeout expires
 
 if not model_exists(settings.model_tag):
@@ -93,12 +95,16 @@ class StrokeRisk:
         )
 
 
-StrokeRisk.add_asgi_middleware(ApiGuard, api_keys=settings.api_keys)
+StrokeRisk.add_asgi_middleware(
+    ApiGuard,
+    api_keys=settings.api_keys,
+    model_version=lambda: bentoml.get_current_service().assessor.model_tag,
+)
 
 # --- EHR integration: FHIR R4 and CDS Hooks (stroke_risk/fhir; README "Connecting an EHR") ---
 # A mounted Starlette app: it reaches the service's assessor through BentoML's current
 # service, speaks application/fhir+json and OperationOutcome, and sets CORS per route.
-from stroke_risk.fhir.openapi import OpenApiWithEhrRoutes  # noqa: E402
+from stroke_risk.fhir.openapi import merge_into as add_ehr_routes  # noqa: E402
 from stroke_risk.fhir.routes import build_app as build_fhir_app  # noqa: E402
 
 _cds_feedback = bentoml.metrics.Counter(
@@ -116,5 +122,24 @@ StrokeRisk.mount_asgi_app(
     path="/",
     name="ehr-integration",
 )
-StrokeRisk.add_asgi_middleware(OpenApiWithEhrRoutes)  # BentoML documents only its own APIs
 # --- end of EHR integration ---
+
+# The OpenAPI document as a valid contract (stroke_risk/serving/openapi.py): our models'
+# names, the errors, examples scored by the live model, and the EHR routes, which BentoML
+# does not document itself.
+StrokeRisk.add_asgi_middleware(
+    OpenApiDocument,
+    assess=lambda: bentoml.get_current_service().assessor.assess,
+    additions=(add_ehr_routes,),
+)
+
+if __name__ == "__main__" and sys.argv[1:] == ["--openapi"]:
+    # `python service.py --openapi`: the document /docs.json serves, without a server, for
+    # the client generators (`make clients`).
+    import json
+
+    from stroke_risk.serving.openapi import contract
+
+    document = json.loads(json.dumps(StrokeRisk.openapi_spec.asdict()))
+    assessor = load_assessor(bentoml.models.get(settings.model_tag), settings)
+    json.dump(contract(document, assessor.assess, (add_ehr_routes,)), sys.stdout, indent=1)

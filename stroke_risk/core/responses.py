@@ -95,8 +95,10 @@ class Assessment(BaseModel):
     )
     percent: float = Field(description="The probability as a percentage, one decimal.")
     risk_band: RiskBand
-    risk_band_thresholds: tuple[float, float] = Field(
-        description="low < first <= moderate < second <= high."
+    # A list, not a tuple: a tuple's JSON schema ("prefixItems") is beyond what many
+    # OpenAPI tools and client generators read.
+    risk_band_thresholds: list[float] = Field(
+        min_length=2, max_length=2, description="low < first <= moderate < second <= high."
     )
     comparison: PeerComparison
     reference_patient: ReferencePatient
@@ -120,3 +122,21 @@ class BatchResults(BaseModel):
     """One result per patient, in the order the patients were given."""
 
     results: list[Assessment]
+
+
+class FieldError(BaseModel):
+    """One problem with the request: where it is and which rule it breaks (never the value)."""
+
+    type: str = Field(description="pydantic's error type, e.g. 'less_than_equal'.")
+    loc: list[str | int] = Field(description="Where: e.g. ['patients', 3, 'age'].")
+    msg: str = Field(description="The rule broken, e.g. 'Input should be less than 120'.")
+    url: str | None = Field(default=None, description="pydantic's page about the error type.")
+
+
+class ErrorResponse(BaseModel):
+    """Every refusal (4xx) and failure (5xx) of the scoring API: one sentence, then details."""
+
+    error: str = Field(description="What is wrong, in one sentence a person can act on.")
+    detail: list[FieldError] | None = Field(
+        default=None, description="For invalid input (400): every problem, one per field."
+    )

@@ -92,7 +92,8 @@ def _adult(age: float) -> float:
 class PatientRecord(BaseModel):
     """One row of the data set: any age, as recorded. Training reads rows as these."""
 
-    # "example" (singular): the OpenAPI 3.0 form that BentoML's document generator accepts.
+    # "example" (singular): BentoML's document generator accepts no other form; the OpenAPI
+    # document (stroke_risk/serving/openapi.py) also shows it as the request's example.
     # hide_input_in_errors: a validation error's text (which servers log) must not carry
     # patient data; the field name and the rule broken are enough.
     model_config = ConfigDict(
@@ -121,7 +122,7 @@ class PatientRecord(BaseModel):
     age: Age = Field(
         title="Age",
         description="Age in years (fractions allowed for infants). Trained on 0.08 to 82.",
-        json_schema_extra={"unit": "years"},
+        json_schema_extra={"x-unit": "years"},
     )
     hypertension: Flag = Field(
         title="Hypertension",
@@ -145,13 +146,13 @@ class PatientRecord(BaseModel):
         title="Average glucose",
         description="Average blood glucose in mg/dL (divide by 18 for mmol/L). "
         "Trained on 55 to 272.",
-        json_schema_extra={"unit": "mg/dL"},
+        json_schema_extra={"x-unit": "mg/dL"},
     )
     bmi: Bmi | None = Field(
         title="BMI",
         description="Body-mass index in kg/m², or null if not measured "
         "(the model then assumes a typical BMI). Trained on 10.3 to 97.6.",
-        json_schema_extra={"unit": "kg/m²"},
+        json_schema_extra={"x-unit": "kg/m²"},
     )
     smoking_status: Annotated[SmokingStatus, _canonical(SmokingStatus)] = Field(
         title="Smoking",
@@ -166,7 +167,7 @@ class Patient(PatientRecord):
         title="Age",
         description=f"Age in years, {ADULT_AGE:g} or over: the estimate is for adults. "
         "Trained on 0.08 to 82.",
-        json_schema_extra={"unit": "years"},
+        json_schema_extra={"x-unit": "years"},
     )
 
 
@@ -204,7 +205,8 @@ def numeric_limits(field: str) -> tuple[float, float]:
     return {"age": ages, "avg_glucose_level": GLUCOSE_LIMITS, "bmi": BMI_LIMITS}[field]
 
 
+# Units are written "x-unit" in the JSON schema: OpenAPI allows only "x-" extensions.
 def unit(field: str) -> str | None:
     """The unit of a field, e.g. ``mg/dL``, or None for unitless fields."""
     extra = Patient.model_fields[field].json_schema_extra
-    return extra.get("unit") if isinstance(extra, dict) else None
+    return extra.get("x-unit") if isinstance(extra, dict) else None

@@ -2,14 +2,15 @@
 
 BentoML documents its own ``@bentoml.api`` methods and mounted FastAPI apps only; these
 routes are a Starlette app, so their description is written here, from the same pydantic
-models that validate the hook bodies, and merged into BentoML's document on its way out.
+models that validate the hook bodies, and merged into BentoML's document on its way out
+by the service's one document rewriter (:class:`stroke_risk.serving.openapi.OpenApiDocument`).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from stroke_risk.core.responses import ErrorResponse
 from stroke_risk.fhir.cds_hooks import CdsRequest, Feedback
 
 REF = "#/components/schemas/{model}"
@@ -43,7 +44,7 @@ RESOURCE_SCHEMA: dict[str, Any] = {
 def _schemas() -> dict[str, Any]:
     """Component schemas of the hook bodies, with pydantic's $defs lifted into components."""
     schemas: dict[str, Any] = {"FhirBundle": BUNDLE_SCHEMA, "FhirResource": RESOURCE_SCHEMA}
-    for model in (CdsRequest, Feedback):
+    for model in (CdsRequest, Feedback, ErrorResponse):
         schema = model.model_json_schema(ref_template=REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -55,6 +56,9 @@ def _json(schema_ref: str, media_types: tuple[str, ...] = ("application/json",))
 
 
 def _error(description: str, media: str = "application/json") -> dict[str, Any]:
+    """A refusal: JSON ones are the API's ErrorResponse, FHIR ones an OperationOutcome."""
+    if media == "application/json":
+        return {"description": description, "content": _json(ErrorResponse.__name__)}
     return {"description": description, "content": {media: {"schema": {"type": "object"}}}}
 
 
@@ -137,37 +141,3 @@ def merge_into(document: dict[str, Any]) -> dict[str, Any]:
     document.setdefault("paths", {}).update(paths())
     document.setdefault("components", {}).setdefault("schemas", {}).update(_schemas())
     return document
-
-
-class OpenApiWithEhrRoutes:
-    """ASGI middleware: adds the EHR routes to the ``/docs.json`` that BentoML sends."""
-
-    def __init__(self, app: Any, path: str = "/docs.json") -> None:
-        self.app = app
-        self.path = path
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path:
-            await self.app(scope, receive, send)
-            return
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def hold(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body", False):
-                return
-            body = b"".join(chunks)
-            if start.get("status") == 200:
-                body = json.dumps(merge_into(json.loads(body))).encode()
-            headers = [
-                (k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"
-            ]
-            headers.append((b"content-length", str(len(body)).encode()))
-            await send({**start, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-
-        await self.app(scope, receive, hold)

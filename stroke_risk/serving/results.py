@@ -48,7 +48,7 @@ class AssessmentResult(msgspec.Struct, gc=False):
     probability_interval: list[float] | None
     percent: float
     risk_band: str
-    risk_band_thresholds: tuple[float, float]
+    risk_band_thresholds: list[float]
     comparison: dict[str, Any]
     reference_patient: dict[str, Any]
     contributing_factors: list[FactorResult]

@@ -124,7 +124,7 @@ def test_extra_fields_are_refused(example_patient):
 
 def test_the_schema_documents_units_and_allowed_values():
     schema = Patient.model_json_schema()
-    assert schema["properties"]["avg_glucose_level"]["unit"] == "mg/dL"
+    assert schema["properties"]["avg_glucose_level"]["x-unit"] == "mg/dL"
     assert unit("bmi") == "kg/m²" and unit("gender") is None
     for field in CATEGORICAL_FEATURES:
         assert schema["properties"][field]["enum"] == list(categories(field))

@@ -265,7 +265,7 @@ def test_health_endpoints_and_metrics(service_url):
 def test_the_openapi_document_describes_the_patient(service_url):
     spec = requests.get(f"{service_url}/docs.json", timeout=10).json()
     assert {"/predict", "/predict_batch"} <= set(spec["paths"])
-    patient = spec["components"]["schemas"]["PatientIODescriptor"]
+    patient = spec["components"]["schemas"]["Patient"]
     assert patient["properties"]["work_type"]["enum"] == [
         "Private",
         "Self-employed",
@@ -273,7 +273,7 @@ def test_the_openapi_document_describes_the_patient(service_url):
         "children",
         "Never_worked",
     ]
-    assert patient["properties"]["avg_glucose_level"]["unit"] == "mg/dL"
+    assert patient["properties"]["avg_glucose_level"]["x-unit"] == "mg/dL"
     assert set(patient["required"]) == set(FEATURES)
     assert patient["example"] == EXAMPLE_PATIENT
     swagger = requests.get(f"{service_url}/", timeout=10)
