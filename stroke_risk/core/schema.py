@@ -167,7 +167,9 @@ class Patient(PatientRecord):
         title="Age",
         description=f"Age in years, {ADULT_AGE:g} or over: the estimate is for adults. "
         "Trained on 0.08 to 82.",
-        json_schema_extra={"x-unit": "years"},
+        # The documented minimum is the adult age; the check itself is the validator above,
+        # so a refusal says why ("patients under 18 are not scored") rather than only ">= 18".
+        json_schema_extra={"x-unit": "years", "minimum": ADULT_AGE},
     )
 
 
