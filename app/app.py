@@ -25,6 +25,7 @@ from stroke_risk.app.client import ServiceError, StrokeRiskClient
 from stroke_risk.app.views import (
     BAND_COLOURS,
     BMI_NOT_MEASURED,
+    BODY_INPUTS,
     FormField,
     band_ranges,
     band_text,
@@ -44,6 +45,7 @@ from stroke_risk.app.views import (
 from stroke_risk.core.patient_tables import ID_COLUMN, DataError
 from stroke_risk.core.responses import DISCLAIMER, Assessment
 from stroke_risk.core.schema import FEATURES, TARGET
+from stroke_risk.core.units import BODY_UNITS, GLUCOSE_UNITS, BodyUnits, GlucoseUnit
 
 TABLE_COLUMNS = {
     "rank": "Rank",
@@ -73,10 +75,61 @@ def secrets_for_client() -> dict[str, str]:
         return {}
 
 
+def glucose_unit() -> GlucoseUnit:
+    return st.session_state.get("units.glucose") or "mg/dL"
+
+
+def body_units() -> BodyUnits:
+    return st.session_state.get("units.body") or "metric"
+
+
+def unit_selectors() -> None:
+    """Outside the form, so that the form's labels and limits follow a change at once; the
+    choice is kept for the session (widget keys live in the session state)."""
+    glucose, body = st.columns(2)
+    glucose.radio(
+        "Glucose unit",
+        GLUCOSE_UNITS,
+        horizontal=True,
+        key="units.glucose",
+        help="mmol/L as recorded in the UK, Europe, Canada and Australia; the service "
+        "receives mg/dL (1 mmol/L = 18.016 mg/dL).",
+    )
+    body.radio(
+        "Height and weight",
+        BODY_UNITS,
+        horizontal=True,
+        key="units.body",
+        format_func=lambda system: {"metric": "cm, kg", "imperial": "ft and in, lb"}[system],
+    )
+
+
+def body_inputs() -> None:
+    """Height and weight, from which the BMI is computed when no BMI is typed."""
+    inputs = BODY_INPUTS[body_units()]
+    for column, (key, label, step) in zip(st.columns(len(inputs)), inputs, strict=True):
+        column.number_input(
+            label,
+            value=None,
+            step=step,
+            format="%g",
+            key=f"patient.{key}",
+            help="Leave BMI empty and give height and weight: the BMI is computed from them.",
+        )
+
+
+def form_values() -> dict[str, object]:
+    """What was typed, by schema field (glucose from the chosen unit's input) and body input."""
+    values = {field.name: st.session_state.get(field.key) for field in form_fields(glucose_unit())}
+    for key, _, _ in BODY_INPUTS[body_units()]:
+        values[key] = st.session_state.get(f"patient.{key}")
+    return values
+
+
 def field_input(field: FormField) -> None:
-    key = f"patient.{field.name}"
+    key = field.key
     if field.kind == "number":
-        low, high = field.limits or (None, None)
+        low, high = (field.limits if field.limits_in_widget else None) or (None, None)
         st.number_input(
             field.label,
             min_value=low,
@@ -103,6 +156,7 @@ def field_input(field: FormField) -> None:
 
 def patient_form() -> bool:
     """The one-patient form; True when it was just submitted. Values persist in session."""
+    unit_selectors()
     with st.form("patient"):
         st.text_input(
             "Patient reference (optional)",
@@ -111,10 +165,12 @@ def patient_form() -> bool:
             "the prediction service.",
         )
         columns = st.columns(2)
-        for position, field in enumerate(form_fields()):
+        for position, field in enumerate(form_fields(glucose_unit())):
             with columns[position % 2]:
                 field_input(field)
                 if field.name == "bmi":
+                    st.caption("Or, instead of BMI:")
+                    body_inputs()
                     st.checkbox(
                         BMI_NOT_MEASURED,
                         key="patient.bmi_not_measured",
@@ -125,11 +181,18 @@ def patient_form() -> bool:
 
 
 def assess_submitted_patient(client: StrokeRiskClient) -> None:
-    values = {name: st.session_state.get(f"patient.{name}") for name in FEATURES}
+    values = form_values()
     patient, problems = patient_from_form(
-        values, bool(st.session_state.get("patient.bmi_not_measured"))
+        values,
+        bool(st.session_state.get("patient.bmi_not_measured")),
+        glucose_unit(),
+        body_units(),
     )
     st.session_state["one.problems"] = problems
+    computed = patient is not None and values["bmi"] is None and patient["bmi"] is not None
+    st.session_state["one.bmi_note"] = (
+        f"BMI computed from height and weight: {patient['bmi']:g} kg/m²." if computed else None
+    )
     st.session_state["one.error"] = None
     st.session_state["one.result"] = None  # never leave an earlier patient's result on screen
     if patient is None:
@@ -142,7 +205,7 @@ def assess_submitted_patient(client: StrokeRiskClient) -> None:
         st.session_state["one.error"] = str(exc)
 
 
-def show_assessment(assessment: Assessment, reference: str) -> None:
+def show_assessment(assessment: Assessment, reference: str, unit: GlucoseUnit) -> None:
     st.subheader(f"Result for {reference}" if reference else "Result")
     risk, band = st.columns(2)
     risk.metric("Estimated stroke risk", percent_text(assessment.probability), border=True)
@@ -161,17 +224,17 @@ def show_assessment(assessment: Assessment, reference: str) -> None:
         st.warning(warning)
 
     st.markdown("##### What drives this estimate")
-    st.write(reference_text(assessment))
-    st.altair_chart(factor_chart(assessment), width="stretch")
+    st.write(reference_text(assessment, unit))
+    st.altair_chart(factor_chart(assessment, unit), width="stretch")
     st.caption(
         "Each bar: how many times this factor multiplies the odds compared with the "
         "reference patient's value (red raises, blue lowers). The factors' odds ratios "
         "multiply exactly to the ratio of this patient's odds to the reference's. "
-        + factors_text(assessment)
+        + factors_text(assessment, unit)
     )
 
     st.markdown("##### What if")
-    views = what_if_views(assessment)
+    views = what_if_views(assessment, unit)
     if not views:
         st.write("Glucose is already at or below its healthy target.")
     for view in views:
@@ -212,7 +275,9 @@ def one_patient_tab(client: StrokeRiskClient) -> None:
             st.caption("Your entries are kept: press 'Estimate risk' again once it is fixed.")
         result = st.session_state.get("one.result")
         if result is not None:
-            show_assessment(result, st.session_state.get("one.reference", ""))
+            if st.session_state.get("one.bmi_note"):
+                st.caption(st.session_state["one.bmi_note"])
+            show_assessment(result, st.session_state.get("one.reference", ""), glucose_unit())
         elif not st.session_state.get("one.problems") and not st.session_state.get("one.error"):
             st.info("Fill in every field and press **Estimate risk**. " + DISCLAIMER)
 

@@ -23,7 +23,8 @@ def test_form_offers_every_schema_field_with_its_choices(app, closed_port_url):
     at = app(closed_port_url)  # showing the form never calls the service
     assert not at.exception
     keys = {w.key for w in [*at.radio, *at.selectbox, *at.number_input]}
-    assert keys == {f"patient.{name}" for name in FEATURES}
+    body = {"patient.height_cm", "patient.weight_kg"}  # BMI's alternative
+    assert keys == {f"patient.{name}" for name in FEATURES} | body | {"units.glucose", "units.body"}
     assert at.selectbox(key="patient.work_type").options == [
         "Private",
         "Self-employed",
