@@ -16,7 +16,7 @@ PORT ?= 3000
 APP_PORT ?= 8501
 # Debian packages the tests and tools need (installed only when missing, and only as root).
 APT_PACKAGES := chromium shellcheck jq wrk awscli buildah podman skopeo docker-registry runc \
-	debootstrap curl
+	debootstrap curl poppler-utils
 
 .PHONY: help install system-deps data train validate train-if-needed serve app run test test-fast lint format bench notebooks loadtest publish deploy container-test clean
 

@@ -16,12 +16,14 @@ import streamlit as st
 
 from stroke_risk.app.batch import (
     ScoredUpload,
+    high_risk_summaries,
     problems_frame,
     problems_text,
     score_patients_csv,
     scored_csv,
 )
 from stroke_risk.app.client import ServiceError, StrokeRiskClient
+from stroke_risk.app.summary_pdf import DEFAULT_TITLE, summaries_zip, summary_pdf
 from stroke_risk.app.views import (
     BAND_COLOURS,
     BMI_NOT_MEASURED,
@@ -205,6 +207,21 @@ def assess_submitted_patient(client: StrokeRiskClient) -> None:
         st.session_state["one.error"] = str(exc)
 
 
+def summary_title() -> str:
+    """The title the practice chose for printed summaries (kept for the session)."""
+    return st.session_state.get("pdf.title") or DEFAULT_TITLE
+
+
+def summary_title_input() -> None:
+    """Once, in the sidebar: both tabs print with it."""
+    st.sidebar.text_input(
+        "Title on printed summaries",
+        key="pdf.title",
+        placeholder=DEFAULT_TITLE,
+        help="E.g. your practice's name. Printed at the top of every patient summary.",
+    )
+
+
 def show_assessment(assessment: Assessment, reference: str, unit: GlucoseUnit) -> None:
     st.subheader(f"Result for {reference}" if reference else "Result")
     risk, band = st.columns(2)
@@ -260,6 +277,19 @@ def show_assessment(assessment: Assessment, reference: str, unit: GlucoseUnit) -
             st.markdown(f"- **{advice.advice}** {advice.why_not_from_model} _{advice.source}_")
     st.info(assessment.disclaimer)
     st.caption(f"Model {assessment.model_tag}")
+    st.markdown("##### Printable summary for the patient")
+    # Built in memory on each run (a few ms); Streamlit keeps the bytes in memory too.
+    st.download_button(
+        "Download the patient summary (PDF)",
+        summary_pdf(assessment, title=summary_title(), reference=reference, glucose_unit=unit),
+        file_name="stroke-risk-summary.pdf",
+        mime="application/pdf",
+        on_click="ignore",
+        icon=":material/print:",
+        key="one.summary",
+        help="One page: the risk in words, the drivers, the what-ifs as a plan with room "
+        "for agreed actions and a review date.",
+    )
 
 
 def one_patient_tab(client: StrokeRiskClient) -> None:
@@ -286,6 +316,7 @@ def score_upload(client: StrokeRiskClient, uploaded) -> None:
     progress = st.progress(0.0, "Scoring...")
     st.session_state["batch.file_id"] = uploaded.file_id
     st.session_state["batch.upload"] = None
+    st.session_state["batch.summaries"] = None
     st.session_state["batch.error"] = None
     try:
         st.session_state["batch.upload"] = score_patients_csv(
@@ -334,6 +365,27 @@ def show_scored_upload(upload: ScoredUpload, file_name: str) -> None:
         type="primary",
         key="batch.download",
     )
+    high_risk = high_risk_summaries(upload)
+    if high_risk:
+        st.markdown("##### Printable summaries")
+        st.caption("Their title is set in the sidebar.")
+        if st.button(
+            f"Prepare one summary PDF per high-risk patient ({len(high_risk):,})",
+            key="batch.prepare_summaries",
+        ):
+            with st.spinner("Writing the summaries..."):
+                st.session_state["batch.summaries"] = summaries_zip(
+                    high_risk, title=summary_title(), glucose_unit=glucose_unit()
+                )
+        if st.session_state.get("batch.summaries"):
+            st.download_button(
+                "Download the high-risk summaries (zip)",
+                st.session_state["batch.summaries"],
+                file_name=f"{Path(file_name).stem}-high-risk-summaries.zip",
+                mime="application/zip",
+                on_click="ignore",
+                key="batch.summaries_download",
+            )
     st.caption(f"{DISCLAIMER} Model {results['model_tag'].iloc[0]}")
 
 
@@ -366,6 +418,7 @@ st.caption(
     "A calibrated, explained estimate for GPs and clinics. Decision support, not a diagnosis. "
     f"Prediction service: {client.base_url}"
 )
+summary_title_input()
 one_patient, many_patients = st.tabs(["One patient", "Many patients (CSV upload)"])
 with one_patient:
     one_patient_tab(client)

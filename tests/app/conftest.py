@@ -278,3 +278,20 @@ def example_assessment(**changes: Any) -> Assessment:
         "model_tag": "stroke_risk_model:test",
     }
     return Assessment.model_validate(base | changes)
+
+
+# Measurements the app's tests record with `record_property` (timings, sizes): shown at the
+# end of the run, because speed bars are reported here, not asserted.
+_MEASURED: list[tuple[str, str, object]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _MEASURED.extend((report.nodeid, name, value) for name, value in report.user_properties)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _MEASURED:
+        terminalreporter.section("measured by the app's tests")
+        for nodeid, name, value in _MEASURED:
+            terminalreporter.write_line(f"{name} = {value}  ({nodeid.split('::')[-1]})")
