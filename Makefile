@@ -18,7 +18,7 @@ APP_PORT ?= 8501
 APT_PACKAGES := chromium shellcheck jq wrk awscli buildah podman skopeo docker-registry runc \
 	debootstrap curl poppler-utils
 
-.PHONY: help install system-deps data train validate train-if-needed serve app run test test-fast lint format bench notebooks loadtest publish deploy container-test clean
+.PHONY: help install js-deps system-deps data train validate train-if-needed serve app run test test-fast lint format bench notebooks loadtest publish deploy container-test clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -33,7 +33,18 @@ install: .venv/.installed ## Create .venv with every pinned dependency (pipenv)
 	python3 -m pipenv install --dev --skip-lock
 	@touch $@
 
+js-deps: node_modules/.installed ## Install the browser tests' JavaScript (axe-core) with npm ci
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm is missing: run \`make system-deps\` as root (or apt-get install nodejs npm)"; exit 1; }
+	npm ci --ignore-scripts
+	@touch $@
+
 system-deps: ## Install the Debian packages the tests need (as root; skipped when present)
+	@# npm comes with Node.js from some sources and as Debian's own package from others.
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; } \
+		|| echo "Not root: install nodejs and npm with apt-get to run the accessibility tests"
 	@missing=""; for pkg in $(APT_PACKAGES); do \
 		dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -z "$$missing" ]; then echo "Debian packages present: $(APT_PACKAGES)"; \
@@ -74,7 +85,7 @@ run: train-if-needed ## Set up, get data, train if needed, then serve the API an
 	echo "API: http://127.0.0.1:$(PORT)  app: http://127.0.0.1:$(APP_PORT)  (Ctrl-C stops both)"; \
 	wait
 
-test: install system-deps data ## Install everything and run the whole test suite
+test: install system-deps js-deps data ## Install everything and run the whole test suite
 	$(RUN) -m ruff check .
 	$(RUN) -m ruff format --check .
 	$(RUN) -m pytest

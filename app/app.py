@@ -223,7 +223,8 @@ def summary_title_input() -> None:
 
 
 def show_assessment(assessment: Assessment, reference: str, unit: GlucoseUnit) -> None:
-    st.subheader(f"Result for {reference}" if reference else "Result")
+    # h2 under the page's h1 (no skipped heading level, axe-core's heading-order rule).
+    st.header(f"Result for {reference}" if reference else "Result")
     risk, band = st.columns(2)
     risk.metric("Estimated stroke risk", percent_text(assessment.probability), border=True)
     if assessment.probability_interval is not None:
@@ -240,7 +241,7 @@ def show_assessment(assessment: Assessment, reference: str, unit: GlucoseUnit) -
     for warning in assessment.warnings:
         st.warning(warning)
 
-    st.markdown("##### What drives this estimate")
+    st.markdown("### What drives this estimate")
     st.write(reference_text(assessment, unit))
     st.altair_chart(factor_chart(assessment, unit), width="stretch")
     st.caption(
@@ -250,7 +251,7 @@ def show_assessment(assessment: Assessment, reference: str, unit: GlucoseUnit) -
         + factors_text(assessment, unit)
     )
 
-    st.markdown("##### What if")
+    st.markdown("### What if")
     views = what_if_views(assessment, unit)
     if not views:
         st.write("Glucose is already at or below its healthy target.")
@@ -272,12 +273,12 @@ def show_assessment(assessment: Assessment, reference: str, unit: GlucoseUnit) -
             "get a what-if (see the model card)."
         )
     if assessment.guidance:
-        st.markdown("##### Guideline advice (not from this model)")
+        st.markdown("### Guideline advice (not from this model)")
         for advice in assessment.guidance:
             st.markdown(f"- **{advice.advice}** {advice.why_not_from_model} _{advice.source}_")
     st.info(assessment.disclaimer)
     st.caption(f"Model {assessment.model_tag}")
-    st.markdown("##### Printable summary for the patient")
+    st.markdown("### Printable summary for the patient")
     # Built in memory on each run (a few ms); Streamlit keeps the bytes in memory too.
     st.download_button(
         "Download the patient summary (PDF)",
@@ -367,7 +368,7 @@ def show_scored_upload(upload: ScoredUpload, file_name: str) -> None:
     )
     high_risk = high_risk_summaries(upload)
     if high_risk:
-        st.markdown("##### Printable summaries")
+        st.markdown("**Printable summaries**")
         st.caption("Their title is set in the sidebar.")
         if st.button(
             f"Prepare one summary PDF per high-risk patient ({len(high_risk):,})",
@@ -415,9 +416,11 @@ st.set_page_config(page_title="Stroke risk", layout="wide")
 client = StrokeRiskClient.from_environment(secrets_for_client())
 st.title("Stroke risk")
 st.caption(
-    "A calibrated, explained estimate for GPs and clinics. Decision support, not a diagnosis. "
-    f"Prediction service: {client.base_url}"
+    "A calibrated, explained estimate for GPs and clinics. Decision support, not a diagnosis."
 )
+# In the sidebar rather than the caption above: a link in a caption is drawn faded, below
+# the contrast WCAG asks for (axe-core's color-contrast rule).
+st.sidebar.markdown(f"Prediction service: {client.base_url}")
 summary_title_input()
 one_patient, many_patients = st.tabs(["One patient", "Many patients (CSV upload)"])
 with one_patient:

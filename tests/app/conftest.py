@@ -172,6 +172,11 @@ def streamlit_server(env: dict[str, str], log_dir: Path) -> Iterator[RunningServ
     """`streamlit run app/app.py` on a free loopback port, as `make app` starts it."""
     # The developer's own STROKE_API_* settings must not leak into the app under test.
     environment = {k: v for k, v in os.environ.items() if k not in CLIENT_VARIABLES} | env
+    # The app under test imports this checkout's package, also when the environment's
+    # editable install points at another checkout (git worktrees sharing one venv).
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO_ROOT), environment.get("PYTHONPATH")])
+    )
     command = [
         str(BIN / "streamlit"),
         "run",

@@ -59,7 +59,7 @@ def test_the_result_explains_the_risk(app, service_url, stored_model):
     expected = StrokeRiskClient(service_url).assess(patient)
     percent = f"{100 * expected.probability:.1f}%"
     assert at.metric[0].label == "Estimated stroke risk" and at.metric[0].value == percent
-    assert at.subheader[0].value == "Result for Mrs T, bay 3"
+    assert at.header[0].value == "Result for Mrs T, bay 3"
     markdown = texts(at.markdown)
     assert "in 100 people like this patient" in markdown
     assert f"{expected.risk_band.capitalize()} risk (" in markdown  # the band badge
