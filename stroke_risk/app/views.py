@@ -160,7 +160,7 @@ BODY_INPUTS: dict[BodyUnits, tuple[tuple[str, str, float], ...]] = {
     "metric": (("height_cm", "Height (cm)", 1.0), ("weight_kg", "Weight (kg)", 0.1)),
     "imperial": (
         ("height_ft", "Height (ft)", 1.0),
-        ("height_in", "and (in)", 1.0),
+        ("height_in", "Inches (in)", 1.0),
         ("weight_lb", "Weight (lb)", 1.0),
     ),
 }
