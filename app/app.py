@@ -171,14 +171,14 @@ def patient_form() -> bool:
             with columns[position % 2]:
                 field_input(field)
                 if field.name == "bmi":
-                    st.caption("Or, instead of BMI:")
-                    body_inputs()
                     st.checkbox(
                         BMI_NOT_MEASURED,
                         key="patient.bmi_not_measured",
                         help="Tick when no BMI is recorded: the model then assumes a typical "
                         "BMI and says so.",
                     )
+        st.caption("Or, instead of typing the BMI, its height and weight:")
+        body_inputs()
         return st.form_submit_button("Estimate risk", type="primary", key="patient.submit")
 
 
