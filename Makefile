@@ -16,7 +16,7 @@ PORT ?= 3000
 APP_PORT ?= 8501
 # Debian packages the tests and tools need (installed only when missing, and only as root).
 APT_PACKAGES := chromium shellcheck jq wrk awscli buildah podman skopeo docker-registry runc \
-	debootstrap curl
+	debootstrap curl poppler-utils
 
 .PHONY: help install node-deps clients system-deps data train validate train-if-needed serve app run test test-fast test-release lint format bench notebooks loadtest publish deploy container-test clean
 
@@ -36,7 +36,8 @@ install: .venv/.installed ## Create .venv with every pinned dependency (pipenv)
 node-deps: node_modules/.installed ## Install the pinned npm tools (package.json, package-lock.json)
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm is missing: run \`make system-deps\` as root (or apt-get install nodejs npm)"; exit 1; }
+	npm ci --ignore-scripts
 	@touch $@
 
 CLIENTS := clients
@@ -50,6 +51,10 @@ clients: install node-deps train-if-needed ## Generate the Python client and Typ
 	@echo "Python: $(CLIENTS)/python/stroke_risk_client  TypeScript: $(CLIENTS)/typescript/stroke-risk.ts"
 
 system-deps: ## Install the Debian packages the tests need (as root; skipped when present)
+	@# npm comes with Node.js from some sources and as Debian's own package from others.
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; } \
+		|| echo "Not root: install nodejs and npm with apt-get to run the accessibility tests"
 	@missing=""; for pkg in $(APT_PACKAGES); do \
 		dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -z "$$missing" ]; then echo "Debian packages present: $(APT_PACKAGES)"; \
@@ -90,7 +95,7 @@ run: train-if-needed ## Set up, get data, train if needed, then serve the API an
 	echo "API: http://127.0.0.1:$(PORT)  app: http://127.0.0.1:$(APP_PORT)  (Ctrl-C stops both)"; \
 	wait
 
-test: install node-deps system-deps data ## Install everything and run the whole test suite
+test: install system-deps node-deps data ## Install everything and run the whole test suite
 	$(RUN) -m ruff check .
 	$(RUN) -m ruff format --check .
 	$(RUN) -m pytest

@@ -16,15 +16,18 @@ import streamlit as st
 
 from stroke_risk.app.batch import (
     ScoredUpload,
+    high_risk_summaries,
     problems_frame,
     problems_text,
     score_patients_csv,
     scored_csv,
 )
 from stroke_risk.app.client import ServiceError, StrokeRiskClient
+from stroke_risk.app.summary_pdf import DEFAULT_TITLE, summaries_zip, summary_pdf
 from stroke_risk.app.views import (
     BAND_COLOURS,
     BMI_NOT_MEASURED,
+    BODY_INPUTS,
     FormField,
     band_ranges,
     band_text,
@@ -44,6 +47,7 @@ from stroke_risk.app.views import (
 from stroke_risk.core.patient_tables import ID_COLUMN, DataError
 from stroke_risk.core.responses import DISCLAIMER, Assessment
 from stroke_risk.core.schema import FEATURES, TARGET
+from stroke_risk.core.units import BODY_UNITS, GLUCOSE_UNITS, BodyUnits, GlucoseUnit
 
 TABLE_COLUMNS = {
     "rank": "Rank",
@@ -73,10 +77,61 @@ def secrets_for_client() -> dict[str, str]:
         return {}
 
 
+def glucose_unit() -> GlucoseUnit:
+    return st.session_state.get("units.glucose") or "mg/dL"
+
+
+def body_units() -> BodyUnits:
+    return st.session_state.get("units.body") or "metric"
+
+
+def unit_selectors() -> None:
+    """Outside the form, so that the form's labels and limits follow a change at once; the
+    choice is kept for the session (widget keys live in the session state)."""
+    glucose, body = st.columns(2)
+    glucose.radio(
+        "Glucose unit",
+        GLUCOSE_UNITS,
+        horizontal=True,
+        key="units.glucose",
+        help="mmol/L as recorded in the UK, Europe, Canada and Australia; the service "
+        "receives mg/dL (1 mmol/L = 18.016 mg/dL).",
+    )
+    body.radio(
+        "Height and weight",
+        BODY_UNITS,
+        horizontal=True,
+        key="units.body",
+        format_func=lambda system: {"metric": "cm, kg", "imperial": "ft and in, lb"}[system],
+    )
+
+
+def body_inputs() -> None:
+    """Height and weight, from which the BMI is computed when no BMI is typed."""
+    inputs = BODY_INPUTS[body_units()]
+    for column, (key, label, step) in zip(st.columns(len(inputs)), inputs, strict=True):
+        column.number_input(
+            label,
+            value=None,
+            step=step,
+            format="%g",
+            key=f"patient.{key}",
+            help="Leave BMI empty and give height and weight: the BMI is computed from them.",
+        )
+
+
+def form_values() -> dict[str, object]:
+    """What was typed, by schema field (glucose from the chosen unit's input) and body input."""
+    values = {field.name: st.session_state.get(field.key) for field in form_fields(glucose_unit())}
+    for key, _, _ in BODY_INPUTS[body_units()]:
+        values[key] = st.session_state.get(f"patient.{key}")
+    return values
+
+
 def field_input(field: FormField) -> None:
-    key = f"patient.{field.name}"
+    key = field.key
     if field.kind == "number":
-        low, high = field.limits or (None, None)
+        low, high = (field.limits if field.limits_in_widget else None) or (None, None)
         st.number_input(
             field.label,
             min_value=low,
@@ -103,6 +158,7 @@ def field_input(field: FormField) -> None:
 
 def patient_form() -> bool:
     """The one-patient form; True when it was just submitted. Values persist in session."""
+    unit_selectors()
     with st.form("patient"):
         st.text_input(
             "Patient reference (optional)",
@@ -111,7 +167,7 @@ def patient_form() -> bool:
             "the prediction service.",
         )
         columns = st.columns(2)
-        for position, field in enumerate(form_fields()):
+        for position, field in enumerate(form_fields(glucose_unit())):
             with columns[position % 2]:
                 field_input(field)
                 if field.name == "bmi":
@@ -121,15 +177,24 @@ def patient_form() -> bool:
                         help="Tick when no BMI is recorded: the model then assumes a typical "
                         "BMI and says so.",
                     )
+        st.caption("Or, instead of typing the BMI, its height and weight:")
+        body_inputs()
         return st.form_submit_button("Estimate risk", type="primary", key="patient.submit")
 
 
 def assess_submitted_patient(client: StrokeRiskClient) -> None:
-    values = {name: st.session_state.get(f"patient.{name}") for name in FEATURES}
+    values = form_values()
     patient, problems = patient_from_form(
-        values, bool(st.session_state.get("patient.bmi_not_measured"))
+        values,
+        bool(st.session_state.get("patient.bmi_not_measured")),
+        glucose_unit(),
+        body_units(),
     )
     st.session_state["one.problems"] = problems
+    computed = patient is not None and values["bmi"] is None and patient["bmi"] is not None
+    st.session_state["one.bmi_note"] = (
+        f"BMI computed from height and weight: {patient['bmi']:g} kg/m²." if computed else None
+    )
     st.session_state["one.error"] = None
     st.session_state["one.result"] = None  # never leave an earlier patient's result on screen
     if patient is None:
@@ -142,8 +207,24 @@ def assess_submitted_patient(client: StrokeRiskClient) -> None:
         st.session_state["one.error"] = str(exc)
 
 
-def show_assessment(assessment: Assessment, reference: str) -> None:
-    st.subheader(f"Result for {reference}" if reference else "Result")
+def summary_title() -> str:
+    """The title the practice chose for printed summaries (kept for the session)."""
+    return st.session_state.get("pdf.title") or DEFAULT_TITLE
+
+
+def summary_title_input() -> None:
+    """Once, in the sidebar: both tabs print with it."""
+    st.sidebar.text_input(
+        "Title on printed summaries",
+        key="pdf.title",
+        placeholder=DEFAULT_TITLE,
+        help="E.g. your practice's name. Printed at the top of every patient summary.",
+    )
+
+
+def show_assessment(assessment: Assessment, reference: str, unit: GlucoseUnit) -> None:
+    # h2 under the page's h1 (no skipped heading level, axe-core's heading-order rule).
+    st.header(f"Result for {reference}" if reference else "Result")
     risk, band = st.columns(2)
     risk.metric("Estimated stroke risk", percent_text(assessment.probability), border=True)
     if assessment.probability_interval is not None:
@@ -160,18 +241,18 @@ def show_assessment(assessment: Assessment, reference: str) -> None:
     for warning in assessment.warnings:
         st.warning(warning)
 
-    st.markdown("##### What drives this estimate")
-    st.write(reference_text(assessment))
-    st.altair_chart(factor_chart(assessment), width="stretch")
+    st.markdown("### What drives this estimate")
+    st.write(reference_text(assessment, unit))
+    st.altair_chart(factor_chart(assessment, unit), width="stretch")
     st.caption(
         "Each bar: how many times this factor multiplies the odds compared with the "
         "reference patient's value (red raises, blue lowers). The factors' odds ratios "
         "multiply exactly to the ratio of this patient's odds to the reference's. "
-        + factors_text(assessment)
+        + factors_text(assessment, unit)
     )
 
-    st.markdown("##### What if")
-    views = what_if_views(assessment)
+    st.markdown("### What if")
+    views = what_if_views(assessment, unit)
     if not views:
         st.write("Glucose is already at or below its healthy target.")
     for view in views:
@@ -192,11 +273,24 @@ def show_assessment(assessment: Assessment, reference: str) -> None:
             "get a what-if (see the model card)."
         )
     if assessment.guidance:
-        st.markdown("##### Guideline advice (not from this model)")
+        st.markdown("### Guideline advice (not from this model)")
         for advice in assessment.guidance:
             st.markdown(f"- **{advice.advice}** {advice.why_not_from_model} _{advice.source}_")
     st.info(assessment.disclaimer)
     st.caption(f"Model {assessment.model_tag}")
+    st.markdown("### Printable summary for the patient")
+    # Built in memory on each run (a few ms); Streamlit keeps the bytes in memory too.
+    st.download_button(
+        "Download the patient summary (PDF)",
+        summary_pdf(assessment, title=summary_title(), reference=reference, glucose_unit=unit),
+        file_name="stroke-risk-summary.pdf",
+        mime="application/pdf",
+        on_click="ignore",
+        icon=":material/print:",
+        key="one.summary",
+        help="One page: the risk in words, the drivers, the what-ifs as a plan with room "
+        "for agreed actions and a review date.",
+    )
 
 
 def one_patient_tab(client: StrokeRiskClient) -> None:
@@ -212,7 +306,9 @@ def one_patient_tab(client: StrokeRiskClient) -> None:
             st.caption("Your entries are kept: press 'Estimate risk' again once it is fixed.")
         result = st.session_state.get("one.result")
         if result is not None:
-            show_assessment(result, st.session_state.get("one.reference", ""))
+            if st.session_state.get("one.bmi_note"):
+                st.caption(st.session_state["one.bmi_note"])
+            show_assessment(result, st.session_state.get("one.reference", ""), glucose_unit())
         elif not st.session_state.get("one.problems") and not st.session_state.get("one.error"):
             st.info("Fill in every field and press **Estimate risk**. " + DISCLAIMER)
 
@@ -221,6 +317,7 @@ def score_upload(client: StrokeRiskClient, uploaded) -> None:
     progress = st.progress(0.0, "Scoring...")
     st.session_state["batch.file_id"] = uploaded.file_id
     st.session_state["batch.upload"] = None
+    st.session_state["batch.summaries"] = None
     st.session_state["batch.error"] = None
     try:
         st.session_state["batch.upload"] = score_patients_csv(
@@ -269,6 +366,27 @@ def show_scored_upload(upload: ScoredUpload, file_name: str) -> None:
         type="primary",
         key="batch.download",
     )
+    high_risk = high_risk_summaries(upload)
+    if high_risk:
+        st.markdown("**Printable summaries**")
+        st.caption("Their title is set in the sidebar.")
+        if st.button(
+            f"Prepare one summary PDF per high-risk patient ({len(high_risk):,})",
+            key="batch.prepare_summaries",
+        ):
+            with st.spinner("Writing the summaries..."):
+                st.session_state["batch.summaries"] = summaries_zip(
+                    high_risk, title=summary_title(), glucose_unit=glucose_unit()
+                )
+        if st.session_state.get("batch.summaries"):
+            st.download_button(
+                "Download the high-risk summaries (zip)",
+                st.session_state["batch.summaries"],
+                file_name=f"{Path(file_name).stem}-high-risk-summaries.zip",
+                mime="application/zip",
+                on_click="ignore",
+                key="batch.summaries_download",
+            )
     st.caption(f"{DISCLAIMER} Model {results['model_tag'].iloc[0]}")
 
 
@@ -298,9 +416,12 @@ st.set_page_config(page_title="Stroke risk", layout="wide")
 client = StrokeRiskClient.from_environment(secrets_for_client())
 st.title("Stroke risk")
 st.caption(
-    "A calibrated, explained estimate for GPs and clinics. Decision support, not a diagnosis. "
-    f"Prediction service: {client.base_url}"
+    "A calibrated, explained estimate for GPs and clinics. Decision support, not a diagnosis."
 )
+# In the sidebar rather than the caption above: a link in a caption is drawn faded, below
+# the contrast WCAG asks for (axe-core's color-contrast rule).
+st.sidebar.markdown(f"Prediction service: {client.base_url}")
+summary_title_input()
 one_patient, many_patients = st.tabs(["One patient", "Many patients (CSV upload)"])
 with one_patient:
     one_patient_tab(client)

@@ -9,7 +9,7 @@ problems.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import pandas as pd
@@ -31,6 +31,8 @@ class ScoredUpload:
     errors: list[RowError]
     rows_read: int
     thresholds: tuple[float, float] | None = None  # the service's risk bands, once scored
+    # The full replies by file line, for the printable summaries (kept in memory only).
+    assessments: dict[int, Assessment] = field(default_factory=dict)
 
     @property
     def skipped_lines(self) -> list[int]:
@@ -118,7 +120,8 @@ def score_patients_csv(
             raise ServiceError(_rejected_rows_text(exc, lines)) from exc
     thresholds = assessments[0].risk_band_thresholds if assessments else None
     results = results_frame(parsed.valid, lines, assessments)
-    return ScoredUpload(results, parsed.errors, rows_read, thresholds)
+    by_line = dict(zip(lines, assessments, strict=True))
+    return ScoredUpload(results, parsed.errors, rows_read, thresholds, by_line)
 
 
 def _rejected_rows_text(exc: ServiceRejectedData, lines: list[int]) -> str:
@@ -134,6 +137,23 @@ def _rejected_rows_text(exc: ServiceRejectedData, lines: list[int]) -> str:
         "The prediction service rejected rows this app accepted (the app and the service may "
         "be different versions): " + "; ".join(places)
     )
+
+
+def high_risk_summaries(upload: ScoredUpload) -> list[tuple[str, Assessment]]:
+    """The high-risk patients, highest first, each with the reference their summary carries:
+    the file's id when it has one, else its line."""
+    results = upload.results
+    if results.empty:
+        return []
+    high = results[results["risk_band"] == "high"]
+    has_id = ID_COLUMN in high.columns
+    return [
+        (
+            f"id {row[ID_COLUMN]}" if has_id else f"line {row['line']}",
+            upload.assessments[row["line"]],
+        )
+        for _, row in high.iterrows()
+    ]
 
 
 def problems_text(upload: ScoredUpload, limit: int = 5) -> str:

@@ -26,6 +26,22 @@ from stroke_risk.core.schema import (
     numeric_limits,
     unit,
 )
+from stroke_risk.core.units import (
+    CM_PER_INCH,
+    GLUCOSE_STEPS,
+    HEIGHT_LIMITS_CM,
+    KG_PER_POUND,
+    WEIGHT_LIMITS_KG,
+    BodyUnits,
+    GlucoseUnit,
+    bmi_from,
+    glucose_limits,
+    glucose_text,
+    glucose_to_mg_dl,
+    height_to_cm,
+    restate_glucose,
+    weight_to_kg,
+)
 
 # Display only: how finely each number is typed. The limits themselves come from the schema.
 # "%g" shows 67 as 67 and an infant's 0.08 years as 0.08, without trailing zeros.
@@ -39,6 +55,8 @@ BAND_COLOURS: dict[str, str] = {"low": "green", "moderate": "orange", "high": "r
 BAND_BACKGROUNDS: dict[str, str] = {"low": "#d3f2dc", "moderate": "#ffe8c2", "high": "#ffd3d3"}
 DIRECTION_COLOURS: dict[str, str] = {"raises": "#d62728", "lowers": "#2a7ab0", "none": "#999999"}
 BMI_NOT_MEASURED = "BMI not measured"
+GLUCOSE = "avg_glucose_level"
+GLUCOSE_KEY_SUFFIXES: dict[GlucoseUnit, str] = {"mg/dL": "", "mmol/L": ".mmol_l"}
 
 
 @dataclass(frozen=True)
@@ -53,21 +71,50 @@ class FormField:
     limits: tuple[float, float] | None = None
     step: float | None = None
     number_format: str | None = None
+    key_suffix: str = ""  # glucose in mmol/L has its own input, so no value changes unit
+    # False: the form checks the limits itself and names them in the chosen unit.
+    limits_in_widget: bool = True
+
+    @property
+    def key(self) -> str:
+        """The input's session-state key, e.g. 'patient.avg_glucose_level.mmol_l'."""
+        return f"patient.{self.name}{self.key_suffix}"
 
 
-def field_label(name: str) -> str:
-    """The schema's title with its unit, e.g. 'Average glucose (mg/dL)'."""
+def field_label(name: str, glucose_unit: GlucoseUnit = "mg/dL") -> str:
+    """The schema's title with its unit, e.g. 'Average glucose (mmol/L)'."""
     title = Patient.model_fields[name].title or name
-    field_unit = unit(name)
+    field_unit = glucose_unit if name == GLUCOSE else unit(name)
     return f"{title} ({field_unit})" if field_unit else title
 
 
-def form_fields() -> list[FormField]:
-    """Every field of the schema, in its order, as a form input."""
+def form_fields(glucose_unit: GlucoseUnit = "mg/dL") -> list[FormField]:
+    """Every field of the schema, in its order, as a form input (glucose in its unit)."""
     fields = []
     for name in FEATURES:
         help_text = Patient.model_fields[name].description or ""
-        if name in NUMERIC_FEATURES:
+        if name == GLUCOSE:
+            low, high = glucose_limits(glucose_unit)
+            if glucose_unit != "mg/dL":
+                help_text = (
+                    f"Average blood glucose in {glucose_unit} (the service receives mg/dL; "
+                    f"1 mmol/L = 18.016 mg/dL). Trained on {glucose_text(55, glucose_unit)} "
+                    f"to {glucose_text(272, glucose_unit)}."
+                )
+            fields.append(
+                FormField(
+                    name,
+                    field_label(name, glucose_unit),
+                    f"{help_text} Accepted: {low:g} to {high:g} {glucose_unit}.",
+                    "number",
+                    limits=(low, high),
+                    step=GLUCOSE_STEPS[glucose_unit],
+                    number_format="%g",
+                    key_suffix=GLUCOSE_KEY_SUFFIXES[glucose_unit],
+                    limits_in_widget=False,
+                )
+            )
+        elif name in NUMERIC_FEATURES:
             step, number_format = NUMBER_STEPS[name]
             low, high = numeric_limits(name)
             fields.append(
@@ -96,35 +143,115 @@ def option_label(name: str, value: Any) -> str:
     return text[:1].upper() + text[1:]
 
 
-def format_value(name: str, value: Any) -> str:
-    """A patient's value with its unit, e.g. '37.2 kg/m²', 'Yes', 'not measured'."""
+def format_value(name: str, value: Any, glucose_unit: GlucoseUnit = "mg/dL") -> str:
+    """A patient's value with its unit, e.g. '37.2 kg/m²', '12.7 mmol/L', 'Yes'."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "not measured"
+    if name == GLUCOSE:
+        return glucose_text(float(value), glucose_unit)
     if name in NUMERIC_FEATURES:
         field_unit = unit(name)
         return f"{float(value):g} {field_unit}" if field_unit else f"{float(value):g}"
     return option_label(name, value)
 
 
+# The height and weight inputs per system, as (key, label, step); BMI is computed from them.
+BODY_INPUTS: dict[BodyUnits, tuple[tuple[str, str, float], ...]] = {
+    "metric": (("height_cm", "Height (cm)", 1.0), ("weight_kg", "Weight (kg)", 0.1)),
+    "imperial": (
+        ("height_ft", "Height (ft)", 1.0),
+        ("height_in", "Inches (in)", 1.0),
+        ("weight_lb", "Weight (lb)", 1.0),
+    ),
+}
+
+
+def _outside(value: float, low: float, high: float, unit_text: str, label: str) -> str | None:
+    if low <= value <= high:
+        return None
+    return f"{label}: {value:g} is outside the accepted range, {low:g} to {high:g} {unit_text}."
+
+
+def bmi_from_form(
+    values: Mapping[str, Any], body_units: BodyUnits
+) -> tuple[float | None, list[str]]:
+    """The BMI computed from the height and weight typed in, or None when neither was;
+    problems when only one was, or a value is implausible (named in the typed unit)."""
+    typed = {key: values.get(key) for key, _, _ in BODY_INPUTS[body_units]}
+    if all(value is None for value in typed.values()):
+        return None, []
+    if body_units == "metric":
+        height, weight = typed["height_cm"], typed["weight_kg"]
+        height_cm = None if height is None else float(height)
+        weight_kg = None if weight is None else float(weight)
+    else:
+        feet, inches, pounds = typed["height_ft"], typed["height_in"], typed["weight_lb"]
+        height_cm = None if feet is None else height_to_cm(float(feet), float(inches or 0))
+        weight_kg = None if pounds is None else weight_to_kg(float(pounds))
+    if height_cm is None or weight_kg is None:
+        return None, [
+            f"BMI: give both height and weight, type the BMI itself, or tick '{BMI_NOT_MEASURED}'."
+        ]
+    if body_units == "metric":
+        checks = [
+            (height_cm, HEIGHT_LIMITS_CM, "cm", "Height (cm)"),
+            (weight_kg, WEIGHT_LIMITS_KG, "kg", "Weight (kg)"),
+        ]
+    else:
+        checks = [
+            (height_cm / CM_PER_INCH, [x / CM_PER_INCH for x in HEIGHT_LIMITS_CM], "in", "Height"),
+            (
+                weight_kg / KG_PER_POUND,
+                [x / KG_PER_POUND for x in WEIGHT_LIMITS_KG],
+                "lb",
+                "Weight",
+            ),
+        ]
+    problems = [
+        problem
+        for value, (low, high), unit_text, label in checks
+        if (problem := _outside(round(value, 1), round(low), round(high), unit_text, label))
+    ]
+    return (None, problems) if problems else (bmi_from(height_cm, weight_kg), [])
+
+
 def patient_from_form(
-    values: Mapping[str, Any], bmi_not_measured: bool
+    values: Mapping[str, Any],
+    bmi_not_measured: bool,
+    glucose_unit: GlucoseUnit = "mg/dL",
+    body_units: BodyUnits = "metric",
 ) -> tuple[dict[str, Any] | None, list[str]]:
-    """The patient to send (schema fields only) or the problems to show, never both.
+    """The patient to send (schema fields, the data set's units) or the problems to show.
 
     Nothing is defaulted, as in the schema: an unanswered question is a problem, and a blank
     BMI is only accepted when 'BMI not measured' is ticked, so a forgotten BMI is never
-    silently scored as a typical one.
+    silently scored as a typical one. BMI may be typed or computed from height and weight
+    (a typed BMI wins); glucose is converted from the chosen unit, and its limits are named
+    in that unit.
     """
     patient: dict[str, Any] = {}
     problems: list[str] = []
+    computed_bmi, bmi_problems = bmi_from_form(values, body_units)
     for name in FEATURES:
         value = values.get(name)
         if name == "bmi" and bmi_not_measured:
             value = None
+        elif name == "bmi" and value is None and (computed_bmi is not None or bmi_problems):
+            problems += bmi_problems
+            value = computed_bmi
         elif value is None:
-            hint = f" or tick '{BMI_NOT_MEASURED}'" if name == "bmi" else ""
-            problems.append(f"{field_label(name)}: please answer{hint}.")
+            hint = (
+                f", give height and weight, or tick '{BMI_NOT_MEASURED}'" if name == "bmi" else ""
+            )
+            problems.append(f"{field_label(name, glucose_unit)}: please answer{hint}.")
             continue
+        if name == GLUCOSE:
+            low, high = glucose_limits(glucose_unit)
+            label = field_label(name, glucose_unit)
+            if problem := _outside(float(value), low, high, glucose_unit, label):
+                problems.append(problem)
+                continue
+            value = round(glucose_to_mg_dl(float(value), glucose_unit), 2)
         if name in NUMERIC_FEATURES and value is not None:
             value = float(value)
         patient[name] = value
@@ -134,7 +261,7 @@ def patient_from_form(
         return Patient.model_validate(patient).model_dump(), []
     except ValidationError as exc:
         return None, [
-            f"{field_label(str(error['loc'][0]))}: {error['msg']}."
+            f"{field_label(str(error['loc'][0]), glucose_unit)}: {error['msg']}."
             if error["loc"]
             else f"{error['msg']}."
             for error in exc.errors()
@@ -202,25 +329,27 @@ def interval_text(assessment: Assessment) -> str:
     return f"{text} ({percent_text(low)} to {percent_text(high)})"
 
 
-def reference_text(assessment: Assessment) -> str:
+def reference_text(assessment: Assessment, glucose_unit: GlucoseUnit = "mg/dL") -> str:
     """Whom the drivers compare with, and that patient's own estimate."""
     reference = assessment.reference_patient
+    description = restate_glucose(reference.description, glucose_unit)
     return (
-        f"Compared with a reference patient: {reference.description}, whose estimate is "
+        f"Compared with a reference patient: {description}, whose estimate is "
         f"{percent_text(reference.probability)}."
     )
 
 
-def factors_frame(assessment: Assessment) -> pd.DataFrame:
+def factors_frame(assessment: Assessment, glucose_unit: GlucoseUnit = "mg/dL") -> pd.DataFrame:
     """The contributing factors, largest first, as odds ratios against the reference."""
     rows = [
         {
-            "factor": f"{factor.label}: {format_value(factor.factor, factor.value)}",
+            "factor": f"{factor.label}: {format_value(factor.factor, factor.value, glucose_unit)}",
             "odds_ratio": factor.odds_ratio,
             "direction": factor.direction,
-            "compared_with": format_value(factor.factor, factor.reference_value),
-            "text": f"{factor.label} {format_value(factor.factor, factor.value)} "
-            f"(reference {format_value(factor.factor, factor.reference_value)}): odds "
+            "compared_with": format_value(factor.factor, factor.reference_value, glucose_unit),
+            "text": f"{factor.label} {format_value(factor.factor, factor.value, glucose_unit)} "
+            f"(reference {format_value(factor.factor, factor.reference_value, glucose_unit)}): "
+            f"odds "
             f"× {factor.odds_ratio:.2f}, {factor.direction} the risk",
         }
         for factor in assessment.contributing_factors
@@ -230,18 +359,18 @@ def factors_frame(assessment: Assessment) -> pd.DataFrame:
     )
 
 
-def factors_text(assessment: Assessment) -> str:
+def factors_text(assessment: Assessment, glucose_unit: GlucoseUnit = "mg/dL") -> str:
     """The drivers chart's text alternative: one sentence per factor."""
-    return "; ".join(factors_frame(assessment)["text"]) + "."
+    return "; ".join(factors_frame(assessment, glucose_unit)["text"]) + "."
 
 
-def factor_chart(assessment: Assessment) -> alt.Chart:
+def factor_chart(assessment: Assessment, glucose_unit: GlucoseUnit = "mg/dL") -> alt.Chart:
     """Horizontal bars on a log scale: how many times each factor multiplies the odds
     against the reference patient's value (above 1, red, raises; below 1, blue, lowers)."""
-    frame = factors_frame(assessment)
+    frame = factors_frame(assessment, glucose_unit)
     directions = list(DIRECTION_COLOURS)
     return (
-        alt.Chart(frame, description=factors_text(assessment))
+        alt.Chart(frame, description=factors_text(assessment, glucose_unit))
         .mark_bar()
         .encode(
             x=alt.X(
@@ -281,15 +410,16 @@ class WhatIfView:
     summary: str  # 'Smokes → Formerly smoked: 22.6% → 22.1%, 0.6 percentage points lower.'
 
 
-def what_if_views(assessment: Assessment) -> list[WhatIfView]:
+def what_if_views(assessment: Assessment, glucose_unit: GlucoseUnit = "mg/dL") -> list[WhatIfView]:
     """The modifiable factors not yet at a healthy value, as before/after pairs."""
     views = []
     for what_if in assessment.what_if:
         points = 100 * what_if.absolute_reduction
         change = (
-            f"{format_value(what_if.factor, what_if.current_value)} → "
-            f"{format_value(what_if.factor, what_if.target_value)}"
+            f"{format_value(what_if.factor, what_if.current_value, glucose_unit)} → "
+            f"{format_value(what_if.factor, what_if.target_value, glucose_unit)}"
         )
+        title = restate_glucose(what_if.change, glucose_unit)
         before, after = percent_text(assessment.probability), percent_text(what_if.probability)
         if points >= 0.05:
             effect = f"{points:.1f} percentage points lower"
@@ -299,7 +429,7 @@ def what_if_views(assessment: Assessment) -> list[WhatIfView]:
             effect = "about the same"
         views.append(
             WhatIfView(
-                title=what_if.change[:1].upper() + what_if.change[1:],
+                title=title[:1].upper() + title[1:],
                 change=change,
                 before=before,
                 after=after,

@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from stroke_risk.app.views import form_fields
 from stroke_risk.core.config import REPO_ROOT
+from stroke_risk.core.responses import Assessment
 from tests.conftest import API_KEYS, EXAMPLE_PATIENT
 from tests.environment import skip_or_fail, without_developer_settings
 from tests.servers import BIN, RunningServer, loopback_server
@@ -91,12 +92,18 @@ def app(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
 
 
 def fill_patient_form(
-    at: AppTest, patient: dict[str, Any] | None = None, reference: str = ""
+    at: AppTest,
+    patient: dict[str, Any] | None = None,
+    reference: str = "",
+    glucose_key: str = "patient.avg_glucose_level",
 ) -> AppTest:
-    """Answer every question of the form as a nurse would; a None BMI ticks 'not measured'."""
+    """Answer every question of the form as a nurse would; a None BMI ticks 'not measured'.
+    Glucose goes into `glucose_key` (the mmol/L input has its own)."""
     patient = dict(EXAMPLE_PATIENT if patient is None else patient)
     for field in form_fields():
         key, value = f"patient.{field.name}", patient[field.name]
+        if field.name == "avg_glucose_level":
+            key = glucose_key
         if field.name == "bmi" and value is None:
             at.checkbox(key="patient.bmi_not_measured").check()
         elif field.kind == "number":
@@ -201,3 +208,85 @@ def publish_screenshot(source: Path, name: str) -> Path:
     destination.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, destination)
     return destination
+
+
+def example_assessment(**changes: Any) -> Assessment:
+    """A realistic reply (high risk, an interval, a glucose what-if), without a service."""
+    base = {
+        "probability": 0.2263,
+        "probability_interval": [0.1812, 0.2791],
+        "percent": 22.6,
+        "risk_band": "high",
+        "risk_band_thresholds": (0.05, 0.15),
+        "comparison": {
+            "group": "Male, 60-69",
+            "patients": 222,
+            "average_risk": 0.0885,
+            "observed_rate": 0.0856,
+            "relative_risk": 2.56,
+        },
+        "reference_patient": {
+            "description": "a 50.5-year-old woman who never smoked (the typical adult)",
+            "probability": 0.0271,
+            "values": {"age": 50.5, "bmi": 29.2},
+        },
+        "contributing_factors": [
+            {
+                "factor": "age",
+                "label": "Age",
+                "value": 67.0,
+                "reference_value": 50.5,
+                "odds_ratio": 3.21,
+                "log_odds": 1.1663,
+                "direction": "raises",
+            },
+            {
+                "factor": "bmi",
+                "label": "BMI",
+                "value": None,
+                "reference_value": 29.2,
+                "odds_ratio": 1.0,
+                "log_odds": 0.0,
+                "direction": "none",
+            },
+        ],
+        "other_factors_log_odds": 0.9,
+        "what_if": [
+            {
+                "factor": "avg_glucose_level",
+                "change": "bring average glucose to 99 mg/dL",
+                "current_value": 228.7,
+                "target_value": 99.0,
+                "probability": 0.1801,
+                "absolute_reduction": 0.0462,
+            },
+        ],
+        "guidance": [
+            {
+                "factor": "smoking_status",
+                "advice": "Stopping smoking lowers the risk of stroke.",
+                "why_not_from_model": "Not estimated by this model.",
+                "source": "Guidelines.",
+            }
+        ],
+        "warnings": [],
+        "model_tag": "stroke_risk_model:test",
+    }
+    return Assessment.model_validate(base | changes)
+
+
+# Measurements the app's tests record with `record_property` (timings, sizes): shown at the
+# end of the run, because speed bars are reported here, not asserted.
+_MEASURED: list[tuple[str, str, object]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _MEASURED.extend((report.nodeid, name, value) for name, value in report.user_properties)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _MEASURED:
+        terminalreporter.section("measured by the app's tests")
+        for nodeid, name, value in _MEASURED:
+            terminalreporter.write_line(f"{name} = {value}  ({nodeid.split('::')[-1]})")

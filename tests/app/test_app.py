@@ -23,7 +23,8 @@ def test_form_offers_every_schema_field_with_its_choices(app, closed_port_url):
     at = app(closed_port_url)  # showing the form never calls the service
     assert not at.exception
     keys = {w.key for w in [*at.radio, *at.selectbox, *at.number_input]}
-    assert keys == {f"patient.{name}" for name in FEATURES}
+    body = {"patient.height_cm", "patient.weight_kg"}  # BMI's alternative
+    assert keys == {f"patient.{name}" for name in FEATURES} | body | {"units.glucose", "units.body"}
     assert at.selectbox(key="patient.work_type").options == [
         "Private",
         "Self-employed",
@@ -58,7 +59,7 @@ def test_the_result_explains_the_risk(app, service_url, stored_model):
     expected = StrokeRiskClient(service_url).assess(patient)
     percent = f"{100 * expected.probability:.1f}%"
     assert at.metric[0].label == "Estimated stroke risk" and at.metric[0].value == percent
-    assert at.subheader[0].value == "Result for Mrs T, bay 3"
+    assert at.header[0].value == "Result for Mrs T, bay 3"
     markdown = texts(at.markdown)
     assert "in 100 people like this patient" in markdown
     assert f"{expected.risk_band.capitalize()} risk (" in markdown  # the band badge

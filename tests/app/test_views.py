@@ -27,8 +27,9 @@ from stroke_risk.app.views import (
     reference_text,
     what_if_views,
 )
-from stroke_risk.core.responses import Assessment, RiskBand
+from stroke_risk.core.responses import RiskBand
 from stroke_risk.core.schema import FEATURES, NUMERIC_FEATURES, Patient, categories, numeric_limits
+from tests.app.conftest import example_assessment as _assessment
 from tests.conftest import EXAMPLE_PATIENT
 
 
@@ -122,70 +123,6 @@ def test_tiny_risks_are_not_shown_as_zero():
 
 def test_every_risk_band_has_a_colour_and_a_highlight():
     assert set(BAND_COLOURS) == set(BAND_BACKGROUNDS) == set(get_args(RiskBand))
-
-
-def _assessment(**changes) -> Assessment:
-    base = {
-        "probability": 0.2263,
-        "probability_interval": [0.1812, 0.2791],
-        "percent": 22.6,
-        "risk_band": "high",
-        "risk_band_thresholds": (0.05, 0.15),
-        "comparison": {
-            "group": "Male, 60-69",
-            "patients": 222,
-            "average_risk": 0.0885,
-            "observed_rate": 0.0856,
-            "relative_risk": 2.56,
-        },
-        "reference_patient": {
-            "description": "a 50.5-year-old woman who never smoked (the typical adult)",
-            "probability": 0.0271,
-            "values": {"age": 50.5, "bmi": 29.2},
-        },
-        "contributing_factors": [
-            {
-                "factor": "age",
-                "label": "Age",
-                "value": 67.0,
-                "reference_value": 50.5,
-                "odds_ratio": 3.21,
-                "log_odds": 1.1663,
-                "direction": "raises",
-            },
-            {
-                "factor": "bmi",
-                "label": "BMI",
-                "value": None,
-                "reference_value": 29.2,
-                "odds_ratio": 1.0,
-                "log_odds": 0.0,
-                "direction": "none",
-            },
-        ],
-        "other_factors_log_odds": 0.9,
-        "what_if": [
-            {
-                "factor": "avg_glucose_level",
-                "change": "bring average glucose to 99 mg/dL",
-                "current_value": 228.7,
-                "target_value": 99.0,
-                "probability": 0.1801,
-                "absolute_reduction": 0.0462,
-            },
-        ],
-        "guidance": [
-            {
-                "factor": "smoking_status",
-                "advice": "Stopping smoking lowers the risk of stroke.",
-                "why_not_from_model": "Not estimated by this model.",
-                "source": "Guidelines.",
-            }
-        ],
-        "warnings": [],
-        "model_tag": "stroke_risk_model:test",
-    }
-    return Assessment.model_validate(base | changes)
 
 
 def test_what_if_is_a_before_and_after():
