@@ -32,8 +32,19 @@ def parse_arguments(argv: list[str] | None = None) -> JobOptions:
     return JobOptions(args.input, args.output, args.model, group_by, args.input_format)
 
 
+def _log_progress() -> None:
+    """The job's own lines on stderr, whatever Spark or BentoML did to the root logger."""
+    log = logging.getLogger("stroke_risk.population")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    _log_progress()
     options = parse_arguments(argv)
     from pyspark.sql import SparkSession
 
