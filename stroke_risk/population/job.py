@@ -109,7 +109,13 @@ def score(
             yield pa.RecordBatch.from_pandas(scored, schema=arrow_schema, preserve_index=False)
 
     columns = [ID_COLUMN, *group_by, *FEATURES]
-    return frame.select(*columns).mapInArrow(score_batches, schema)
+    selected = frame.select(*columns)
+    # One Parquet file of a million patients is a single input split: spread it, or one
+    # core scores while the others wait. Scoring costs far more than the shuffle.
+    cores = spark.sparkContext.defaultParallelism
+    if selected.rdd.getNumPartitions() < cores:
+        selected = selected.repartition(cores)
+    return selected.mapInArrow(score_batches, schema)
 
 
 def rank_within_groups(scored: DataFrame, group_by: list[str]) -> DataFrame:
