@@ -13,6 +13,7 @@ whole Arrow batches with it (``mapInArrow``): no row-by-row Python UDF, no HTTP.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import uuid
@@ -22,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from pyspark import StorageLevel
+from pyarrow.fs import FileSystem
+from pyspark import SparkFiles, StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
@@ -31,7 +33,11 @@ from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 from stroke_risk.core.config import Settings, get_settings
 from stroke_risk.core.patient_tables import ID_COLUMN, DataError
 from stroke_risk.core.schema import FEATURES
-from stroke_risk.population.model_source import build_assessor, load_stored_lean
+from stroke_risk.population.model_source import (
+    build_assessor,
+    is_model_file,
+    load_stored_lean,
+)
 from stroke_risk.population.scoring import SCORE_COLUMNS, score_batch
 from stroke_risk.scoring.store import StoredLean
 from stroke_risk.serving.assessor import RiskAssessor
@@ -176,8 +182,8 @@ def _group_name(group: tuple, keys: list[str]) -> str:
 
 def write_summary(summary: list[dict], output: str, group_by: list[str], model_tag: str) -> None:
     """``summary.json`` (totals and groups) and ``summary.csv`` (one line per group), beside
-    the Parquet output. Written by the driver, so the output must be a path it can write
-    (a local or mounted path; on S3 the summary goes to the job's log instead)."""
+    the Parquet output: a local folder or object storage (``s3://``), through pyarrow's
+    file systems, written by the driver (the summary is a few lines per group)."""
     totals = {
         "model_tag": model_tag,
         "group_by": group_by,
@@ -186,18 +192,24 @@ def write_summary(summary: list[dict], output: str, group_by: list[str], model_t
         "patients_per_band": {band: sum(r[band] for r in summary) for band in BANDS},
         "groups": summary,
     }
-    text = json.dumps(totals, indent=2)
-    if "://" in output and not output.startswith("file://"):
-        log.info("summary: %s", text)
-        return
-    directory = Path(output.removeprefix("file://"))
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "summary.json").write_text(text + "\n")
-    with (directory / "summary.csv").open("w", newline="") as handle:
-        fieldnames = ["group", "patients", "mean_probability", *BANDS, "rejected"]
-        writer = csv.DictWriter(handle, fieldnames=fieldnames)
-        writer.writeheader()
-        writer.writerows(summary)
+    table = io.StringIO()
+    writer = csv.DictWriter(
+        table, fieldnames=["group", "patients", "mean_probability", *BANDS, "rejected"]
+    )
+    writer.writeheader()
+    writer.writerows(summary)
+    if "://" in output:
+        uri = output.replace("s3a://", "s3://", 1)  # Hadoop's scheme, pyarrow's name
+    else:
+        uri = str(Path(output).resolve())
+    filesystem, folder = FileSystem.from_uri(uri)
+    filesystem.create_dir(folder, recursive=True)
+    for name, text in (
+        ("summary.json", json.dumps(totals, indent=2) + "\n"),
+        ("summary.csv", table.getvalue()),
+    ):
+        with filesystem.open_output_stream(f"{folder}/{name}") as stream:
+            stream.write(text.encode())
 
 
 def _stage(spark: SparkSession, description: str) -> None:
@@ -206,12 +218,21 @@ def _stage(spark: SparkSession, description: str) -> None:
     spark.sparkContext.setJobDescription(description)
 
 
+def _local_model_path(model: str) -> str:
+    """A model file sent with ``--files`` (EMR, YARN, Kubernetes) is found by its name."""
+    if is_model_file(model) and not Path(model).is_file():
+        shipped = SparkFiles.get(Path(model).name)
+        if Path(shipped).is_file():
+            return shipped
+    return model
+
+
 def run(spark: SparkSession, options: JobOptions, settings: Settings | None = None) -> dict:
     """Score ``options.input`` into ``options.output``; returns the summary's totals."""
     settings = settings or get_settings()
     group_by = options.group_by
     _stage(spark, f"loading model {options.model}")
-    stored = load_stored_lean(options.model)
+    stored = load_stored_lean(_local_model_path(options.model))
     _stage(spark, f"reading patients from {options.input}")
     frame = read_patients(spark, options.input, options.input_format)
     results = score(frame, stored, settings, group_by).persist(StorageLevel.MEMORY_AND_DISK)
