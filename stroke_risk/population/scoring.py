@@ -98,28 +98,25 @@ def score_batch(
     words the API and the app use, e.g. "age: must be 18 or over ...".
     """
     keep = keep or []
-    text = pd.DataFrame({name: _as_text(frame[name]) for name in (ID_COLUMN, *FEATURES)})
+    columns = {name: _as_text(frame[name]) for name in (ID_COLUMN, *FEATURES)}
+    # Plain Python strings (object dtype): pandas' Arrow-backed strings are slow to iterate.
+    text = pd.DataFrame(columns, dtype=object)
     parsed = parse_patients(text)
     problems: dict[int, list[str]] = {}
     for error in parsed.errors:
         problems.setdefault(error.line - 2, []).append(f"{error.column}: {error.message}")
     # parse_patients skips blank rows silently (blank lines in a CSV); here they are rows.
-    blank = {
-        position
-        for position, row in enumerate(text.itertuples(index=False))
-        if all(value.strip() == "" for value in row)
-    }
-    for position in blank:
-        problems[position] = ["the row is blank"]
+    for position, values in enumerate(zip(*columns.values(), strict=True)):
+        if not any(value.strip() for value in values):
+            problems[position] = ["the row is blank"]
     valid_positions = [p for p in range(len(text)) if p not in problems]
-    records = parsed.valid[list(FEATURES)].to_dict(orient="records")
-    # Already validated: constructing skips a second validation (NaN marks a blank BMI).
-    patients = [
-        Patient.model_construct(
-            **{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-        )
-        for r in records
-    ]
+    # Already validated: constructing skips a second validation. A blank BMI is NaN in the
+    # frame and None in a Patient.
+    patients = []
+    for record in parsed.valid[list(FEATURES)].to_dict(orient="records"):
+        if record["bmi"] != record["bmi"]:
+            record["bmi"] = None
+        patients.append(Patient.model_construct(**record))
     results = assessor.assess(patients)
     rows: list[dict[str, Any]] = [{}] * len(text)
     for position, result in zip(valid_positions, results, strict=True):
