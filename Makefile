@@ -18,7 +18,7 @@ APP_PORT ?= 8501
 APT_PACKAGES := chromium shellcheck jq wrk awscli buildah podman skopeo docker-registry runc \
 	debootstrap curl poppler-utils
 
-.PHONY: help install node-deps clients system-deps data train validate train-if-needed serve app run test test-fast test-release lint format bench notebooks loadtest publish deploy container-test clean
+.PHONY: help install node-deps clients system-deps data train validate train-if-needed serve app run test test-fast test-release lint format bench notebooks loadtest publish deploy container-test clean score-population
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -121,6 +121,11 @@ bench: install system-deps data train-if-needed ## Run the benchmarks in bench/ 
 
 LOAD_USERS ?= 50
 LOAD_TIME ?= 30s
+
+score-population: train-if-needed ## Score a population on Spark here (INPUT=... OUTPUT=... [GROUP_BY=practice_id])
+	@test -n "$(INPUT)" -a -n "$(OUTPUT)" || { echo "usage: make score-population INPUT=patients.parquet OUTPUT=scores/ [GROUP_BY=practice_id]"; exit 2; }
+	PYSPARK_PYTHON=$(CURDIR)/$(PYTHON) PYTHONPATH=$(CURDIR) .venv/bin/spark-submit --master 'local[*]' \
+		jobs/score_population.py --input "$(INPUT)" --output "$(OUTPUT)" $(if $(GROUP_BY),--group-by "$(GROUP_BY)")
 
 loadtest: train-if-needed ## Load-test the API with Locust for 30 s (LOAD_TIME=..., starts it if not up)
 	@mkdir -p reports/loadtest

@@ -75,6 +75,13 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "pandas",
         *TRAINING_LIBRARIES,
     ),
+    # Population scoring runs the service's assessor on Spark: it never trains.
+    "population": (
+        *TRAINING_SIDE,
+        "stroke_risk.app",
+        "stroke_risk.loadtest",
+        *TRAINING_LIBRARIES,
+    ),
     # Training builds the model; validation judges it (and may import training), not back.
     "training": (
         "stroke_risk.validation",

@@ -1,0 +1,157 @@
+"""Population-scoring benchmark: synthetic patients, Parquet in, scored Parquet out.
+
+    python bench/bench_population.py [--rows 100000 1000000 5000000] [--master local[2]]
+
+For each size: synthetic patients (bench/synthetic_patients.py, from the stored model's
+training profile) are written once, then ``spark-submit jobs/score_population.py`` runs
+end to end (JVM start, scoring, rank per practice, rejected/, summary) while the whole
+process tree's resident memory is sampled. Then the same file is scored in one Python
+process with pandas and the same assessor, no Spark, so Spark's overhead on one machine is
+visible. Results go to bench/results/population.json; the bars are in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+logger = logging.getLogger("bench")
+
+BARS = {"seconds_1m": 60.0, "peak_gb": 3.0, "per_row_5m_over_1m": 1.3}
+
+
+def run_measured(command: list[str], env: dict[str, str]) -> dict[str, float]:
+    """Wall time and peak resident memory (the process and all its children, summed)."""
+    peak = 0
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        parent = psutil.Process(process.pid)
+        while not done.is_set():
+            try:
+                tree = [parent, *parent.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = process.communicate()
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[0]} failed:\n{stderr[-3000:]}")
+    return {"seconds": round(seconds, 2), "peak_gb": round(peak / 1e9, 2)}
+
+
+def spark_run(source: Path, output: Path, master: str, model: str) -> dict[str, float]:
+    env = {
+        **os.environ,
+        "PYSPARK_PYTHON": sys.executable,
+        "PYTHONPATH": str(REPO_ROOT),
+        "BENTOML_DO_NOT_TRACK": "true",
+    }
+    command = [
+        str(BIN / "spark-submit"),
+        *("--master", master, "--driver-memory", "2g"),
+        *("--conf", "spark.ui.enabled=false", "--conf", "spark.sql.shuffle.partitions=4"),
+        str(REPO_ROOT / "jobs" / "score_population.py"),
+        *("--input", str(source), "--output", str(output), "--model", model),
+        *("--group-by", "practice_id"),
+    ]
+    return run_measured(command, env)
+
+
+def single_process(source: str, model: str) -> None:
+    """Score ``source`` with pandas and the assessor in this process, 10,000 rows a batch."""
+    import pyarrow.parquet as pq
+
+    from stroke_risk.core.config import get_settings
+    from stroke_risk.population.model_source import build_assessor, load_stored_lean
+    from stroke_risk.population.scoring import score_batch
+
+    assessor = build_assessor(load_stored_lean(model), get_settings())
+    for batch in pq.ParquetFile(source).iter_batches(batch_size=10_000):
+        score_batch(batch.to_pandas(), assessor, keep=["practice_id"])
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000, 5_000_000])
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--model", default="stroke_risk_model:latest")
+    parser.add_argument("--single-process-rows", type=int, default=1_000_000)
+    parser.add_argument("--results", default=str(REPO_ROOT / "bench/results/population.json"))
+    parser.add_argument("--_score-only", dest="score_only", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.score_only:
+        single_process(args.score_only, args.model)
+        return
+    cores = int(args.master.removeprefix("local[").removesuffix("]") or 1)
+    results: dict[str, object] = {"master": args.master, "cores": cores, "runs": []}
+    with tempfile.TemporaryDirectory(prefix="bench-population-") as folder:
+        for rows in args.rows:
+            source = Path(folder) / f"patients-{rows}.parquet"
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(REPO_ROOT / "bench/synthetic_patients.py"),
+                    "--rows",
+                    str(rows),
+                    "--output",
+                    str(source),
+                    "--model",
+                    args.model,
+                ],
+                check=True,
+                cwd=REPO_ROOT,
+            )
+            measured = spark_run(source, Path(folder) / f"out-{rows}", args.master, args.model)
+            measured |= {
+                "rows": rows,
+                "rows_per_second_per_core": round(rows / measured["seconds"] / cores),
+                "microseconds_per_row": round(1e6 * measured["seconds"] / rows, 2),
+            }
+            logger.info("spark %s: %s", args.master, measured)
+            results["runs"].append(measured)
+            if rows == args.single_process_rows:
+                alone = run_measured(
+                    [sys.executable, __file__, "--_score-only", str(source), "--model", args.model],
+                    {**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                )
+                alone |= {"rows": rows, "rows_per_second": round(rows / alone["seconds"])}
+                logger.info("one process, no Spark: %s", alone)
+                results["single_process"] = alone
+            (Path(folder) / f"patients-{rows}.parquet").unlink()
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.results).write_text(json.dumps(results, indent=2) + "\n")
+    logger.info("written to %s", args.results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Score a population of patients on Spark: `spark-submit jobs/score_population.py --help`.
+
+Thin entry point: arguments in, :func:`stroke_risk.population.job.run` does the work.
+Exit status 0 also when some rows were rejected (they are in OUTPUT/rejected/); 1 on any
+other failure, with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from stroke_risk.population.job import JobOptions, run
+
+
+def parse_arguments(argv: list[str] | None = None) -> JobOptions:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--input", required=True, help="Parquet or CSV of patients, with 'id'")
+    parser.add_argument("--output", required=True, help="Folder for scored/, rejected/, summary")
+    parser.add_argument(
+        "--model",
+        default="stroke_risk_model:latest",
+        help="Model store tag, or a file from `bentoml models export` (*.bentomodel)",
+    )
+    parser.add_argument(
+        "--group-by", default="", help="Grouping column(s), comma-separated, e.g. practice_id"
+    )
+    parser.add_argument("--input-format", choices=["csv", "parquet"], default=None)
+    args = parser.parse_args(argv)
+    group_by = [name.strip().lower() for name in args.group_by.split(",") if name.strip()]
+    return JobOptions(args.input, args.output, args.model, group_by, args.input_format)
+
+
+def _log_progress() -> None:
+    """The job's own lines on stderr, whatever Spark or BentoML did to the root logger."""
+    log = logging.getLogger("stroke_risk.population")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    _log_progress()
+    options = parse_arguments(argv)
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.appName("stroke-risk population scoring").getOrCreate()
+    try:
+        run(spark, options)
+    except Exception as exc:  # one line for the operator; the trace is in Spark's log
+        logging.getLogger("stroke_risk.population").exception("failed")
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
+    finally:
+        spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Population scoring: a whole health system's patients ranked on Apache Spark."""
