@@ -37,6 +37,10 @@ BATCH_SIZE = 10_000
 BATCH_REPEATS = 7
 
 
+# As shipped: one worker per CPU (the test servers' default is one worker).
+AS_SHIPPED = {"STROKE_WORKERS": "cpu_count"}
+
+
 def wrk(url: str, connections: int, duration: int, threads: int = 2) -> dict[str, float]:
     out = subprocess.run(
         [
@@ -142,8 +146,8 @@ def main() -> int:
     results: dict[str, list] = {"noop": [], "service": [], "noop_1conn": [], "service_1conn": []}
     noop_home = Path(tempfile.mkdtemp(prefix="bench-noop-"))
     with (
-        bentoml_server(noop_home, logs, target="bench/noop_service.py") as noop,
-        bentoml_server(home, logs) as service,
+        bentoml_server(noop_home, logs, target="bench/noop_service.py", env=AS_SHIPPED) as noop,
+        bentoml_server(home, logs, env=AS_SHIPPED) as service,
     ):
         noop_url = noop.url
         for url in (noop_url, service.url):  # warm up both
