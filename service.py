@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 import sys
+from typing import Any
 
 import bentoml
 from pydantic import ValidationError
@@ -103,25 +104,37 @@ StrokeRisk.add_asgi_middleware(
 
 # --- EHR integration: FHIR R4 and CDS Hooks (stroke_risk/fhir; README "Connecting an EHR") ---
 # A mounted Starlette app: it reaches the service's assessor through BentoML's current
-# service, speaks application/fhir+json and OperationOutcome, and sets CORS per route.
-from stroke_risk.fhir.openapi import merge_into as add_ehr_routes  # noqa: E402
-from stroke_risk.fhir.routes import build_app as build_fhir_app  # noqa: E402
+# service, speaks application/fhir+json and OperationOutcome, and sets CORS per route. It
+# is built on its first request, so a deployment no EHR calls never imports FHIR's models.
+from stroke_risk.fhir.lazy_app import LazyApp, warn_if_open  # noqa: E402
 
 _cds_feedback = bentoml.metrics.Counter(
     name="cds_feedback",
     documentation="CDS Hooks card feedback received, by outcome (no patient data)",
     labelnames=["outcome"],
 )
-StrokeRisk.mount_asgi_app(
-    build_fhir_app(
+
+
+def _ehr_app() -> Any:
+    from stroke_risk.fhir.routes import build_app
+
+    return build_app(
         lambda: bentoml.get_current_service().assessor,
         get_settings(),
         settings.api_keys,
         count_feedback=lambda outcome: _cds_feedback.labels(outcome=outcome).inc(),
-    ),
-    path="/",
-    name="ehr-integration",
-)
+        warn_when_open=False,
+    )
+
+
+def _add_ehr_routes(document: dict) -> dict:
+    from stroke_risk.fhir.openapi import merge_into
+
+    return merge_into(document)
+
+
+warn_if_open(settings.cds_trusted_issuers, settings.api_keys)
+StrokeRisk.mount_asgi_app(LazyApp(_ehr_app), path="/", name="ehr-integration")
 # --- end of EHR integration ---
 
 # The OpenAPI document as a valid contract (stroke_risk/serving/openapi.py): our models'
@@ -130,7 +143,7 @@ StrokeRisk.mount_asgi_app(
 StrokeRisk.add_asgi_middleware(
     OpenApiDocument,
     assess=lambda: bentoml.get_current_service().assessor.assess,
-    additions=(add_ehr_routes,),
+    additions=(_add_ehr_routes,),
 )
 
 if __name__ == "__main__" and sys.argv[1:] == ["--openapi"]:
@@ -142,4 +155,4 @@ if __name__ == "__main__" and sys.argv[1:] == ["--openapi"]:
 
     document = json.loads(json.dumps(StrokeRisk.openapi_spec.asdict()))
     assessor = load_assessor(bentoml.models.get(settings.model_tag), settings)
-    json.dump(contract(document, assessor.assess, (add_ehr_routes,)), sys.stdout, indent=1)
+    json.dump(contract(document, assessor.assess, (_add_ehr_routes,)), sys.stdout, indent=1)

@@ -41,6 +41,7 @@ from stroke_risk.fhir.cds_hooks import (
 )
 from stroke_risk.fhir.estimate import estimate
 from stroke_risk.fhir.fetching import FetchFailed, fetch_missing
+from stroke_risk.fhir.lazy_app import warn_if_open
 from stroke_risk.fhir.mapping import FhirInputError, map_bundle, map_resources
 from stroke_risk.fhir.risk_assessment import operation_outcome, refusal_outcome, risk_assessment
 from stroke_risk.fhir.security import JwtVerifier, Refused, api_key_is_valid
@@ -117,18 +118,17 @@ def build_app(
     api_keys: list[str] | tuple[str, ...] = (),
     clock: Callable[[], dt.datetime] = utc_now,
     count_feedback: Callable[[str], None] = lambda outcome: None,
+    warn_when_open: bool = True,
 ) -> Starlette:
-    """The routes, scoring with ``assessor()`` (the service's RiskAssessor)."""
+    """The routes, scoring with ``assessor()`` (the service's RiskAssessor). The service
+    builds them lazily and warns at start itself (``warn_when_open=False``)."""
     verifier = (
         JwtVerifier(settings.cds_trusted_issuers, settings.jwks_timeout)
         if settings.cds_trusted_issuers
         else None
     )
-    if verifier is None and not api_keys:
-        logger.warning(
-            "The CDS Hooks routes are open to anyone: set STROKE_CDS_TRUSTED_ISSUERS "
-            "(or STROKE_API_KEYS) before connecting an EHR"
-        )
+    if warn_when_open:
+        warn_if_open(settings.cds_trusted_issuers, api_keys)
 
     async def refused(request: Request) -> Response | None:
         """None when the caller may use a CDS route, else the 401 to send."""

@@ -178,3 +178,27 @@ def test_serving_and_app_run_without_training_libraries(module: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_the_lazy_ehr_app_knows_every_route_the_real_one_serves() -> None:
+    from starlette.routing import Route
+
+    from stroke_risk.core.config import Settings
+    from stroke_risk.fhir.lazy_app import EHR_PATHS
+    from stroke_risk.fhir.routes import build_app
+
+    app = build_app(lambda: None, Settings(), api_keys=("k",), warn_when_open=False)
+    paths = tuple(route.path for route in app.routes if isinstance(route, Route))
+    assert set(paths) == set(EHR_PATHS)
+
+
+def test_the_lazy_ehr_app_imports_no_fhir_models() -> None:
+    """The EHR app is built on its first request: a deployment no EHR calls never pays."""
+    code = (
+        "import sys, stroke_risk.fhir.lazy_app; "
+        "print(sorted(m for m in sys.modules if m.startswith(('fhir', 'jwt'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
