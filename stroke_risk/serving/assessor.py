@@ -131,10 +131,6 @@ class RiskAssessor:
             interval = None
         return Scores(probability, interval, shares, changed, applies)
 
-    def probabilities(self, columns: Columns) -> np.ndarray:
-        """The calibrated probability of each patient."""
-        return self.scores(columns).probability
-
     def assess(self, patients: list[Patient]) -> list[AssessmentResult]:
         """One explained result per patient, in order."""
         if not patients:

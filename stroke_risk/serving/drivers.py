@@ -91,7 +91,6 @@ class Drivers:
     ) -> None:
         self.lean = lean
         self.top_factors = top_factors
-        self.shapes = shapes
         reference = reference_columns(profile)
         self.slices = lean.encoder.slices()
         self.reference_row = lean.encoder.encode(reference)[0]
