@@ -31,7 +31,7 @@ from stroke_risk.serving.bands import risk_band
 from stroke_risk.serving.drivers import Drivers, odds_ratios, reference_columns
 from stroke_risk.serving.patient_warnings import PatientWarnings
 from stroke_risk.serving.peers import PeerGroups
-from stroke_risk.serving.results import DECIMALS, AssessmentResult
+from stroke_risk.serving.results import DECIMALS, AssessmentResult, round_as_numpy
 from stroke_risk.serving.what_ifs import WhatIfs
 
 
@@ -141,45 +141,43 @@ class RiskAssessor:
             return self._assess_many(patients)
 
     def _assess_one(self, patient: Patient) -> AssessmentResult:
-        """One patient of an additive model in plain Python: same numbers, no array set-up."""
+        """One patient of an additive model in plain Python: same numbers, no array set-up.
+
+        Every number is rounded with :func:`round_as_numpy`, numpy's own rounding, so the
+        reply equals the batch path's to the last digit (a test checks this); only the odds
+        ratios go through numpy, for the batch's very ``exp``."""
         shapes = self.shapes
         assert shapes is not None
         values = patient.__dict__
-        terms = [shapes.term(name, values[name]) for name in FEATURES]
+        term = shapes.term
+        terms = [term(name, values[name]) for name in FEATURES]
         margin = shapes.margin(terms)
         applies = self.what_ifs.applies_one(values)
-        changed = [
-            shapes.probability(m) for m in self.what_ifs.changed_margins_one(margin, terms, applies)
-        ]
-        p = shapes.probability(margin)
+        to_p = shapes.probability
+        changed = [to_p(m) for m in self.what_ifs.changed_margins_one(margin, terms, applies)]
+        p = to_p(margin)
         shares = self.drivers.shares_one(terms)
         interval = self.intervals.interval_one(values) if self.intervals is not None else None
+        rounded = [round_as_numpy(x) for x in shares]
         # Ranked by the rounded shares (ties in factor order), as the batch path does.
-        rounded = np.round(np.array(shares), DECIMALS) + 0.0
         top = sorted(range(len(FEATURES)), key=lambda k: -abs(rounded[k]))
         top = top[: self.settings.top_factors]
         other = sum(shares) - sum(shares[k] for k in top)
-        numbers = (
-            np.round(
-                np.array(
-                    [p, *(interval or (0.0, 0.0)), other, *shares, *changed]
-                    + [p - x for x in changed]
-                ),
-                DECIMALS,
-            )
-            + 0.0  # no "-0.0" in replies
-        ).tolist()
+        numbers = [
+            round_as_numpy(x)
+            for x in [p, *(interval or (0.0, 0.0)), other, *shares, *changed]
+            + [p - x for x in changed]
+        ]
         warnings = []
         if self.warnings.may_warn(values):
             warnings = self.warnings.many(patients_to_columns([patient])).get(0, [])
-        n = len(FEATURES)
-        odds = odds_ratios(np.array(numbers[4 : 4 + n])).tolist()
+        odds = odds_ratios(np.array(rounded)).tolist()
         return self._result(
             values,
             numbers,
             odds,
             interval is not None,
-            round(100 * p, 1),
+            round_as_numpy(100 * p, 10.0),
             top,
             applies,
             self.peers.compare_one(values["gender"], values["age"], p),

@@ -15,6 +15,16 @@ from typing import Any
 import msgspec
 
 DECIMALS = 4  # probabilities are reported to 0.01 percentage points
+_SCALE = 10.0**DECIMALS
+
+
+def round_as_numpy(x: float, scale: float = _SCALE) -> float:
+    """``numpy.round(x, decimals)`` for one Python float, without an array: numpy
+    multiplies by ``10**decimals``, rounds half to even and divides back, and so does this
+    (Python's ``round(x, 4)`` rounds the decimal value instead and can differ in the last
+    digit). A single patient's reply is rounded this way and a batch's with numpy, so both
+    paths give the same numbers; never ``-0.0``."""
+    return round(x * scale) / scale
 
 
 class FactorResult(msgspec.Struct, gc=False):
