@@ -28,7 +28,12 @@ from stroke_risk.scoring.lean import Columns, LeanModel
 from stroke_risk.scoring.profile import TrainingProfile
 from stroke_risk.scoring.shape_functions import ShapeFunctions, is_additive
 from stroke_risk.serving.bands import risk_band
-from stroke_risk.serving.drivers import Drivers, odds_ratios, reference_columns
+from stroke_risk.serving.drivers import (
+    Drivers,
+    odds_ratio_of_rounded_share,
+    odds_ratios,
+    reference_columns,
+)
 from stroke_risk.serving.patient_warnings import PatientWarnings
 from stroke_risk.serving.peers import PeerGroups
 from stroke_risk.serving.results import DECIMALS, AssessmentResult, round_as_numpy
@@ -141,11 +146,9 @@ class RiskAssessor:
             return self._assess_many(patients)
 
     def _assess_one(self, patient: Patient) -> AssessmentResult:
-        """One patient of an additive model in plain Python: same numbers, no array set-up.
-
-        Every number is rounded with :func:`round_as_numpy`, numpy's own rounding, so the
-        reply equals the batch path's to the last digit (a test checks this); only the odds
-        ratios go through numpy, for the batch's very ``exp``."""
+        """One patient of an additive model in plain Python: same numbers, no array set-up
+        beyond one rounding (a test checks the reply equals the batch path's for every
+        adult of the data set)."""
         shapes = self.shapes
         assert shapes is not None
         values = patient.__dict__
@@ -158,20 +161,28 @@ class RiskAssessor:
         p = to_p(margin)
         shares = self.drivers.shares_one(terms)
         interval = self.intervals.interval_one(values) if self.intervals is not None else None
-        rounded = [round_as_numpy(x) for x in shares]
+        n = len(FEATURES)
+        # One numpy rounding for the reply's numbers, as the batch path rounds its table.
+        numbers = (
+            np.array(
+                [p, *(interval or (0.0, 0.0)), *shares, *changed, *[p - x for x in changed]]
+            ).round(DECIMALS)
+            + 0.0  # no "-0.0" in replies
+        ).tolist()
+        rounded = numbers[3 : 3 + n]
         # Ranked by the rounded shares (ties in factor order), as the batch path does.
-        top = sorted(range(len(FEATURES)), key=lambda k: -abs(rounded[k]))
+        top = sorted(range(n), key=[-abs(x) for x in rounded].__getitem__)
         top = top[: self.settings.top_factors]
         other = sum(shares) - sum(shares[k] for k in top)
-        numbers = [
-            round_as_numpy(x)
-            for x in [p, *(interval or (0.0, 0.0)), other, *shares, *changed]
-            + [p - x for x in changed]
-        ]
+        numbers.insert(3, round_as_numpy(other))
+        # Only the listed factors' odds ratios are shown. math's exp may differ from
+        # numpy's in the last place, but never once rounded (odds_ratio_of_rounded_share).
+        odds = [0.0] * n
+        for k in top:
+            odds[k] = odds_ratio_of_rounded_share(rounded[k])
         warnings = []
         if self.warnings.may_warn(values):
             warnings = self.warnings.many(patients_to_columns([patient])).get(0, [])
-        odds = odds_ratios(np.array(rounded)).tolist()
         return self._result(
             values,
             numbers,

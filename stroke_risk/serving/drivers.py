@@ -26,7 +26,7 @@ from stroke_risk.core.schema import FEATURES, NUMERIC_FEATURES, Patient
 from stroke_risk.scoring.lean import Columns, LeanModel
 from stroke_risk.scoring.profile import TrainingProfile
 from stroke_risk.scoring.shape_functions import ShapeFunctions
-from stroke_risk.serving.results import DECIMALS, FactorResult
+from stroke_risk.serving.results import DECIMALS, FactorResult, round_as_numpy
 
 _DIRECTIONS = {1: "raises", -1: "lowers", 0: "none"}
 _CHUNK = 64  # patients per enumeration step: 64 x 1,024 variant rows
@@ -169,3 +169,12 @@ class Drivers:
 def odds_ratios(rounded_shares: np.ndarray) -> np.ndarray:
     """exp of the (already rounded) shares, to 3 decimals: the same numbers on both paths."""
     return np.round(np.exp(rounded_shares), 3)
+
+
+def odds_ratio_of_rounded_share(share: float) -> float:
+    """:func:`odds_ratios` for one share already rounded to ``DECIMALS``, in plain Python.
+
+    math's ``exp`` and numpy's vectorised one differ in the last place for about one value
+    in twenty, but a test checks every rounded share from -10 to 10 gives the same odds
+    ratio both ways once rounded to 3 decimals."""
+    return round_as_numpy(math.exp(share), 1000.0)
