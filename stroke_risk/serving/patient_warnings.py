@@ -22,18 +22,21 @@ class PatientWarnings:
     def __init__(self, profile: TrainingProfile) -> None:
         self.profile = profile
         self.rare = profile.rare_categories()
+        # The one-patient check's inputs as plain tuples (it runs on every request).
+        self._ranges = [(name, *map(float, profile.ranges[name])) for name in NUMERIC_FEATURES]
+        self._rare = [(name, frozenset(values)) for name, values in self.rare.items() if values]
 
     def may_warn(self, values: dict[str, Any]) -> bool:
         """Cheap check that lets the common, unremarkable patient skip building warnings."""
-        if values["bmi"] is None:
+        if values["bmi"] is None or values["work_type"] == "children":
             return True
-        for name in NUMERIC_FEATURES:
-            low, high = self.profile.ranges[name]
+        for name, low, high in self._ranges:
             if not low <= values[name] <= high:
                 return True
-        if values["work_type"] == "children":
-            return True
-        return any(values[name] in rare for name, rare in self.rare.items())
+        for name, rare in self._rare:
+            if values[name] in rare:
+                return True
+        return False
 
     def many(self, columns: Columns) -> dict[int, list[str]]:
         """Warnings by patient index; most patients have none, so only they are visited."""

@@ -15,7 +15,7 @@ import numpy as np
 from stroke_risk.core.age_bands import AGE_BANDS
 from stroke_risk.core.schema import categories
 from stroke_risk.scoring.profile import TrainingProfile
-from stroke_risk.serving.results import DECIMALS
+from stroke_risk.serving.results import DECIMALS, round_as_numpy
 
 MIN_PEERS = 20  # fewer training patients than this in a sex/age group: compare with both sexes
 AGE_BAND_EDGES = np.array([low for low, _, _ in AGE_BANDS])
@@ -44,9 +44,11 @@ class PeerGroups:
                 }
 
     def compare_one(self, sex: str, age: float, probability: float) -> dict[str, Any]:
-        """One patient's peer group and relative risk, in plain Python."""
+        """One patient's peer group and relative risk, in plain Python (rounded as numpy
+        rounds :meth:`compare_many`'s)."""
         peers = self.groups[(sex, bisect_right(AGE_BAND_EDGES_LIST, age) - 1)]
-        return {**peers, "relative_risk": round(probability / peers["average_risk"], 2)}
+        relative = round_as_numpy(probability / peers["average_risk"], 100.0)
+        return {**peers, "relative_risk": relative}
 
     def compare_many(
         self, sexes: np.ndarray, ages: np.ndarray, probability: np.ndarray
