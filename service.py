@@ -22,7 +22,8 @@ from stroke_risk.core.config import get_settings
 from stroke_risk.core.responses import Assessment, BatchResults
 from stroke_risk.core.schema import Patient, PatientBatch
 from stroke_risk.scoring.store import model_exists
-from stroke_risk.serving.api_guard import ApiGuard, RequestIdInAccessLog
+from stroke_risk.serving.api_guard import ApiGuard, RequestIdInAccessLog, body_limits
+from stroke_risk.serving.api_keys import startup_refusal, startup_summary
 from stroke_risk.serving.model_loading import load_assessor
 from stroke_risk.serving.openapi import OpenApiDocument
 from stroke_risk.serving.process_memory import map_large_blocks_separately
@@ -46,6 +47,12 @@ class _QuietValidationErrors(logging.Filter):
 logging.getLogger("bentoml._internal.server.http_app").addFilter(_QuietValidationErrors())
 logging.getLogger("bentoml.access").addFilter(RequestIdInAccessLog())
 install_request_timeout()  # BentoML's own holds every request until its timeout expires
+
+# Keys, or anonymous access asked for by name (stroke_risk/serving/api_keys.py).
+if (refusal := startup_refusal(settings)) is not None:
+    sys.stderr.write(f"error: {refusal}\n")
+    raise SystemExit(2)
+(logger.info if settings.api_keys else logger.warning)(startup_summary(settings))
 
 if not model_exists(settings.model_tag):
     # One line a person can act on, rather than a traceback from deep inside BentoML.
@@ -99,6 +106,9 @@ class StrokeRisk:
 StrokeRisk.add_asgi_middleware(
     ApiGuard,
     api_keys=settings.api_keys,
+    body_limits=body_limits(settings),
+    docs=settings.docs,
+    metrics=settings.metrics,
     model_version=lambda: bentoml.get_current_service().assessor.model_tag,
 )
 
