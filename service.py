@@ -52,7 +52,6 @@ install_request_timeout()  # BentoML's own holds every request until its timeout
 if (refusal := startup_refusal(settings)) is not None:
     sys.stderr.write(f"error: {refusal}\n")
     raise SystemExit(2)
-(logger.info if settings.api_keys else logger.warning)(startup_summary(settings))
 
 if not model_exists(settings.model_tag):
     # One line a person can act on, rather than a traceback from deep inside BentoML.
@@ -79,6 +78,8 @@ class StrokeRisk:
         # proven at training time and is checked again here from the stored evidence.
         self.assessor = load_assessor(self.model_ref, settings)
         logger.info("Loaded %s", self.assessor.model_tag)
+        # Straight to stderr: the service's own INFO lines are not in BentoML's log setup.
+        sys.stderr.write(f"{startup_summary(settings)}\n")
         # Everything loaded so far lives as long as the process: take it out of the cyclic
         # garbage collector's full passes, which otherwise rescan it and pause requests.
         # Collect first, so that start-up garbage is freed rather than frozen for good.

@@ -194,9 +194,7 @@ ensure_log_group() {
 TASK_DEFINITION_ARN=""
 register_task_definition() {
     local file
-    file="$(mktemp "${TMPDIR:-/tmp}/task-definition.XXXXXX")"
-    # shellcheck disable=SC2064 # expand now: the file name is local to this function
-    trap "rm -f '$file'" EXIT
+    new_temp_file file # removed on exit (deploy/lib.sh)
     render_task_definition >"$file" || die "could not fill in $TASK_DEFINITION_TEMPLATE"
     if ((DRY_RUN)); then
         printf '# task definition (%s):\n' "$file"

@@ -104,13 +104,17 @@ def condense(detail: Sequence[dict[str, Any]], limit: int = MAX_LISTED) -> list[
             parent = loc[:-1]
             if parent not in unknown:
                 unknown[parent] = []
-                kept.append({"type": UNKNOWN_FIELDS, "loc": parent})  # filled in below
+                kept.append({"type": UNKNOWN_FIELDS, "loc": parent, "first": error})
             unknown[parent].append(str(loc[-1]))
             continue
         kept.append(error)
     for index, error in enumerate(kept):
-        if error.get("type") == UNKNOWN_FIELDS and "msg" not in error:
-            kept[index] = _unknown_fields(tuple(error["loc"]), unknown[tuple(error["loc"])])
+        if error.get("type") == UNKNOWN_FIELDS and "first" in error:
+            names = unknown[tuple(error["loc"])]
+            # One unknown field keeps pydantic's own error, whose place names it.
+            kept[index] = (
+                error["first"] if len(names) == 1 else _unknown_fields(error["loc"], names)
+            )
     omitted += max(0, len(kept) - limit)
     listed = kept[:limit]
     if omitted:

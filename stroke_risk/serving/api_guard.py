@@ -215,32 +215,17 @@ class ApiGuard:
                 send, 400, {"error": f"header '{name}' sent more than once: send it once"}
             )
             return
-        is_docs_file = path.startswith(DOCS_PREFIX)
-        if path in self.hidden or (is_docs_file and self.docs == "off"):
-            await _send_json(send, 404, {"error": "not found"})
-            return
-        # A browser's CORS preflight carries no credentials: answered by the app (or 405).
-        preflight = scope.get("method") == "OPTIONS"
-        needs_key = path in self.keyed or (is_docs_file and self.docs_prefix_keyed)
-        if needs_key and not preflight and not self._authorised(headers):
-            await _send_json(
-                send,
-                401,
-                {
-                    "error": "missing or invalid API key: send 'Authorization: Bearer <key>' "
-                    "or 'X-API-Key: <key>'"
-                },
-                headers=[(b"www-authenticate", b"Bearer")],
-            )
-            return
-        if path == "/" and scope.get("method") in ("GET", "HEAD"):
-            await send({"type": "http.response.start", "status": 200, "headers": docs_page.HEADERS})
-            body = docs_page.PAGE if scope["method"] == "GET" else b""
-            await send({"type": "http.response.body", "body": body})
-            return
         limit = self.body_limits.get(path)
-        if limit is None or preflight:
+        if limit is None:
+            await self._elsewhere(scope, receive, send, headers)
+            return
+        # A route that reads a body (the scoring, FHIR and CDS routes): the hot path.
+        # A browser's CORS preflight carries no credentials: answered by the app (or 405).
+        if scope.get("method") == "OPTIONS":
             await self.app(scope, receive, send)
+            return
+        if path in self.keyed and not self._authorised(headers):
+            await _refuse_key(send)
             return
         if path in GUARDED_PATHS:
             content_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip()
@@ -271,6 +256,26 @@ class ApiGuard:
             return
         await self.app(scope, _replay(body, receive), _readable_refusals(send))
 
+    async def _elsewhere(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes]
+    ) -> None:
+        """Every other path: health checks pass; docs and metrics as configured."""
+        path = scope["path"]
+        is_docs_file = path.startswith(DOCS_PREFIX)
+        if path in self.hidden or (is_docs_file and self.docs == "off"):
+            await _send_json(send, 404, {"error": "not found"})
+            return
+        needs_key = path in self.keyed or (is_docs_file and self.docs_prefix_keyed)
+        if needs_key and scope.get("method") != "OPTIONS" and not self._authorised(headers):
+            await _refuse_key(send)
+            return
+        if path == "/" and scope.get("method") in ("GET", "HEAD"):
+            await send({"type": "http.response.start", "status": 200, "headers": docs_page.HEADERS})
+            body = docs_page.PAGE if scope["method"] == "GET" else b""
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
     async def _too_large(self, send: Send, path: str, limit: int) -> None:
         advice = TOO_LARGE_ADVICE.get(path, "send less")
         await _send_json(
@@ -279,6 +284,18 @@ class ApiGuard:
             {"error": f"request body larger than {limit} bytes, the limit for {path}: {advice}"},
             headers=[(b"connection", b"close")],
         )
+
+
+async def _refuse_key(send: Send) -> None:
+    await _send_json(
+        send,
+        401,
+        {
+            "error": "missing or invalid API key: send 'Authorization: Bearer <key>' "
+            "or 'X-API-Key: <key>'"
+        },
+        headers=[(b"www-authenticate", b"Bearer")],
+    )
 
 
 async def _read_at_most(receive: Receive, limit: int) -> bytes | None:
