@@ -119,6 +119,7 @@ def main() -> None:
         bentoml_server(home, Path(logs), env={"STROKE_WORKERS": "1"}) as server,
     ):
         process = worker(server.process.pid)
+        logger.info("worker: pid %d, %s", process.pid, " ".join(process.cmdline())[:160])
         for _ in range(20):  # warm up
             requests.post(f"{server.url}/predict", data=good, timeout=10)
         rounds: dict[str, list[dict[str, float]]] = {"good_predict": []}

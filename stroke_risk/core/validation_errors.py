@@ -46,29 +46,38 @@ def describe(detail: Sequence[dict[str, Any]], limit: int = SHOWN, total: int | 
     return "; ".join(parts[:limit]) + (f"; and {more} more" if more > 0 else "")
 
 
-def problem_count(detail: Sequence[dict[str, Any]]) -> int:
-    """How many problems ``detail`` stands for, counting those a capped list left out."""
+def problem_count(detail: Sequence[dict[str, Any]]) -> tuple[int, bool]:
+    """How many problems ``detail`` stands for, counting those a capped list left out, and
+    whether that is exact (a list that stopped looking gives only a lower bound)."""
     count = len(detail)
     if detail and detail[-1].get("type") == MORE:
-        count += int(str(detail[-1].get("msg", "1")).split()[0]) - 1
-    return count
+        first = str(detail[-1].get("msg", "")).split(" ", 1)[0]
+        if not first.isdigit():
+            return count - 1, False
+        count += int(first) - 1
+    return count, True
 
 
 def summarise(detail: list[dict[str, Any]]) -> str:
     """The service's one-sentence 'error' for a 400: how many problems, the first few."""
-    count = problem_count(detail)
+    count, exact = problem_count(detail)
     listed = detail[:-1] if detail and detail[-1].get("type") == MORE else detail
-    where = "all are listed" if count == len(listed) else f"the first {len(listed)} are listed"
-    note = f" ({where} in 'detail')" if count > SHOWN else ""
-    problems = f"{count} problem{'s' if count != 1 else ''}"
-    return f"invalid input, {problems}: {describe(listed, total=count)}{note}."
+    if exact:
+        where = "all are listed" if count == len(listed) else f"the first {len(listed)} are listed"
+        note = f" ({where} in 'detail')" if count > SHOWN else ""
+        problems = f"{count} problem{'s' if count != 1 else ''}"
+        return f"invalid input, {problems}: {describe(listed, total=count)}{note}."
+    note = f" (listed in 'detail'; {detail[-1]['msg']})"
+    return f"invalid input, at least {count} problems: {describe(listed)}{note}."
 
 
-def _unknown_fields(loc: tuple[Any, ...], names: list[str]) -> dict[str, Any]:
+def unknown_fields(loc: Sequence[Any], names: Sequence[str], count: int | None = None) -> dict:
+    """One error for an object's unknown fields: the first few names, and how many."""
+    count = len(names) if count is None else count
     shown = ", ".join(f"'{str(name)[:NAME_LENGTH]}'" for name in names[:NAMES_SHOWN])
-    more = len(names) - NAMES_SHOWN
+    more = count - min(NAMES_SHOWN, len(names))
     listed = f"{shown} and {more} more" if more > 0 else shown
-    plural = "s" if len(names) != 1 else ""
+    plural = "s" if count != 1 else ""
     return {
         "type": UNKNOWN_FIELDS,
         "loc": list(loc),
@@ -76,9 +85,14 @@ def _unknown_fields(loc: tuple[Any, ...], names: list[str]) -> dict[str, Any]:
     }
 
 
-def more_problems(count: int) -> dict[str, Any]:
-    """The entry that ends a capped list: how many problems are not listed."""
-    return {"type": MORE, "loc": [], "msg": f"{count} more problems not listed"}
+def more_problems(count: int | None = None) -> dict[str, Any]:
+    """The entry that ends a capped list: how many problems are not listed, or (``None``)
+    that the check stopped before the end."""
+    if count is None:
+        text = f"more problems may follow: the check stops after {MAX_LISTED} with problems"
+    else:
+        text = f"{count} more problems not listed"
+    return {"type": MORE, "loc": [], "msg": text}
 
 
 def condense(detail: Sequence[dict[str, Any]], limit: int = MAX_LISTED) -> list[dict[str, Any]]:
@@ -95,9 +109,13 @@ def condense(detail: Sequence[dict[str, Any]], limit: int = MAX_LISTED) -> list[
     kept: list[dict[str, Any]] = []
     unknown: dict[tuple[Any, ...], list[str]] = {}  # object's place -> its unknown fields
     omitted = 0
+    stopped = False
     for error in detail:
         if error.get("type") == MORE:
-            omitted += problem_count([error])
+            more, exact = problem_count([error])
+            if not exact:
+                stopped = True
+            omitted += more
             continue
         loc = tuple(error.get("loc", ()))
         if error.get("type") == EXTRA and loc:
@@ -112,11 +130,11 @@ def condense(detail: Sequence[dict[str, Any]], limit: int = MAX_LISTED) -> list[
         if error.get("type") == UNKNOWN_FIELDS and "first" in error:
             names = unknown[tuple(error["loc"])]
             # One unknown field keeps pydantic's own error, whose place names it.
-            kept[index] = (
-                error["first"] if len(names) == 1 else _unknown_fields(error["loc"], names)
-            )
+            kept[index] = error["first"] if len(names) == 1 else unknown_fields(error["loc"], names)
     omitted += max(0, len(kept) - limit)
     listed = kept[:limit]
-    if omitted:
+    if stopped:
+        listed.append(more_problems(None))
+    elif omitted:
         listed.append(more_problems(omitted))
     return listed
