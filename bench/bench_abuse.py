@@ -62,6 +62,11 @@ def attacks() -> dict[str, tuple[str, bytes]]:
             "/predict_batch",
             json.dumps({"patients": [{**EXAMPLE, **EXTRA}] * 6_000}).encode(),
         ),
+        # One patient of a batch flooded with 290,000 unknown keys, under the 4 MB limit.
+        "batch_one_patient_key_flood": (
+            "/predict_batch",
+            b'{"patients": [{' + b",".join(b'"k%d":0' % i for i in range(290_000)) + b"}]}",
+        ),
         # Every field wrong in 10,000 patients: 100,000 pydantic errors, 1.9 MB.
         "batch_every_field_wrong": (
             "/predict_batch",

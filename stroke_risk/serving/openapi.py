@@ -42,9 +42,11 @@ SCORING_ROUTES: dict[str, tuple[str, type[BaseModel], type[BaseModel], str]] = {
 }
 # Status -> when it is sent; every one has an ErrorResponse body.
 ERRORS: dict[str, str] = {
-    "400": "Invalid input: 'error' says what in one sentence, 'detail' lists every field",
+    "400": "Invalid input: 'error' says what in one sentence, 'detail' lists the fields (at "
+    "most 20 problems); or a Content-Type, Authorization or X-API-Key header sent twice",
     "401": "Missing or invalid API key (only when the service has keys configured)",
-    "413": "Request body too large: split the batch",
+    "413": "Request body larger than the route's limit (/predict 16 KiB, /predict_batch 4 MiB "
+    "by default): split the batch",
     "415": "Not JSON: send 'Content-Type: application/json'",
     "500": "Unexpected server error",
     "504": "Not answered within the request timeout",
