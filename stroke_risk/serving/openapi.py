@@ -51,6 +51,13 @@ ERRORS: dict[str, str] = {
     "500": "Unexpected server error",
     "504": "Not answered within the request timeout",
 }
+INFO: dict[str, str] = {
+    "title": "Stroke risk API",
+    "version": "1",
+    "description": "Stroke risk for adult patients, calibrated and explained: decision "
+    "support, not a diagnosis. Send one patient to /predict or many to /predict_batch; "
+    "with API keys configured, send 'Authorization: Bearer <key>'.",
+}
 # Assesses patients for the examples (the service's live assessor): real numbers, never stale.
 Assess = Callable[[list[Patient]], Sequence[Any]]
 
@@ -158,6 +165,9 @@ def contract(
     ``assess`` (optional) scores the example patient for the replies' examples.
     """
     document["openapi"] = OPENAPI_VERSION
+    # BentoML's own 'info' names its version and shows badges from four other sites (which
+    # the Swagger page would load); ours says what the service is.
+    document["info"] = INFO
     example = dict(Patient.model_config["json_schema_extra"]["example"])
     paths = document.setdefault("paths", {})
     for route in SCORING_ROUTES:
