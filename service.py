@@ -23,7 +23,7 @@ from stroke_risk.core.responses import Assessment, BatchResults
 from stroke_risk.core.schema import Patient, PatientBatch
 from stroke_risk.scoring.store import model_exists
 from stroke_risk.serving.api_guard import ApiGuard, RequestIdInAccessLog, body_limits
-from stroke_risk.serving.api_keys import startup_refusal, startup_summary
+from stroke_risk.serving.api_keys import serving, startup_refusal, startup_summary
 from stroke_risk.serving.model_loading import load_assessor
 from stroke_risk.serving.openapi import OpenApiDocument
 from stroke_risk.serving.process_memory import map_large_blocks_separately
@@ -49,7 +49,7 @@ logging.getLogger("bentoml.access").addFilter(RequestIdInAccessLog())
 install_request_timeout()  # BentoML's own holds every request until its timeout expires
 
 # Keys, or anonymous access asked for by name (stroke_risk/serving/api_keys.py).
-if (refusal := startup_refusal(settings)) is not None:
+if serving() and (refusal := startup_refusal(settings)) is not None:
     sys.stderr.write(f"error: {refusal}\n")
     raise SystemExit(2)
 

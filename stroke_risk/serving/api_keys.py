@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from stroke_risk.core.config import Settings
 
@@ -54,6 +56,15 @@ class KeyRing:
         for key in self._digests:
             matched |= hmac.compare_digest(digest, key)
         return matched and bool(given)
+
+
+def serving(argv: Sequence[str] = sys.argv) -> bool:
+    """Whether this process is about to serve requests: ``bentoml serve``'s main process or
+    one of its workers. ``bentoml build`` and ``python service.py --openapi`` import the
+    service only to describe it, and need no keys."""
+    program = Path(argv[0]) if argv else Path()
+    worker = program.parts[-3:] == ("_bentoml_impl", "worker", "service.py")
+    return worker or (program.name == "bentoml" and list(argv[1:2]) == ["serve"])
 
 
 def startup_refusal(settings: Settings) -> str | None:

@@ -162,3 +162,19 @@ def test_the_swagger_page_loads_nothing_from_other_sites():
     )
     # ... and the browser is told to load from nowhere else.
     assert reply.headers["content-security-policy"].startswith("default-src 'self'")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["/venv/bin/bentoml", "serve", "service.py", "--port", "3000"], True),
+        (["/venv/lib/python3.11/site-packages/_bentoml_impl/worker/service.py", "x"], True),
+        (["/venv/bin/bentoml", "build", "."], False),
+        (["service.py", "--openapi"], False),
+        (["/venv/bin/pytest"], False),
+    ],
+    ids=["bentoml serve", "a worker", "bentoml build", "openapi", "tests"],
+)
+def test_keys_are_required_only_of_a_process_that_serves(argv, expected):
+    """`bentoml build` and `make clients` import the service to describe it, keyless."""
+    assert api_keys.serving(argv) is expected
