@@ -64,7 +64,7 @@ def serving(argv: Sequence[str] = sys.argv) -> bool:
     service only to describe it, and need no keys."""
     program = Path(argv[0]) if argv else Path()
     worker = program.parts[-3:] == ("_bentoml_impl", "worker", "service.py")
-    return worker or (program.name == "bentoml" and list(argv[1:2]) == ["serve"])
+    return worker or (program.name == "bentoml" and list(argv[1:2]) in (["serve"], ["serve-http"]))
 
 
 def startup_refusal(settings: Settings) -> str | None:
