@@ -55,28 +55,25 @@ GUARDED_PATHS = frozenset({"/predict", "/predict_batch", "/fhir/risk-assessment"
 JSON_TYPES: dict[str, tuple[bytes, ...]] = {
     "/fhir/risk-assessment": (b"application/json", b"application/fhir+json"),
 }
-# The largest body each route reads, unless the service passes its own (Settings).
-DEFAULT_BODY_LIMITS: dict[str, int] = {
-    "/predict": 16 * 1024,
-    "/predict_batch": 4 * 1024 * 1024,
-    "/fhir/risk-assessment": 1024 * 1024,
-    "/cds-services/stroke-risk": 1024 * 1024,
-    "/cds-services/stroke-risk/feedback": 1024 * 1024,
-}
+# The routes that read a body, beside the two scoring routes: the EHR integration's.
+EHR_BODY_PATHS = (
+    "/fhir/risk-assessment",
+    "/cds-services/stroke-risk",
+    "/cds-services/stroke-risk/feedback",
+)
 
 
 def body_limits(settings: Settings) -> dict[str, int]:
     """Each route's largest body, from the settings (STROKE_*_MAX_BODY_BYTES)."""
-    ehr = settings.ehr_max_body_bytes
     return {
         "/predict": settings.predict_max_body_bytes,
         "/predict_batch": settings.batch_max_body_bytes,
-        **{
-            path: ehr
-            for path in DEFAULT_BODY_LIMITS
-            if path.startswith(("/fhir/", "/cds-services/"))
-        },
+        **dict.fromkeys(EHR_BODY_PATHS, settings.ehr_max_body_bytes),
     }
+
+
+# The settings' defaults (16 KiB, 4 MiB, 1 MiB), unless the service passes its own.
+DEFAULT_BODY_LIMITS: dict[str, int] = body_limits(Settings.model_construct())
 
 
 # What each route's 413 advises.
