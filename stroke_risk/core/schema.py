@@ -207,8 +207,14 @@ class PatientBatch(BaseModel):
     @classmethod
     def _bounded_errors(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         """A refused batch reports a bounded list of problems (validation_errors.condense):
-        one error per patient for its unknown fields, at most MAX_LISTED in all, then a
-        count of the rest. Free for a valid batch: nothing runs per patient."""
+        one error per patient for its unknown fields, at most MAX_LISTED in all.
+
+        Not free: a validator of the list gets it as Python objects, converted from the
+        JSON, which adds about 20 ms to validating 10,000 valid patients (60 -> 80 ms
+        here). Catching the error outside pydantic instead (overriding model_validate_json,
+        which BentoML calls) costs nothing until validation fails, but then pydantic builds
+        its error from the JSON itself: one patient with 290,000 unknown keys took 1.6-3 s
+        and 480 MB, against 0.6 s and 118 MB here (bench/README.md, issue 18)."""
         try:
             return handler(value)
         except ValidationError as error:
