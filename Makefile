@@ -81,7 +81,7 @@ train-if-needed: install data
 		|| $(RUN) training.py --data $(DATA)
 
 serve: train-if-needed ## Serve the API on http://127.0.0.1:3000 (PORT=...)
-	.venv/bin/bentoml serve service.py --host 127.0.0.1 --port $(PORT)
+	STROKE_ALLOW_ANONYMOUS=true .venv/bin/bentoml serve service.py --host 127.0.0.1 --port $(PORT)
 
 app: install ## Start the Streamlit app on http://127.0.0.1:8501 (needs `make serve`)
 	.venv/bin/streamlit run app/app.py --server.address 127.0.0.1 --server.port $(APP_PORT) \
@@ -89,7 +89,7 @@ app: install ## Start the Streamlit app on http://127.0.0.1:8501 (needs `make se
 
 run: train-if-needed ## Set up, get data, train if needed, then serve the API and the app
 	@trap 'kill 0' EXIT INT TERM; \
-	.venv/bin/bentoml serve service.py --host 127.0.0.1 --port $(PORT) & \
+	STROKE_ALLOW_ANONYMOUS=true .venv/bin/bentoml serve service.py --host 127.0.0.1 --port $(PORT) & \
 	.venv/bin/streamlit run app/app.py --server.address 127.0.0.1 --server.port $(APP_PORT) \
 		--server.headless true --browser.gatherUsageStats false & \
 	echo "API: http://127.0.0.1:$(PORT)  app: http://127.0.0.1:$(APP_PORT)  (Ctrl-C stops both)"; \
@@ -133,7 +133,7 @@ loadtest: train-if-needed ## Load-test the API with Locust for 30 s (LOAD_TIME=.
 	server=""; \
 	if ! ready; then \
 		echo "Starting the API on port $(PORT) (log: reports/loadtest/server.log)"; \
-		.venv/bin/bentoml serve service.py --host 127.0.0.1 --port $(PORT) >reports/loadtest/server.log 2>&1 & server=$$!; \
+		STROKE_ALLOW_ANONYMOUS=true .venv/bin/bentoml serve service.py --host 127.0.0.1 --port $(PORT) >reports/loadtest/server.log 2>&1 & server=$$!; \
 		for _ in $$(seq 120); do ready && break; sleep 0.5; done; \
 	fi; \
 	trap '[ -z "$$server" ] || kill $$server' EXIT; \

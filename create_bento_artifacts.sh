@@ -248,7 +248,7 @@ ensure_ecr_repository() {
         return 0
     fi
     local output errors
-    errors="$(mktemp)"
+    new_temp_file errors # removed on exit, die included (deploy/lib.sh)
     printf '+ %s\n' "$(quoted "${describe[@]}")" >&2
     if output="$("${describe[@]}" 2>"$errors")"; then
         log "ECR repository $ECR_REPOSITORY exists"
@@ -265,7 +265,6 @@ ensure_ecr_repository() {
     else
         die "could not look up ECR repository $ECR_REPOSITORY: $(tail -n 1 "$errors")"
     fi
-    rm -f "$errors"
     local uri
     uri="$(jq -r '(.repositories // [.repository])[0].repositoryUri' <<<"$output")"
     REGISTRY_HOST="${uri%%/*}"

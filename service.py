@@ -22,7 +22,8 @@ from stroke_risk.core.config import get_settings
 from stroke_risk.core.responses import Assessment, BatchResults
 from stroke_risk.core.schema import Patient, PatientBatch
 from stroke_risk.scoring.store import model_exists
-from stroke_risk.serving.api_guard import ApiGuard, RequestIdInAccessLog
+from stroke_risk.serving.api_guard import ApiGuard, RequestIdInAccessLog, body_limits
+from stroke_risk.serving.api_keys import serving, startup_refusal, startup_summary
 from stroke_risk.serving.model_loading import load_assessor
 from stroke_risk.serving.openapi import OpenApiDocument
 from stroke_risk.serving.process_memory import map_large_blocks_separately
@@ -46,6 +47,11 @@ class _QuietValidationErrors(logging.Filter):
 logging.getLogger("bentoml._internal.server.http_app").addFilter(_QuietValidationErrors())
 logging.getLogger("bentoml.access").addFilter(RequestIdInAccessLog())
 install_request_timeout()  # BentoML's own holds every request until its timeout expires
+
+# Keys, or anonymous access asked for by name (stroke_risk/serving/api_keys.py).
+if serving() and (refusal := startup_refusal(settings)) is not None:
+    sys.stderr.write(f"error: {refusal}\n")
+    raise SystemExit(2)
 
 if not model_exists(settings.model_tag):
     # One line a person can act on, rather than a traceback from deep inside BentoML.
@@ -72,6 +78,8 @@ class StrokeRisk:
         # proven at training time and is checked again here from the stored evidence.
         self.assessor = load_assessor(self.model_ref, settings)
         logger.info("Loaded %s", self.assessor.model_tag)
+        # Straight to stderr: the service's own INFO lines are not in BentoML's log setup.
+        sys.stderr.write(f"{startup_summary(settings)}\n")
         # Everything loaded so far lives as long as the process: take it out of the cyclic
         # garbage collector's full passes, which otherwise rescan it and pause requests.
         # Collect first, so that start-up garbage is freed rather than frozen for good.
@@ -99,6 +107,9 @@ class StrokeRisk:
 StrokeRisk.add_asgi_middleware(
     ApiGuard,
     api_keys=settings.api_keys,
+    body_limits=body_limits(settings),
+    docs=settings.docs,
+    metrics=settings.metrics,
     model_version=lambda: bentoml.get_current_service().assessor.model_tag,
 )
 

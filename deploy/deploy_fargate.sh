@@ -29,6 +29,14 @@
 #   LOG_GROUP [/ecs/stroke-risk]  LOG_RETENTION_DAYS [30]  ASSIGN_PUBLIC_IP [DISABLED]
 #   MIN_TASKS [1]  MAX_TASKS [4]  CPU_TARGET [60] (% average CPU the scaling aims for)
 #   HEALTH_CHECK_GRACE_SECONDS [90]
+#   LISTENER_ARN         the ALB listener in front of TARGET_GROUP_ARN [unset: left as it is].
+#                        Set, one rule forwards only ROUTED_PATHS to the target group and
+#                        the listener's default action answers 404, so the docs, /metrics
+#                        and BentoML's other routes are not reachable through the ALB
+#                        (give the service a listener of its own)
+#   ROUTED_PATHS         what that rule forwards, comma-separated, at most 5 (one ALB rule)
+#                        [/predict,/predict_batch,/fhir/risk-assessment,/cds-services,/cds-services/*]
+#   LISTENER_RULE_PRIORITY [10]
 #   TASK_DEFINITION_TEMPLATE [deploy/task-definition.json]
 #
 # Needs bash >= 4.4, the AWS CLI and jq.
@@ -58,6 +66,9 @@ MIN_TASKS="${MIN_TASKS:-1}"
 MAX_TASKS="${MAX_TASKS:-4}"
 CPU_TARGET="${CPU_TARGET:-60}"
 HEALTH_CHECK_GRACE_SECONDS="${HEALTH_CHECK_GRACE_SECONDS:-90}"
+LISTENER_ARN="${LISTENER_ARN:-}"
+ROUTED_PATHS="${ROUTED_PATHS:-/predict,/predict_batch,/fhir/risk-assessment,/cds-services,/cds-services/*}"
+LISTENER_RULE_PRIORITY="${LISTENER_RULE_PRIORITY:-10}"
 TASK_DEFINITION_TEMPLATE="${TASK_DEFINITION_TEMPLATE:-$DEPLOY_DIR/task-definition.json}"
 CONTAINER_PORT=3000 # fixed by the image (bentoml serve) and the task definition template
 # Roll back by itself when new tasks never turn healthy.
@@ -133,12 +144,18 @@ preflight() {
         [[ -n "${!name}" ]] || die "$name is not set (see --help and the top of $0)"
     done
     for name in TASK_CPU TASK_MEMORY MIN_TASKS MAX_TASKS CPU_TARGET LOG_RETENTION_DAYS \
-        HEALTH_CHECK_GRACE_SECONDS; do
+        HEALTH_CHECK_GRACE_SECONDS LISTENER_RULE_PRIORITY; do
         [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name must be a whole number, not '${!name}'"
     done
     ((MIN_TASKS <= MAX_TASKS)) || die "MIN_TASKS ($MIN_TASKS) is above MAX_TASKS ($MAX_TASKS)"
     [[ -f "$TASK_DEFINITION_TEMPLATE" ]] || die "no task definition template at $TASK_DEFINITION_TEMPLATE"
     command -v jq >/dev/null 2>&1 || die "jq not found: install jq (apt-get install jq)"
+    local paths
+    paths="$(json_list "$ROUTED_PATHS")"
+    (($(jq length <<<"$paths") >= 1 && $(jq length <<<"$paths") <= 5)) \
+        || die "ROUTED_PATHS must hold 1 to 5 paths (one ALB rule), not '$ROUTED_PATHS'"
+    jq -e 'all(startswith("/"))' <<<"$paths" >/dev/null \
+        || die "ROUTED_PATHS must be paths starting with /, not '$ROUTED_PATHS'"
     if ((DRY_RUN)); then
         aws_call sts get-caller-identity
         return 0
@@ -194,9 +211,7 @@ ensure_log_group() {
 TASK_DEFINITION_ARN=""
 register_task_definition() {
     local file
-    file="$(mktemp "${TMPDIR:-/tmp}/task-definition.XXXXXX")"
-    # shellcheck disable=SC2064 # expand now: the file name is local to this function
-    trap "rm -f '$file'" EXIT
+    new_temp_file file # removed on exit (deploy/lib.sh)
     render_task_definition >"$file" || die "could not fill in $TASK_DEFINITION_TEMPLATE"
     if ((DRY_RUN)); then
         printf '# task definition (%s):\n' "$file"
@@ -281,6 +296,33 @@ create_or_update_service() {
     fi
 }
 
+# Through the ALB, only the API's routes: one rule forwards ROUTED_PATHS to the target
+# group, and anything else gets the listener's default, a 404 (issue 18: the docs and
+# /metrics reveal the BentoML version and per-route counts).
+configure_listener() {
+    [[ -n "$LISTENER_ARN" ]] || return 0
+    local conditions actions not_found rule=""
+    conditions="$(jq -cn --argjson paths "$(json_list "$ROUTED_PATHS")" \
+        '[{Field: "path-pattern", PathPatternConfig: {Values: $paths}}]')"
+    actions="$(jq -cn --arg arn "$TARGET_GROUP_ARN" '[{Type: "forward", TargetGroupArn: $arn}]')"
+    not_found="$(jq -cn '[{Type: "fixed-response", FixedResponseConfig: {StatusCode: "404",
+        ContentType: "application/json", MessageBody: "{\"error\": \"not found\"}"}}]')"
+    if ((DRY_RUN)); then
+        aws_call elbv2 describe-rules --listener-arn "$LISTENER_ARN"
+        printf '# if no rule forwards to the target group yet, else modify-rule:\n'
+    else
+        rule="$(aws_call elbv2 describe-rules --listener-arn "$LISTENER_ARN" | jq -r --arg arn "$TARGET_GROUP_ARN" \
+            '[.Rules[] | select(.IsDefault | not) | select(any(.Actions[]; .TargetGroupArn == $arn))][0].RuleArn // ""')"
+    fi
+    if [[ -n "$rule" ]]; then
+        aws_quiet elbv2 modify-rule --rule-arn "$rule" --conditions "$conditions" --actions "$actions"
+    else
+        aws_quiet elbv2 create-rule --listener-arn "$LISTENER_ARN" --priority "$LISTENER_RULE_PRIORITY" \
+            --conditions "$conditions" --actions "$actions"
+    fi
+    aws_quiet elbv2 modify-listener --listener-arn "$LISTENER_ARN" --default-actions "$not_found"
+}
+
 configure_auto_scaling() {
     local resource="service/$ECS_CLUSTER/$ECS_SERVICE"
     local policy
@@ -302,6 +344,7 @@ ensure_log_group
 register_task_definition
 ensure_cluster
 configure_target_group
+configure_listener
 create_or_update_service
 configure_auto_scaling
 if ((WAIT)); then

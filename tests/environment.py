@@ -24,7 +24,13 @@ SETTINGS_PREFIX = "STROKE_"
 KEPT_SETTINGS = frozenset({"STROKE_DATA"})
 # Every test server runs one worker unless its test asks for more: up to four of them run at
 # once, and one worker per CPU each would start a dozen processes on a small machine.
-TEST_SERVER_SETTINGS = {"STROKE_WORKERS": "1", "BENTOML_DO_NOT_TRACK": "true"}
+# They serve on loopback only, so without keys unless a test gives some (the service refuses
+# to start keyless otherwise); a test of that rule removes STROKE_ALLOW_ANONYMOUS.
+TEST_SERVER_SETTINGS = {
+    "STROKE_WORKERS": "1",
+    "STROKE_ALLOW_ANONYMOUS": "true",
+    "BENTOML_DO_NOT_TRACK": "true",
+}
 
 _BOOLEAN = TypeAdapter(bool)
 

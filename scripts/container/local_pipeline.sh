@@ -315,8 +315,11 @@ cmd_run() {
     port="${APP_PORT:-$(free_port)}"
     url="http://127.0.0.1:$port"
     started="$(date +%s%N)"
+    # Published on loopback only, so without API keys: the image refuses to start keyless
+    # unless told so (a deployment gets STROKE_API_KEYS from Secrets Manager instead).
     podman run --detach --name "$CONTAINER_NAME" \
         --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+        --env STROKE_ALLOW_ANONYMOUS=true \
         --publish "127.0.0.1:$port:3000" "$remote" >/dev/null
     state_set container "$CONTAINER_NAME"
     state_set app_url "$url"

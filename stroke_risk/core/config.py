@@ -7,11 +7,12 @@ able to change them without touching code.
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -117,9 +118,62 @@ class Settings(BaseSettings):
     )
     jwks_timeout: float = Field(default=5.0, description="Seconds to fetch an issuer's JWKS.")
 
+    # Who may call, how much they may send, and what else is exposed (issue 18). The
+    # service refuses to start without keys unless anonymous access is asked for by name:
+    # an empty or mistyped key list must never open the service silently.
+    allow_anonymous: bool = Field(
+        default=False,
+        description="Serve without API keys (local development only). Without it the "
+        "service refuses to start when STROKE_API_KEYS holds no key.",
+    )
+    predict_max_body_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=16 * 1024,
+        description="Largest body /predict reads (413 beyond): one patient is under 1 KB.",
+    )
+    batch_max_body_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=4 * 1024 * 1024,
+        description="Largest body /predict_batch reads (413 beyond): 10,000 patients are "
+        "about 2.3 MB. Raise it with STROKE_MAX_BATCH_SIZE.",
+    )
+    ehr_max_body_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=1024 * 1024,
+        description="Largest body the FHIR and CDS Hooks routes read (413 beyond): a "
+        "patient-view call with its prefetch is a few KB to a few hundred KB.",
+    )
+    docs: Literal["open", "key", "off"] = Field(
+        default="key",
+        description="The Swagger page (/) and /docs.json: 'open', 'key' (an API key, as for "
+        "/predict; open when the service runs without keys) or 'off' (404).",
+    )
+    metrics: Literal["open", "key", "off"] = Field(
+        default="key",
+        description="Prometheus /metrics: 'open', 'key' (as for /predict) or 'off' (404).",
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _api_key_list(cls, value: object) -> object:
+        """Keys from one comma-separated string, refusing the two silent mistakes: a value
+        that holds no key at all (" , "), and a Secrets Manager JSON secret referenced
+        without its ``:KEY::`` suffix (which would make keys such as ``{"api_keys":"k1``)."""
+        if not isinstance(value, str):
+            return value
+        if value.strip()[:1] in ("{", "[", '"'):
+            raise ValueError(
+                "looks like JSON, not comma-separated keys: if it comes from a Secrets "
+                "Manager JSON secret, reference one key of it (valueFrom "
+                "'<secret ARN>:<json key>::')"
+            )
+        keys = _split_csv(value)
+        if not keys:
+            raise ValueError(
+                "is set but holds no key: give comma-separated keys, or unset it and set "
+                "STROKE_ALLOW_ANONYMOUS=true to serve without keys (local development)"
+            )
+        return keys
+
     @field_validator(
         "risk_band_thresholds",
-        "api_keys",
         "cds_allowed_origins",
         "fhir_allowed_origins",
         "cds_fhir_servers",
@@ -137,7 +191,21 @@ class Settings(BaseSettings):
         return value
 
 
+def settings_error(error: ValidationError) -> str:
+    """A refused setting in one line that names its variable: what a person must fix."""
+    problems = []
+    for problem in error.errors(include_url=False, include_input=False):
+        name = "STROKE_" + "_".join(str(part) for part in problem["loc"][:1]).upper()
+        problems.append(f"{name} {str(problem['msg']).removeprefix('Value error, ')}")
+    return "; ".join(problems)
+
+
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()
+    """The process-wide settings, read once. A refused value stops the process with one
+    line naming the variable (``error: STROKE_... ``) rather than a traceback."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        sys.stderr.write(f"error: {settings_error(error)}\n")
+        raise SystemExit(2) from None

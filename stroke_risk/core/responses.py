@@ -138,5 +138,7 @@ class ErrorResponse(BaseModel):
 
     error: str = Field(description="What is wrong, in one sentence a person can act on.")
     detail: list[FieldError] | None = Field(
-        default=None, description="For invalid input (400): every problem, one per field."
+        default=None,
+        description="For invalid input (400): the problems, one per field (unknown fields: one "
+        "per object), at most 20, then a 'too_many_errors' entry for the rest.",
     )

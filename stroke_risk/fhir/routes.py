@@ -45,10 +45,10 @@ from stroke_risk.fhir.lazy_app import warn_if_open
 from stroke_risk.fhir.mapping import FhirInputError, map_bundle, map_resources
 from stroke_risk.fhir.risk_assessment import operation_outcome, refusal_outcome, risk_assessment
 from stroke_risk.fhir.security import JwtVerifier, Refused, api_key_is_valid
+from stroke_risk.serving.api_keys import KeyRing
 
 logger = logging.getLogger("stroke_risk.fhir")
 FHIR_JSON = "application/fhir+json"
-MAX_BODY_BYTES = 8 * 1024 * 1024
 CDS_PREFIX = "/cds-services"
 
 
@@ -92,10 +92,12 @@ def _cds_error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _json_body(request: Request) -> Any:
+async def _json_body(request: Request, limit: int) -> Any:
+    """The JSON body, refused beyond ``limit`` bytes (the service's guard refuses larger
+    bodies before they reach these routes; this keeps the rule when they run alone)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise FhirInputError(f"request body larger than {MAX_BODY_BYTES} bytes", "body", 413)
+    if declared.isdigit() and int(declared) > limit:
+        raise FhirInputError(f"request body larger than {limit} bytes", "body", 413)
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if content_type.lower() not in ("application/json", FHIR_JSON):
         raise FhirInputError(
@@ -104,8 +106,8 @@ async def _json_body(request: Request) -> Any:
             415,
         )
     raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise FhirInputError(f"request body larger than {MAX_BODY_BYTES} bytes", "body", 413)
+    if len(raw) > limit:
+        raise FhirInputError(f"request body larger than {limit} bytes", "body", 413)
     try:
         return json.loads(raw)
     except ValueError as error:
@@ -129,6 +131,7 @@ def build_app(
     )
     if warn_when_open:
         warn_if_open(settings.cds_trusted_issuers, api_keys)
+    keys = KeyRing(api_keys)
 
     async def refused(request: Request) -> Response | None:
         """None when the caller may use a CDS route, else the 401 to send."""
@@ -142,9 +145,7 @@ def build_app(
             except Refused as error:
                 return _cds_error(401, str(error))
             return None
-        if api_keys and not api_key_is_valid(
-            authorization, request.headers.get("x-api-key", ""), api_keys
-        ):
+        if keys and not api_key_is_valid(authorization, request.headers.get("x-api-key", ""), keys):
             return _cds_error(401, "missing or invalid API key: send 'Authorization: Bearer <key>'")
         return None
 
@@ -157,7 +158,7 @@ def build_app(
 
     async def fhir_risk_assessment(request: Request) -> Response:
         try:
-            bundle = await _json_body(request)
+            bundle = await _json_body(request, settings.ehr_max_body_bytes)
             mapped = map_bundle(bundle, clock().date())
         except FhirInputError as error:
             return _fhir(operation_outcome(error.message, error.location), error.status)
@@ -173,7 +174,7 @@ def build_app(
         if (denied := await refused(request)) is not None:
             return denied
         try:
-            hook = CdsRequest.model_validate(await _json_body(request))
+            hook = CdsRequest.model_validate(await _json_body(request, settings.ehr_max_body_bytes))
             resources, missing = resources_from_prefetch(hook.prefetch or {})
         except FhirInputError as error:
             return _cds_error(error.status, f"{error.location}: {error.message}")
@@ -234,7 +235,9 @@ def build_app(
         if (denied := await refused(request)) is not None:
             return denied
         try:
-            feedback = Feedback.model_validate(await _json_body(request))
+            feedback = Feedback.model_validate(
+                await _json_body(request, settings.ehr_max_body_bytes)
+            )
         except FhirInputError as error:
             return _cds_error(error.status, error.message)
         except ValidationError as error:

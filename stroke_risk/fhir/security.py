@@ -11,7 +11,6 @@ multi-worker deployment is not detected (README, "Connecting an EHR").
 
 from __future__ import annotations
 
-import hmac
 import json
 import threading
 import time
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+
+from stroke_risk.serving.api_keys import KeyRing, given_key
 
 ALGORITHMS = ["ES384", "RS384"]
 MAX_LIFETIME_SECONDS = 300
@@ -31,11 +32,10 @@ class Refused(Exception):
 
 
 def api_key_is_valid(authorization: str, x_api_key: str, api_keys: Iterable[str]) -> bool:
-    """The API-key rule of the prediction routes: ``Bearer <key>`` or ``X-API-Key``."""
-    given = x_api_key
-    if authorization[:7].lower() == "bearer ":
-        given = authorization[7:].strip()
-    return any(hmac.compare_digest(given.encode(), key.encode()) for key in api_keys)
+    """The API-key rule of the prediction routes (``Bearer <key>`` or ``X-API-Key``),
+    compared as they compare it: in constant time, over every key."""
+    ring = api_keys if isinstance(api_keys, KeyRing) else KeyRing(api_keys)
+    return bool(len(ring)) and ring.accepts(given_key(authorization.encode(), x_api_key.encode()))
 
 
 class JwksSource:

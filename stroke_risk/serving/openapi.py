@@ -42,12 +42,21 @@ SCORING_ROUTES: dict[str, tuple[str, type[BaseModel], type[BaseModel], str]] = {
 }
 # Status -> when it is sent; every one has an ErrorResponse body.
 ERRORS: dict[str, str] = {
-    "400": "Invalid input: 'error' says what in one sentence, 'detail' lists every field",
+    "400": "Invalid input: 'error' says what in one sentence, 'detail' lists the fields (at "
+    "most 20 problems); or a Content-Type, Authorization or X-API-Key header sent twice",
     "401": "Missing or invalid API key (only when the service has keys configured)",
-    "413": "Request body too large: split the batch",
+    "413": "Request body larger than the route's limit (/predict 16 KiB, /predict_batch 4 MiB "
+    "by default): split the batch",
     "415": "Not JSON: send 'Content-Type: application/json'",
     "500": "Unexpected server error",
     "504": "Not answered within the request timeout",
+}
+INFO: dict[str, str] = {
+    "title": "Stroke risk API",
+    "version": "1",
+    "description": "Stroke risk for adult patients, calibrated and explained: decision "
+    "support, not a diagnosis. Send one patient to /predict or many to /predict_batch; "
+    "with API keys configured, send 'Authorization: Bearer <key>'.",
 }
 # Assesses patients for the examples (the service's live assessor): real numbers, never stale.
 Assess = Callable[[list[Patient]], Sequence[Any]]
@@ -156,6 +165,9 @@ def contract(
     ``assess`` (optional) scores the example patient for the replies' examples.
     """
     document["openapi"] = OPENAPI_VERSION
+    # BentoML's own 'info' names its version and shows badges from four other sites (which
+    # the Swagger page would load); ours says what the service is.
+    document["info"] = INFO
     example = dict(Patient.model_config["json_schema_extra"]["example"])
     paths = document.setdefault("paths", {})
     for route in SCORING_ROUTES:

@@ -75,3 +75,66 @@ def test_each_setting_has_its_documented_default_and_is_read_from_its_variable(
     assert getattr(Settings(), field) == default
     monkeypatch.setenv(variable, value)
     assert getattr(Settings(), field) == expected
+
+
+@pytest.mark.parametrize("value", [" , ", "", ",,"])
+def test_a_key_list_with_no_key_is_refused(monkeypatch, value):
+    """It once parsed to no keys and opened the service without a word (issue 18)."""
+    monkeypatch.setenv("STROKE_API_KEYS", value)
+    with pytest.raises(ValidationError, match="is set but holds no key"):
+        Settings()
+
+
+@pytest.mark.parametrize("value", ['{"api_keys":"k1,k2"}', ' ["k1"]', '"k1"'])
+def test_a_key_list_that_looks_like_json_is_refused_with_the_secrets_manager_hint(
+    monkeypatch, value
+):
+    monkeypatch.setenv("STROKE_API_KEYS", value)
+    with pytest.raises(ValidationError, match=r"looks like JSON.*:<json key>::"):
+        Settings()
+
+
+def test_anonymous_access_is_off_unless_asked_for(monkeypatch):
+    monkeypatch.delenv("STROKE_ALLOW_ANONYMOUS", raising=False)
+    assert Settings().allow_anonymous is False
+    monkeypatch.setenv("STROKE_ALLOW_ANONYMOUS", "true")
+    assert Settings().allow_anonymous is True
+
+
+@pytest.mark.parametrize(
+    ("variable", "field", "default"),
+    [
+        ("STROKE_PREDICT_MAX_BODY_BYTES", "predict_max_body_bytes", 16 * 1024),
+        ("STROKE_BATCH_MAX_BODY_BYTES", "batch_max_body_bytes", 4 * 1024 * 1024),
+        ("STROKE_EHR_MAX_BODY_BYTES", "ehr_max_body_bytes", 1024 * 1024),
+    ],
+)
+def test_body_limits_have_their_defaults_and_are_read(monkeypatch, variable, field, default):
+    assert getattr(Settings(), field) == default
+    monkeypatch.setenv(variable, "65536")
+    assert getattr(Settings(), field) == 65536
+
+
+@pytest.mark.parametrize("variable", ["STROKE_DOCS", "STROKE_METRICS"])
+def test_docs_and_metrics_need_a_key_by_default_and_take_open_key_or_off(monkeypatch, variable):
+    field = variable.removeprefix("STROKE_").lower()
+    assert getattr(Settings(), field) == "key"
+    monkeypatch.setenv(variable, "off")
+    assert getattr(Settings(), field) == "off"
+    monkeypatch.setenv(variable, "maybe")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_a_refused_setting_stops_the_process_in_one_line_naming_it(monkeypatch, capsys):
+    from stroke_risk.core.config import get_settings
+
+    monkeypatch.setenv("STROKE_API_KEYS", " , ")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit):
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: STROKE_API_KEYS is set but holds no key")

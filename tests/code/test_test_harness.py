@@ -36,7 +36,7 @@ def test_a_missing_tool_is_skipped_locally_with_the_reason(monkeypatch):
         skip_or_fail("chromium is missing")
 
 
-def test_servers_get_none_of_the_developers_settings_and_one_worker(monkeypatch):
+def test_servers_get_none_of_the_developers_settings_one_worker_and_no_keys(monkeypatch):
     monkeypatch.setenv("STROKE_API_KEYS", "developers-own-key")
     monkeypatch.setenv("STROKE_RISK_BAND_THRESHOLDS", "0.2,0.3")
     monkeypatch.setenv("STROKE_WORKERS", "8")
@@ -46,6 +46,7 @@ def test_servers_get_none_of_the_developers_settings_and_one_worker(monkeypatch)
     assert stroke == {
         "STROKE_DATA": "/data/stroke.csv",
         "STROKE_WORKERS": "1",
+        "STROKE_ALLOW_ANONYMOUS": "true",  # loopback only; keyed servers get their keys
         "STROKE_MAX_BATCH_SIZE": "5",
     }
     assert server_environment(STROKE_WORKERS="3")["STROKE_WORKERS"] == "3"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 import requests
@@ -64,6 +65,15 @@ def test_bentomls_document_made_a_contract_validates_with_our_type_names() -> No
     body = operation["requestBody"]["content"]["application/json"]
     assert body["schema"] == {"$ref": "#/components/schemas/Patient"}
     Patient.model_validate(body["example"])  # the request's example is a valid patient
+
+
+def test_the_document_names_neither_bentomls_version_nor_other_sites() -> None:
+    """BentoML's 'info' showed its version and four sites' badges (issue 18)."""
+    document = contract(
+        {**BENTOML_LIKE, "info": {"title": "x", "description": "![](https://img.shields.io/b)"}}
+    )
+    assert document["info"]["title"] == "Stroke risk API"
+    assert "http" not in json.dumps(document["info"]) and "BentoML" not in str(document["info"])
 
 
 def test_a_blank_bmi_is_documented_as_allowed() -> None:

@@ -80,3 +80,23 @@ def test_the_live_service_echoes_and_logs_request_ids_without_patient_data(servi
     lines = [line for line in service.log().splitlines() if "contract-test-0001" in line]
     assert len(lines) == 1 and "path=/predict" in lines[0], lines
     assert "112.98" not in lines[0]  # the example patient's glucose
+
+
+def test_new_ids_are_unique_within_a_process_and_across_a_fork():
+    import os
+
+    from stroke_risk.serving.api_guard import new_request_id
+
+    ids = {new_request_id() for _ in range(10_000)}
+    assert len(ids) == 10_000
+    assert all(len(i) == 32 and i.isalnum() for i in ids)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child sends one id and leaves at once
+        os.write(write, new_request_id())
+        os._exit(0)
+    os.waitpid(child, 0)
+    from_child = os.read(read, 64)
+    os.close(read)
+    os.close(write)
+    assert from_child[:16] != new_request_id()[:16]  # its own prefix
