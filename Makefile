@@ -16,7 +16,7 @@ PORT ?= 3000
 APP_PORT ?= 8501
 # Debian packages the tests and tools need (installed only when missing, and only as root).
 APT_PACKAGES := chromium shellcheck jq wrk awscli buildah podman skopeo docker-registry runc \
-	debootstrap curl poppler-utils
+	debootstrap curl poppler-utils valgrind
 
 .PHONY: help install node-deps clients system-deps data train validate train-if-needed serve app run test test-fast test-release lint format bench notebooks loadtest publish deploy container-test clean score-population
 
@@ -117,6 +117,7 @@ format: install ## Apply ruff's fixes and formatting
 bench: install system-deps data train-if-needed ## Run the benchmarks in bench/ (see bench/README.md)
 	$(RUN) bench/bench_training.py
 	$(RUN) bench/bench_service.py
+	$(RUN) bench/bench_instructions.py
 	$(RUN) bench/missing_bmi_indicator.py
 
 LOAD_USERS ?= 50
