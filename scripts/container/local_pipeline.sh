@@ -9,9 +9,10 @@
 #   scripts/container/local_pipeline.sh podman ps -a     # podman on the pipeline's storage
 #   scripts/container/local_pipeline.sh clean            # remove everything it made
 #
-# The base image. `bentoml containerize` renders the Dockerfile BentoML generates for every
-# Bento (FROM python:3.11-slim, apt-get install build-essential..., pip install uv, uv venv,
-# uv pip install). No public registry can be reached here, so `base` makes a stand-in for
+# The base image. `bentoml containerize` renders the Bento's Dockerfile (BentoML's template
+# with deploy/Dockerfile.template's two stages, both FROM python:3.11-slim: uv builds the
+# virtual environment in the first, only the environment and the Bento reach the second).
+# No public registry can be reached here, so `base` makes a stand-in for
 # python:3.11-slim: Debian bookworm (whose python3 is 3.11) with pip, made by debootstrap,
 # imported under that very name into the pipeline's private image storage. The generated
 # Dockerfile then runs unchanged, and on a machine with Docker the same bentofile.yaml gives
@@ -89,7 +90,7 @@ Commands run in the order given:
   registry   start a registry on 127.0.0.1 (filesystem storage in the scratch folder)
   push       push the image to that registry and read it back with skopeo
   run        delete the local image, pull it from the registry, run it with podman on
-             127.0.0.1:APP_PORT, wait for /readyz
+             127.0.0.1:APP_PORT with a read-only root filesystem, wait for /readyz
   smoke      a valid patient gets 200 and a probability, an invalid one 400; the container
              runs as a non-root user and holds the model
   load       a short headless Locust run (locustfile.py) against the container
@@ -209,7 +210,12 @@ with open(bento.path_of("bento.yaml")) as file:
     info = yaml.safe_load(file)
 print(bento.tag)
 print(bento.path)
-print((info.get("image") or {}).get("base_image") or "")
+# A Bento built with a dockerfile_template (bentofile.yaml) records its base under docker.
+print(
+    (info.get("image") or {}).get("base_image")
+    or (info.get("docker") or {}).get("base_image")
+    or ""
+)
 EOF
 }
 
@@ -228,7 +234,9 @@ cmd_build() {
     local image="localhost/$IMAGE_NAME:${IMAGE_TAG:-${tag#*:}}"
     log "build: bentoml containerize $tag --backend buildah -t $image (a few minutes)"
     started=$SECONDS
-    "$BENTOML" containerize "$tag" --backend buildah -t "$image" \
+    # From inside TMPDIR: BentoML 1.4.40 refuses the bentofile's dockerfile_template when the
+    # build context (a temporary folder) is not under the working directory (BentoML#5566).
+    (cd "$TMPDIR" && "$BENTOML" containerize "$tag" --backend buildah -t "$image") \
         >"$CONTAINER_SCRATCH/containerize.log" 2>&1 ||
         die "containerize failed; see $CONTAINER_SCRATCH/containerize.log"
     state_set image "$image"
@@ -311,11 +319,15 @@ cmd_run() {
     podman pull --quiet --tls-verify=false "$remote" >/dev/null
     state_set pull_seconds "$((SECONDS - started))"
     log "run: pulled in $(state_get pull_seconds) s"
-    podman rm --force --ignore "$CONTAINER_NAME" >/dev/null
+    podman rm --force --volumes --ignore "$CONTAINER_NAME" >/dev/null
     port="${APP_PORT:-$(free_port)}"
     url="http://127.0.0.1:$port"
     started="$(date +%s%N)"
+    # As on Fargate (readonlyRootFilesystem): a read-only root, writable only where the
+    # image declares a VOLUME (podman mounts a fresh volume there, with the image's owner and
+    # mode, as ECS does for a task definition mountPoint on the same path).
     podman run --detach --name "$CONTAINER_NAME" \
+        --read-only --read-only-tmpfs=false \
         --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
         --publish "127.0.0.1:$port:3000" "$remote" >/dev/null
     state_set container "$CONTAINER_NAME"
@@ -379,7 +391,7 @@ cmd_stop() {
     name="$(state_get container)"
     [[ -n "$name" ]] || return 0
     podman stop --ignore --time 10 "$name" >/dev/null 2>&1 || true
-    podman rm --force --ignore "$name" >/dev/null
+    podman rm --force --volumes --ignore "$name" >/dev/null
     rm -f "$STATE/container" "$STATE/app_url"
 }
 

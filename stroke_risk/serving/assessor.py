@@ -143,7 +143,7 @@ class RiskAssessor:
     def _assess_one(self, patient: Patient) -> AssessmentResult:
         """One patient of an additive model in plain Python: same numbers, no array set-up."""
         shapes = self.shapes
-        assert shapes is not None
+        assert shapes is not None  # nosec B101  # type narrowing, not a check
         values = patient.__dict__
         terms = [shapes.term(name, values[name]) for name in FEATURES]
         margin = shapes.margin(terms)
