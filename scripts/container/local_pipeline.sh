@@ -38,6 +38,12 @@
 #   APP_PORT            the container's port 3000 is published on 127.0.0.1:APP_PORT
 #                       [a free port]
 #   CONTAINER_NAME      name of the running container [stroke-risk-local]
+#   STORAGE_DRIVER      overlay | vfs: the image storage. overlay mounts the image's layers
+#                       as Docker and Fargate do; vfs copies the whole image into every new
+#                       container (slow, but works where overlay cannot be mounted, e.g. on
+#                       an overlay filesystem) [overlay when the kernel has it and the
+#                       scratch folder is not on overlayfs, else vfs; kept for the storage's
+#                       lifetime]
 #   READY_TIMEOUT       seconds to wait for /readyz [240]
 #   LOAD_USERS          Locust users for `load` [4]
 #   LOAD_SECONDS        duration of `load` in seconds [20]
@@ -58,6 +64,7 @@ IMAGE_TAG="${IMAGE_TAG:-}"
 REGISTRY_PORT="${REGISTRY_PORT:-}"
 APP_PORT="${APP_PORT:-}"
 CONTAINER_NAME="${CONTAINER_NAME:-stroke-risk-local}"
+STORAGE_DRIVER="${STORAGE_DRIVER:-}"
 READY_TIMEOUT="${READY_TIMEOUT:-240}"
 LOAD_USERS="${LOAD_USERS:-4}"
 LOAD_SECONDS="${LOAD_SECONDS:-20}"
@@ -128,13 +135,38 @@ check_tools() {
     [[ "$(id -u)" == 0 ]] || die "needs root (debootstrap, chroot builds, podman networking)"
 }
 
+# The storage driver: the one the storage was made with, else STORAGE_DRIVER, else overlay
+# where it can be mounted.
+storage_driver() {
+    local driver
+    driver="$(state_get storage_driver)"
+    if [[ -z "$driver" ]]; then
+        driver="$STORAGE_DRIVER"
+        if [[ -z "$driver" ]]; then
+            driver=vfs
+            if grep -qw overlay /proc/filesystems 2>/dev/null &&
+                [[ "$(stat -f -c %T "$CONTAINER_SCRATCH")" != overlayfs ]]; then
+                driver=overlay
+            fi
+        fi
+        state_set storage_driver "$driver"
+    fi
+    echo "$driver"
+}
+
 # Write the private configuration, and note what podman/CNI will leave on the host that
 # was not there before, so that `clean` removes only that.
 setup() {
     mkdir -p "$CONF" "$STATE" "$TMPDIR" "$CONTAINER_SCRATCH/storage" "$CONTAINER_SCRATCH/run"
+    local driver
+    driver="$(storage_driver)"
+    case "$driver" in
+        overlay | vfs) ;;
+        *) die "STORAGE_DRIVER=$driver: use overlay or vfs" ;;
+    esac
     cat >"$CONF/storage.conf" <<EOF
 [storage]
-driver = "vfs"
+driver = "$driver"
 graphroot = "$CONTAINER_SCRATCH/storage"
 runroot = "$CONTAINER_SCRATCH/run"
 EOF
@@ -454,6 +486,12 @@ cmd_clean() {
         host_had ip-forward || echo 0 >/proc/sys/net/ipv4/ip_forward
     fi
     host_had var-lib-containers || rm -rf /var/lib/containers
+    # Overlay layers still mounted in the scratch folder (none once podman removed its
+    # containers and images, but a crash can leave some): unmount, deepest first.
+    local mounted
+    while read -r mounted; do
+        umount "$mounted" 2>/dev/null || umount -l "$mounted" || true
+    done < <(awk -v root="$CONTAINER_SCRATCH/" 'index($2, root) == 1 {print $2}' /proc/mounts | sort -r)
     if [[ "$KEEP_BASE" == 1 ]]; then
         find "$CONTAINER_SCRATCH" -mindepth 1 -maxdepth 1 ! -path "$BASE_CACHE" -exec rm -rf {} +
         log "clean: removed everything but the base cache $BASE_CACHE"
