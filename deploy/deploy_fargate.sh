@@ -55,9 +55,10 @@ ECS_CONTAINER_NAME="${ECS_CONTAINER_NAME:-stroke-risk}"
 TASK_CPU="${TASK_CPU:-512}"
 TASK_MEMORY="${TASK_MEMORY:-}"
 # Measured in the container (bench/container/README.md, 2026-11-30): RSS of BentoML's
-# arbiter, and of one worker right after two 10,000-patient batches.
+# arbiter (85 MB), and of one worker right after two 10,000-patient batches (123 MB; 100 at
+# rest), rounded up.
 ARBITER_MEMORY_MB=90
-WORKER_MEMORY_MB=230
+WORKER_MEMORY_MB=125
 LOG_GROUP="${LOG_GROUP:-/ecs/stroke-risk}"
 LOG_RETENTION_DAYS="${LOG_RETENTION_DAYS:-30}"
 ASSIGN_PUBLIC_IP="${ASSIGN_PUBLIC_IP:-DISABLED}"

@@ -37,7 +37,13 @@ import psutil
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.bench_service import batch_body, load_arguments, write_results, wrk  # noqa: E402
+from bench.bench_service import (  # noqa: E402
+    AS_SHIPPED,
+    batch_body,
+    load_arguments,
+    write_results,
+    wrk,
+)
 from stroke_risk.core.config import REPO_ROOT  # noqa: E402
 from tests.servers import bentoml_server, free_port, private_bentoml_home  # noqa: E402
 
@@ -48,6 +54,7 @@ SCRATCH = Path(
     or Path(os.environ.get("TMPDIR", "/tmp")) / "stroke-risk-container"
 )
 CONTAINER = "stroke-risk-bench"
+BASE_IMAGE = "docker.io/library/python:3.11-slim"
 
 
 def pipeline(*args: str, timeout: float = 120) -> str:
@@ -86,7 +93,8 @@ def measure(url: str, started: float, connections: int, duration: int) -> dict[s
 
 def run_outside(home: Path, logs: Path, connections: int, duration: int) -> dict[str, float]:
     started = time.monotonic()
-    with bentoml_server(home, logs, timeout=240) as server:
+    # As shipped, like the container: one worker per CPU (test servers run one).
+    with bentoml_server(home, logs, timeout=240, env=AS_SHIPPED) as server:
         return measure(server.url, started, connections, duration)
 
 
@@ -189,6 +197,11 @@ def run_container(image: str, connections: int, duration: int) -> dict[str, floa
 def image_sizes(image: str) -> dict[str, int]:
     size = pipeline("podman", "image", "inspect", "--format={{.Size}}", image)
     sizes = {"image_bytes": int(size)}
+    try:  # the base the image starts from (here the stand-in for python:3.11-slim)
+        base = pipeline("podman", "image", "inspect", "--format={{.Size}}", BASE_IMAGE)
+        sizes["base_image_bytes"] = int(base)
+    except RuntimeError as error:
+        logger.warning("base image size unknown: %s", error)
     try:  # what the registry stores (and ECR would bill): the compressed layers
         raw = pipeline("skopeo", "inspect", "--tls-verify=false", "--raw", f"docker://{image}")
         manifest = json.loads(raw)

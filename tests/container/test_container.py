@@ -316,3 +316,25 @@ def test_the_image_declares_the_volumes_the_task_definition_mounts(pipeline: Pip
     (container,) = json.loads(TASK_DEFINITION.read_text())["containerDefinitions"]
     assert container["readonlyRootFilesystem"] is True
     assert {mount["containerPath"] for mount in container["mountPoints"]} == declared
+
+
+def test_the_images_bytecode_does_not_depend_on_file_times(pipeline: Pipeline) -> None:
+    """Layers keep whole seconds: timestamp-checked .pyc files would go stale in the image,
+    and each process would recompile every module at start (on a read-only filesystem it
+    cannot save the result). Hash-based, unchecked bytecode never looks at the source."""
+    modules = ("numpy", "bentoml", "pydantic", "stroke_risk.serving.assessor")
+    probe = (
+        "import importlib.util as u, struct; "
+        "print([struct.unpack('<I', open(u.cache_from_source(u.find_spec(m).origin), 'rb')"
+        f".read(8)[4:])[0] for m in {modules!r}])"
+    )
+    flags = pipeline.podman(
+        "exec",
+        "--workdir",
+        "/home/bentoml/bento/src",
+        pipeline.state("container"),
+        "python",
+        "-c",
+        probe,
+    )
+    assert flags == "[1, 1, 1, 1]"  # PEP 552: hash-based (bit 0), source not checked (bit 1)

@@ -384,6 +384,7 @@ def test_the_shipped_stage_has_no_build_tools_and_declares_its_writable_volumes(
     ]
     build, shipped = dockerfile.split(stages[1])
     assert "install.sh" in build and "uv venv" in build
+    assert "compileall -f -q -j 0 --invalidation-mode unchecked-hash /app/.venv/lib" in build
     for tool in ("apt-get", "build-essential", " git", "pip install", "uv "):
         assert tool not in shipped, f"{tool.strip()} in the image that ships"
     assert "COPY --from=python-environment /app/.venv /app/.venv" in shipped
