@@ -18,7 +18,7 @@ APP_PORT ?= 8501
 APT_PACKAGES := chromium shellcheck jq wrk awscli buildah podman skopeo docker-registry runc \
 	debootstrap curl poppler-utils valgrind
 
-.PHONY: help install node-deps clients system-deps data train validate train-if-needed serve app run test test-fast test-release lint format bench notebooks loadtest publish deploy container-test clean score-population
+.PHONY: help install node-deps clients system-deps data train validate train-if-needed serve app run test test-fast test-release lint format bench notebooks loadtest publish deploy container-test clean score-population audit sbom
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -95,9 +95,12 @@ run: train-if-needed ## Set up, get data, train if needed, then serve the API an
 	echo "API: http://127.0.0.1:$(PORT)  app: http://127.0.0.1:$(APP_PORT)  (Ctrl-C stops both)"; \
 	wait
 
-test: install system-deps node-deps data ## Install everything and run the whole test suite
+test: install system-deps node-deps data ## Install everything, audit (offline: says so), run every test
 	$(RUN) -m ruff check .
 	$(RUN) -m ruff format --check .
+	$(BANDIT)
+	@# Without internet the vulnerability database is out of reach: said, not failed.
+	$(RUN) scripts/supply_chain/audit_dependencies.py --tolerate-unreachable
 	$(RUN) -m pytest
 
 test-fast: install node-deps data ## The quick local loop: skip slow, browser and container tests
@@ -105,6 +108,19 @@ test-fast: install node-deps data ## The quick local loop: skip slow, browser an
 
 test-release: install node-deps data ## Every test but the container ones (model, service, app, ops...): publish's gate
 	$(RUN) -m pytest -m "not container"
+
+# bandit on the package and the service (findings are justified inline with `# nosec`).
+BANDIT := .venv/bin/bandit -r stroke_risk service.py -q
+
+audit: install ## pip-audit on the pinned environment (ignores: scripts/supply_chain/) and bandit
+	$(BANDIT)
+	$(RUN) scripts/supply_chain/audit_dependencies.py
+
+SBOM ?= reports/sbom/python-environment.cdx.json
+sbom: install ## CycloneDX SBOM of this environment (the image's: create_bento_artifacts.sh)
+	@mkdir -p $(dir $(SBOM))
+	.venv/bin/cyclonedx-py environment --output-reproducible --of JSON -o $(SBOM) $(PYTHON)
+	@echo "SBOM: $(SBOM)"
 
 lint: install ## ruff lint and format check
 	$(RUN) -m ruff check .

@@ -5,8 +5,10 @@
 #   ./create_bento_artifacts.sh --dry-run        # show every command, run none
 #   ./create_bento_artifacts.sh                  # train, build, containerize, push to ECR
 #
-# Steps: preflight -> train -> bentoml build -> bentoml containerize -> ensure the ECR
-# repository -> registry login -> tag -> push. Then deploy with deploy/deploy_fargate.sh.
+# Steps: preflight -> train -> bentoml build -> bentoml containerize -> SBOM of the image's
+# Python environment (CycloneDX, kept beside the Bento) -> ensure the ECR repository ->
+# registry login -> tag -> push the image, and the SBOM as IMAGE_TAG-sbom beside it. Then
+# deploy with deploy/deploy_fargate.sh.
 #
 # Settings, all from the environment (default in brackets):
 #   AWS_REGION          AWS region [$AWS_DEFAULT_REGION, else eu-west-2]
@@ -25,8 +27,11 @@
 #                       the ECR repository and login steps (and needs no AWS CLI) [unset]
 #   REGISTRY_TLS_VERIFY false to push over plain HTTP (buildah/podman --tls-verify; Docker
 #                       trusts localhost registries by itself) [true]
+#   SBOM_FILE           the image's CycloneDX SBOM (JSON) [sbom.cdx.json in the Bento's
+#                       folder, beside bento.yaml]
 #   BENTOML_HOME        BentoML store with the model and Bentos [~/bentoml]
-#   BENTOML, PYTHON     commands to use [.venv/bin/bentoml, .venv/bin/python if present]
+#   BENTOML, PYTHON, CYCLONEDX   commands to use [.venv/bin/bentoml, .venv/bin/python,
+#                       .venv/bin/cyclonedx-py if present]
 #
 # Needs bash >= 4.4, the container backend, and for ECR the AWS CLI and jq.
 set -euo pipefail
@@ -55,6 +60,12 @@ if [[ -x "$REPO_ROOT/.venv/bin/python" ]]; then
 else
     PYTHON="${PYTHON:-python3}"
 fi
+if [[ -x "$REPO_ROOT/.venv/bin/cyclonedx-py" ]]; then
+    CYCLONEDX="${CYCLONEDX:-$REPO_ROOT/.venv/bin/cyclonedx-py}"
+else
+    CYCLONEDX="${CYCLONEDX:-cyclonedx-py}"
+fi
+SBOM_FILE="${SBOM_FILE:-}"
 
 DRY_RUN=0
 SKIP_TRAIN=0
@@ -73,7 +84,7 @@ Options:
   --skip-train    reuse the model in the store (trains anyway if there is none)
   --skip-bento    reuse the latest Bento instead of running \`bentoml build\` (no training)
   --skip-build    do not build the image; tag and push ${BENTO_NAME}:IMAGE_TAG as it is
-  --skip-push     stop after the build: no repository, login, tag or push
+  --skip-push     stop after the build and its SBOM: no repository, login, tag or push
   -h, --help      show this help
 
 Settings come from the environment; see the top of this file. Current values:
@@ -232,7 +243,100 @@ containerize() {
     if [[ -n "$IMAGE_PLATFORM" ]]; then
         options+=(--opt "platform=$IMAGE_PLATFORM")
     fi
-    run "$BENTOML" containerize "$BENTO_TAG" "${options[@]}" "${EXTRA_CONTAINERIZE_OPTS[@]}"
+    if ((DRY_RUN)); then
+        run "$BENTOML" containerize "$BENTO_TAG" "${options[@]}" "${EXTRA_CONTAINERIZE_OPTS[@]}"
+        return 0
+    fi
+    # BentoML 1.4.40 refuses the bentofile's dockerfile_template when its build context (a
+    # temporary folder) is not under the working directory (bentoml/BentoML#5566): run it in
+    # a private temporary folder that is also its TMPDIR.
+    local workdir status=0
+    workdir="$(mktemp -d "${TMPDIR:-/tmp}/containerize.XXXXXX")"
+    (cd "$workdir" &&
+        TMPDIR="$workdir" run "$BENTOML" containerize "$BENTO_TAG" "${options[@]}" "${EXTRA_CONTAINERIZE_OPTS[@]}") ||
+        status=$?
+    rm -rf "$workdir"
+    return "$status"
+}
+
+# The installed distributions of the image's Python environment, one name==version a line:
+# run in the image itself (its PATH leads to the Bento's virtual environment), so the SBOM
+# lists what ships, transitive dependencies included, not what a resolver would pick today.
+LIST_DISTRIBUTIONS='import importlib.metadata as m; print("\n".join(sorted({d.name + "==" + d.version for d in m.distributions()})))'
+
+list_image_distributions() {
+    local list=(python -c "$LIST_DISTRIBUTIONS")
+    if [[ "$CONTAINER_BACKEND" == buildah ]]; then
+        if ((DRY_RUN)); then
+            run buildah from "$LOCAL_IMAGE"
+            run buildah run "<container>" -- "${list[@]}"
+            run buildah rm "<container>"
+            return 0
+        fi
+        local container status=0
+        container="$(buildah from --quiet "$LOCAL_IMAGE")"
+        buildah run "$container" -- "${list[@]}" || status=$?
+        buildah rm "$container" >/dev/null
+        return "$status"
+    fi
+    if ((DRY_RUN)); then
+        run "$CONTAINER_BACKEND" run --rm "$LOCAL_IMAGE" "${list[@]}"
+        return 0
+    fi
+    "$CONTAINER_BACKEND" run --rm "$LOCAL_IMAGE" "${list[@]}"
+}
+
+image_sbom() {
+    if [[ -z "$SBOM_FILE" ]]; then
+        if ((DRY_RUN)); then
+            SBOM_FILE="<bento-path>/sbom.cdx.json"
+        elif ((NEEDS_BENTO)); then
+            SBOM_FILE="$("$BENTOML" get "$BENTO_TAG" -o path)/sbom.cdx.json"
+        else
+            SBOM_FILE="$REPO_ROOT/reports/sbom/$BENTO_NAME-$IMAGE_TAG.cdx.json"
+        fi
+    fi
+    # The plain list stays beside the SBOM: what cyclonedx-py read, for a person to grep.
+    local frozen="${SBOM_FILE%.cdx.json}.txt"
+    local convert=("$CYCLONEDX" requirements --output-reproducible --of JSON -o "$SBOM_FILE"
+        "$frozen")
+    if ((DRY_RUN)); then
+        list_image_distributions
+        run "${convert[@]}"
+        return 0
+    fi
+    mkdir -p "$(dirname "$SBOM_FILE")"
+    log "Listing the Python packages in $LOCAL_IMAGE"
+    list_image_distributions >"$frozen" \
+        || die "could not list the Python packages in $LOCAL_IMAGE: no SBOM written"
+    [[ -s "$frozen" ]] || die "$LOCAL_IMAGE listed no Python packages: no SBOM written"
+    run "${convert[@]}" >&2 || die "cyclonedx-py could not write $SBOM_FILE"
+    log "SBOM of $LOCAL_IMAGE's Python environment ($(wc -l <"$frozen") packages): $SBOM_FILE"
+}
+
+# The SBOM travels with the image: a one-file image (FROM scratch) tagged IMAGE_TAG-sbom in
+# the same repository, so whoever can pull the image can pull what it contains.
+push_sbom() {
+    local sbom_uri="$IMAGE_URI-sbom" context="<temporary folder with the SBOM>"
+    if ((!DRY_RUN)); then
+        context="$(mktemp -d "${TMPDIR:-/tmp}/sbom-image.XXXXXX")"
+        cp "$SBOM_FILE" "$context/sbom.cdx.json"
+        printf '%s\n' 'FROM scratch' \
+            "LABEL org.opencontainers.image.description=\"CycloneDX SBOM of $IMAGE_URI\"" \
+            'COPY sbom.cdx.json /sbom.cdx.json' >"$context/Containerfile"
+    fi
+    local build=("$CONTAINER_BACKEND" build)
+    [[ "$CONTAINER_BACKEND" == buildah ]] && build=(buildah bud)
+    build+=(--tag "$sbom_uri" --file "$context/Containerfile" "$context")
+    if ((DRY_RUN)); then
+        run "${build[@]}"
+    elif ! run "${build[@]}" >&2; then
+        rm -rf "$context"
+        die "could not build the SBOM image $sbom_uri"
+    else
+        rm -rf "$context"
+    fi
+    run "$CONTAINER_BACKEND" push "${TLS_OPTIONS[@]}" "$sbom_uri"
 }
 
 REGISTRY_HOST=""
@@ -282,16 +386,16 @@ ecr_login() {
     fi
 }
 
+TLS_OPTIONS=()
 tag_and_push() {
-    local tls=()
     if [[ "$REGISTRY_TLS_VERIFY" == false && "$CONTAINER_BACKEND" != docker ]]; then
-        tls=(--tls-verify=false)
+        TLS_OPTIONS=(--tls-verify=false)
     fi
     if [[ "$REGISTRY_TLS_VERIFY" == false && "$CONTAINER_BACKEND" == docker ]]; then
         log "Docker trusts 127.0.0.1/localhost registries over HTTP; others need insecure-registries"
     fi
     run "$CONTAINER_BACKEND" tag "$LOCAL_IMAGE" "$IMAGE_URI"
-    run "$CONTAINER_BACKEND" push "${tls[@]}" "$IMAGE_URI"
+    run "$CONTAINER_BACKEND" push "${TLS_OPTIONS[@]}" "$IMAGE_URI"
 }
 
 preflight
@@ -306,8 +410,13 @@ if ((SKIP_BUILD)); then
 else
     containerize
 fi
+if ((SKIP_BUILD && SKIP_PUSH)); then
+    log "Skipping the push: the image is $LOCAL_IMAGE (no image built, so no SBOM)"
+    exit 0
+fi
+image_sbom
 if ((SKIP_PUSH)); then
-    log "Skipping the push: the image is $LOCAL_IMAGE"
+    log "Skipping the push: the image is $LOCAL_IMAGE, its SBOM $SBOM_FILE"
     exit 0
 fi
 if ((USE_ECR)); then
@@ -318,6 +427,7 @@ else
     IMAGE_URI="$REGISTRY/$ECR_REPOSITORY:$IMAGE_TAG"
 fi
 tag_and_push
+push_sbom
 if ((!DRY_RUN)); then
     log "Pushed $IMAGE_URI; deploy it with: IMAGE_URI=$IMAGE_URI deploy/deploy_fargate.sh"
 fi

@@ -24,8 +24,11 @@
 #   AWS_ENDPOINT_URL     other AWS endpoint (e.g. moto), passed as --endpoint-url [unset]
 #   ECS_CLUSTER [stroke-risk]  ECS_SERVICE [stroke-risk]  ECS_TASK_FAMILY [stroke-risk]
 #   ECS_CONTAINER_NAME [stroke-risk]  TASK_ROLE_ARN [none: the service calls no AWS API]
-#   TASK_CPU [512]  TASK_MEMORY [1024] (MiB; the service's processes use <= 400 MB)
-#                        (the service runs one worker per whole vCPU of TASK_CPU)
+#   TASK_CPU [512]       (the service runs one worker per whole vCPU of TASK_CPU)
+#   TASK_MEMORY          MiB [derived from the workers: the arbiter plus each worker after a
+#                        10,000-patient batch, measured in the container (README, "Deploying";
+#                        bench/container/README.md), plus half again, rounded up to what
+#                        Fargate allows for TASK_CPU; 1024 for the default 512]
 #   LOG_GROUP [/ecs/stroke-risk]  LOG_RETENTION_DAYS [30]  ASSIGN_PUBLIC_IP [DISABLED]
 #   MIN_TASKS [1]  MAX_TASKS [4]  CPU_TARGET [60] (% average CPU the scaling aims for)
 #   HEALTH_CHECK_GRACE_SECONDS [90]
@@ -58,7 +61,12 @@ ECS_SERVICE="${ECS_SERVICE:-stroke-risk}"
 ECS_TASK_FAMILY="${ECS_TASK_FAMILY:-stroke-risk}"
 ECS_CONTAINER_NAME="${ECS_CONTAINER_NAME:-stroke-risk}"
 TASK_CPU="${TASK_CPU:-512}"
-TASK_MEMORY="${TASK_MEMORY:-1024}"
+TASK_MEMORY="${TASK_MEMORY:-}"
+# Measured in the container (bench/container/README.md, 2026-11-30): RSS of BentoML's
+# arbiter (85 MB), and of one worker right after two 10,000-patient batches (123 MB; 100 at
+# rest), rounded up.
+ARBITER_MEMORY_MB=90
+WORKER_MEMORY_MB=125
 LOG_GROUP="${LOG_GROUP:-/ecs/stroke-risk}"
 LOG_RETENTION_DAYS="${LOG_RETENTION_DAYS:-30}"
 ASSIGN_PUBLIC_IP="${ASSIGN_PUBLIC_IP:-DISABLED}"
@@ -143,11 +151,16 @@ preflight() {
         API_KEYS_SECRET_ARN; do
         [[ -n "${!name}" ]] || die "$name is not set (see --help and the top of $0)"
     done
-    for name in TASK_CPU TASK_MEMORY MIN_TASKS MAX_TASKS CPU_TARGET LOG_RETENTION_DAYS \
+    for name in TASK_CPU MIN_TASKS MAX_TASKS CPU_TARGET LOG_RETENTION_DAYS \
         HEALTH_CHECK_GRACE_SECONDS LISTENER_RULE_PRIORITY; do
         [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name must be a whole number, not '${!name}'"
     done
     ((MIN_TASKS <= MAX_TASKS)) || die "MIN_TASKS ($MIN_TASKS) is above MAX_TASKS ($MAX_TASKS)"
+    if [[ -z "$TASK_MEMORY" ]]; then
+        TASK_MEMORY="$(derived_task_memory)" || exit 1
+        log "Task memory $TASK_MEMORY MiB for $(service_workers) worker(s) (TASK_MEMORY unset)"
+    fi
+    [[ "$TASK_MEMORY" =~ ^[0-9]+$ ]] || die "TASK_MEMORY must be a whole number, not '$TASK_MEMORY'"
     [[ -f "$TASK_DEFINITION_TEMPLATE" ]] || die "no task definition template at $TASK_DEFINITION_TEMPLATE"
     command -v jq >/dev/null 2>&1 || die "jq not found: install jq (apt-get install jq)"
     local paths
@@ -166,13 +179,36 @@ preflight() {
         || die "no usable AWS credentials (aws sts get-caller-identity failed): run 'aws configure' or set AWS_PROFILE"
 }
 
+# One service worker per whole vCPU (TASK_CPU is in 1/1024 vCPU), at least one.
+service_workers() { echo $((TASK_CPU / 1024 > 1 ? TASK_CPU / 1024 : 1)); }
+
+# The task's memory for its workers: what they use after a large batch, plus half again for
+# what was not measured (a larger batch, fragmentation), rounded up to a size Fargate
+# accepts for TASK_CPU (its smallest, from 0.5 GiB per 0.25 vCPU, is usually already more).
+derived_task_memory() {
+    local workers needed least step
+    workers="$(service_workers)"
+    needed=$(((ARBITER_MEMORY_MB + workers * WORKER_MEMORY_MB) * 3 / 2))
+    case "$TASK_CPU" in
+        256) least=512 step=512 ;;
+        512) least=1024 step=1024 ;;
+        1024) least=2048 step=1024 ;;
+        2048) least=4096 step=1024 ;;
+        4096) least=8192 step=1024 ;;
+        8192) least=16384 step=4096 ;;
+        16384) least=32768 step=8192 ;;
+        *) die "TASK_CPU=$TASK_CPU is not a Fargate size: 256, 512, 1024, 2048, 4096, 8192 or 16384" ;;
+    esac
+    ((needed > least)) || needed=$least
+    echo $(((needed + step - 1) / step * step))
+}
+
 # "a, b" -> ["a","b"]
 json_list() { jq -cn --arg items "$1" '$items | split(",") | map(gsub("^\\s+|\\s+$"; "")) | map(select(length > 0))'; }
 
 render_task_definition() {
     local vars workers
-    # One service worker per whole vCPU (TASK_CPU is in 1/1024 vCPU), at least one.
-    workers=$((TASK_CPU / 1024 > 1 ? TASK_CPU / 1024 : 1))
+    workers="$(service_workers)"
     vars="$(jq -n --arg ECS_TASK_FAMILY "$ECS_TASK_FAMILY" --arg TASK_CPU "$TASK_CPU" \
         --arg STROKE_WORKERS "$workers" \
         --arg TASK_MEMORY "$TASK_MEMORY" --arg EXECUTION_ROLE_ARN "$EXECUTION_ROLE_ARN" \

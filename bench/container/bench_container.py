@@ -6,10 +6,18 @@
     scripts/container/local_pipeline.sh clean
 
 Each round starts each side afresh: A is `bentoml serve service.py` on 127.0.0.1, B is the
-pushed image run by podman with 127.0.0.1:PORT published to the container's port 3000.
+pushed image run by podman with 127.0.0.1:PORT published to the container's port 3000, as on
+Fargate: read-only root filesystem, volumes where the image declares them.
 ready_s runs from starting the process (`podman run`) to the first 200 from /readyz;
-created_s until `podman run` returns. Then wrk (Debian package) warms up for 3 s and
-measures --duration seconds of POST /predict with bench/post_patient.lua, loopback only.
+created_s until `podman run` returns (podman creates the container: with the vfs storage
+driver, a copy of the whole image, the "unpack"); service_ready_s is the difference, the
+service process alone. In the container the start-up is then taken apart
+(`startup_probe`): the interpreter, importing service.py (BentoML, pydantic, numpy, the
+package), loading the model; what remains of service_ready_s is BentoML's arbiter and its
+workers (each imports the service and loads the model itself, in parallel). Memory per
+process (RSS, from the host: podman's processes are the host's) is read at rest and right
+after two 10,000-patient batches. Then wrk (Debian package) warms up for 3 s and measures
+--duration seconds of POST /predict with bench/post_patient.lua, loopback only.
 Results go to bench/container/results.json; see bench/container/README.md.
 """
 
@@ -25,10 +33,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.bench_service import load_arguments, write_results, wrk  # noqa: E402
+from bench.bench_service import (  # noqa: E402
+    AS_SHIPPED,
+    batch_body,
+    load_arguments,
+    write_results,
+    wrk,
+)
 from stroke_risk.core.config import REPO_ROOT  # noqa: E402
 from tests.servers import bentoml_server, free_port, private_bentoml_home  # noqa: E402
 
@@ -39,6 +54,7 @@ SCRATCH = Path(
     or Path(os.environ.get("TMPDIR", "/tmp")) / "stroke-risk-container"
 )
 CONTAINER = "stroke-risk-bench"
+BASE_IMAGE = "docker.io/library/python:3.11-slim"
 
 
 def pipeline(*args: str, timeout: float = 120) -> str:
@@ -77,8 +93,64 @@ def measure(url: str, started: float, connections: int, duration: int) -> dict[s
 
 def run_outside(home: Path, logs: Path, connections: int, duration: int) -> dict[str, float]:
     started = time.monotonic()
-    with bentoml_server(home, logs, timeout=240) as server:
+    # As shipped, like the container: one worker per CPU (test servers run one).
+    with bentoml_server(home, logs, timeout=240, env=AS_SHIPPED) as server:
         return measure(server.url, started, connections, duration)
+
+
+# Run inside the running container (podman exec): where a worker's start-up time goes.
+# The model store is the Bento's own, as `bentoml serve` sets it for a Bento.
+STARTUP_PROBE = """
+import json, os, sys, time
+import psutil
+started = psutil.Process().create_time()
+t0 = time.time()
+bento = os.environ["BENTO_PATH"]
+sys.path.insert(0, os.path.join(bento, "src"))
+os.chdir(os.path.join(bento, "src"))
+import bentoml
+from bentoml._internal.configuration.containers import BentoMLContainer
+from bentoml._internal.models import ModelStore
+BentoMLContainer.model_store.set(ModelStore(os.path.join(bento, "models")))
+t1 = time.time()
+import service
+t2 = time.time()
+from stroke_risk.serving.model_loading import load_assessor
+load_assessor(bentoml.models.get(service.settings.model_tag), service.settings)
+t3 = time.time()
+print(json.dumps({"interpreter_s": round(t0 - started, 3), "import_bentoml_s": round(t1 - t0, 3),
+                  "import_service_s": round(t2 - t1, 3), "model_load_s": round(t3 - t2, 3)}))
+"""
+BATCH_PATIENTS = 10_000
+
+
+def process_memory(pid: int) -> dict[str, float]:
+    """RSS in MB of a service's processes: the arbiter (``pid``, `bentoml serve`), its
+    workers, and anything else it started; seen from the host."""
+    root = psutil.Process(pid)
+    memory: dict[str, float] = {"arbiter_mb": round(root.memory_info().rss / 2**20, 1)}
+    workers, others = [], []
+    for child in root.children(recursive=True):
+        rss = round(child.memory_info().rss / 2**20, 1)
+        (workers if "worker" in " ".join(child.cmdline()) else others).append(rss)
+    memory["workers_mb"] = workers
+    memory["other_processes_mb"] = others
+    return memory
+
+
+def memory_at_rest_and_after_batches(url: str, pid: int) -> dict[str, dict[str, float]]:
+    """Memory idle after start, then right after two 10,000-patient batches."""
+    at_rest = process_memory(pid)
+    body = batch_body(BATCH_PATIENTS)
+    for _ in range(2):
+        reply = requests.post(
+            f"{url}/predict_batch",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            timeout=120,
+        )
+        reply.raise_for_status()
+    return {"at_rest": at_rest, "after_10k_batches": process_memory(pid)}
 
 
 def run_container(image: str, connections: int, duration: int) -> dict[str, float]:
@@ -91,6 +163,8 @@ def run_container(image: str, connections: int, duration: int) -> dict[str, floa
         "--detach",
         "--name",
         CONTAINER,
+        "--read-only",
+        "--read-only-tmpfs=false",
         "--ulimit",
         "nofile=1024:1024",
         "--ulimit",
@@ -99,20 +173,35 @@ def run_container(image: str, connections: int, duration: int) -> dict[str, floa
         f"127.0.0.1:{port}:3000",
         image,
     )
-    # With the vfs storage driver, `podman run` first copies the whole image (about 1.4 GB).
+    # With the vfs storage driver, `podman run` first copies the whole image.
     created_s = round(time.monotonic() - started, 2)
+    url = f"http://127.0.0.1:{port}"
     try:
+        wait_ready(url)
+        ready_s = round(time.monotonic() - started, 2)
+        pid = int(pipeline("podman", "inspect", "--format", "{{.State.Pid}}", CONTAINER))
+        probe = json.loads(pipeline("podman", "exec", CONTAINER, "python", "-c", STARTUP_PROBE))
+        memory = memory_at_rest_and_after_batches(url, pid)
         return {
             "created_s": created_s,
-            **measure(f"http://127.0.0.1:{port}", started, connections, duration),
+            "service_ready_s": round(ready_s - created_s, 2),
+            **probe,
+            "memory": memory,
+            **measure(url, started, connections, duration),
+            "ready_s": ready_s,
         }
     finally:
-        pipeline("podman", "rm", "--force", "--time", "10", CONTAINER)
+        pipeline("podman", "rm", "--force", "--volumes", "--time", "10", CONTAINER)
 
 
 def image_sizes(image: str) -> dict[str, int]:
     size = pipeline("podman", "image", "inspect", "--format={{.Size}}", image)
     sizes = {"image_bytes": int(size)}
+    try:  # the base the image starts from (here the stand-in for python:3.11-slim)
+        base = pipeline("podman", "image", "inspect", "--format={{.Size}}", BASE_IMAGE)
+        sizes["base_image_bytes"] = int(base)
+    except RuntimeError as error:
+        logger.warning("base image size unknown: %s", error)
     try:  # what the registry stores (and ECR would bill): the compressed layers
         raw = pipeline("skopeo", "inspect", "--tls-verify=false", "--raw", f"docker://{image}")
         manifest = json.loads(raw)
@@ -169,7 +258,26 @@ def main() -> int:
             for side in ("outside", "container")
             for key in ("rps", "p50_ms", "p99_ms", "ready_s")
         },
-        "container_created_s_median": statistics.median(r["created_s"] for r in runs["container"]),
+        **{
+            f"container_{key}_median": statistics.median(r[key] for r in runs["container"])
+            for key in (
+                "created_s",
+                "service_ready_s",
+                "interpreter_s",
+                "import_bentoml_s",
+                "import_service_s",
+                "model_load_s",
+            )
+        },
+        "container_worker_mb_at_rest_max": max(
+            max(r["memory"]["at_rest"]["workers_mb"]) for r in runs["container"]
+        ),
+        "container_worker_mb_after_10k_batches_max": max(
+            max(r["memory"]["after_10k_batches"]["workers_mb"]) for r in runs["container"]
+        ),
+        "container_arbiter_mb_max": max(
+            r["memory"]["after_10k_batches"]["arbiter_mb"] for r in runs["container"]
+        ),
         "load_average_at_end": os.getloadavg(),
         "container_to_outside_rps": median("container", "rps") / median("outside", "rps"),
         "errors": sum(run["errors"] for side in runs.values() for run in side),

@@ -9,9 +9,10 @@
 #   scripts/container/local_pipeline.sh podman ps -a     # podman on the pipeline's storage
 #   scripts/container/local_pipeline.sh clean            # remove everything it made
 #
-# The base image. `bentoml containerize` renders the Dockerfile BentoML generates for every
-# Bento (FROM python:3.11-slim, apt-get install build-essential..., pip install uv, uv venv,
-# uv pip install). No public registry can be reached here, so `base` makes a stand-in for
+# The base image. `bentoml containerize` renders the Bento's Dockerfile (BentoML's template
+# with deploy/Dockerfile.template's two stages, both FROM python:3.11-slim: uv builds the
+# virtual environment in the first, only the environment and the Bento reach the second).
+# No public registry can be reached here, so `base` makes a stand-in for
 # python:3.11-slim: Debian bookworm (whose python3 is 3.11) with pip, made by debootstrap,
 # imported under that very name into the pipeline's private image storage. The generated
 # Dockerfile then runs unchanged, and on a machine with Docker the same bentofile.yaml gives
@@ -37,6 +38,12 @@
 #   APP_PORT            the container's port 3000 is published on 127.0.0.1:APP_PORT
 #                       [a free port]
 #   CONTAINER_NAME      name of the running container [stroke-risk-local]
+#   STORAGE_DRIVER      overlay | vfs: the image storage. overlay mounts the image's layers
+#                       as Docker and Fargate do; vfs copies the whole image into every new
+#                       container (slow, but works where overlay cannot be mounted, e.g. on
+#                       an overlay filesystem) [overlay when the kernel has it and the
+#                       scratch folder is not on overlayfs, else vfs; kept for the storage's
+#                       lifetime]
 #   READY_TIMEOUT       seconds to wait for /readyz [240]
 #   LOAD_USERS          Locust users for `load` [4]
 #   LOAD_SECONDS        duration of `load` in seconds [20]
@@ -57,6 +64,7 @@ IMAGE_TAG="${IMAGE_TAG:-}"
 REGISTRY_PORT="${REGISTRY_PORT:-}"
 APP_PORT="${APP_PORT:-}"
 CONTAINER_NAME="${CONTAINER_NAME:-stroke-risk-local}"
+STORAGE_DRIVER="${STORAGE_DRIVER:-}"
 READY_TIMEOUT="${READY_TIMEOUT:-240}"
 LOAD_USERS="${LOAD_USERS:-4}"
 LOAD_SECONDS="${LOAD_SECONDS:-20}"
@@ -89,7 +97,7 @@ Commands run in the order given:
   registry   start a registry on 127.0.0.1 (filesystem storage in the scratch folder)
   push       push the image to that registry and read it back with skopeo
   run        delete the local image, pull it from the registry, run it with podman on
-             127.0.0.1:APP_PORT, wait for /readyz
+             127.0.0.1:APP_PORT with a read-only root filesystem, wait for /readyz
   smoke      a valid patient gets 200 and a probability, an invalid one 400; the container
              runs as a non-root user and holds the model
   load       a short headless Locust run (locustfile.py) against the container
@@ -127,13 +135,38 @@ check_tools() {
     [[ "$(id -u)" == 0 ]] || die "needs root (debootstrap, chroot builds, podman networking)"
 }
 
+# The storage driver: the one the storage was made with, else STORAGE_DRIVER, else overlay
+# where it can be mounted.
+storage_driver() {
+    local driver
+    driver="$(state_get storage_driver)"
+    if [[ -z "$driver" ]]; then
+        driver="$STORAGE_DRIVER"
+        if [[ -z "$driver" ]]; then
+            driver=vfs
+            if grep -qw overlay /proc/filesystems 2>/dev/null &&
+                [[ "$(stat -f -c %T "$CONTAINER_SCRATCH")" != overlayfs ]]; then
+                driver=overlay
+            fi
+        fi
+        state_set storage_driver "$driver"
+    fi
+    echo "$driver"
+}
+
 # Write the private configuration, and note what podman/CNI will leave on the host that
 # was not there before, so that `clean` removes only that.
 setup() {
     mkdir -p "$CONF" "$STATE" "$TMPDIR" "$CONTAINER_SCRATCH/storage" "$CONTAINER_SCRATCH/run"
+    local driver
+    driver="$(storage_driver)"
+    case "$driver" in
+        overlay | vfs) ;;
+        *) die "STORAGE_DRIVER=$driver: use overlay or vfs" ;;
+    esac
     cat >"$CONF/storage.conf" <<EOF
 [storage]
-driver = "vfs"
+driver = "$driver"
 graphroot = "$CONTAINER_SCRATCH/storage"
 runroot = "$CONTAINER_SCRATCH/run"
 EOF
@@ -209,7 +242,12 @@ with open(bento.path_of("bento.yaml")) as file:
     info = yaml.safe_load(file)
 print(bento.tag)
 print(bento.path)
-print((info.get("image") or {}).get("base_image") or "")
+# A Bento built with a dockerfile_template (bentofile.yaml) records its base under docker.
+print(
+    (info.get("image") or {}).get("base_image")
+    or (info.get("docker") or {}).get("base_image")
+    or ""
+)
 EOF
 }
 
@@ -228,7 +266,9 @@ cmd_build() {
     local image="localhost/$IMAGE_NAME:${IMAGE_TAG:-${tag#*:}}"
     log "build: bentoml containerize $tag --backend buildah -t $image (a few minutes)"
     started=$SECONDS
-    "$BENTOML" containerize "$tag" --backend buildah -t "$image" \
+    # From inside TMPDIR: BentoML 1.4.40 refuses the bentofile's dockerfile_template when the
+    # build context (a temporary folder) is not under the working directory (BentoML#5566).
+    (cd "$TMPDIR" && "$BENTOML" containerize "$tag" --backend buildah -t "$image") \
         >"$CONTAINER_SCRATCH/containerize.log" 2>&1 ||
         die "containerize failed; see $CONTAINER_SCRATCH/containerize.log"
     state_set image "$image"
@@ -311,13 +351,17 @@ cmd_run() {
     podman pull --quiet --tls-verify=false "$remote" >/dev/null
     state_set pull_seconds "$((SECONDS - started))"
     log "run: pulled in $(state_get pull_seconds) s"
-    podman rm --force --ignore "$CONTAINER_NAME" >/dev/null
+    podman rm --force --volumes --ignore "$CONTAINER_NAME" >/dev/null
     port="${APP_PORT:-$(free_port)}"
     url="http://127.0.0.1:$port"
     started="$(date +%s%N)"
     # Published on loopback only, so without API keys: the image refuses to start keyless
     # unless told so (a deployment gets STROKE_API_KEYS from Secrets Manager instead).
+    # As on Fargate (readonlyRootFilesystem): a read-only root, writable only where the
+    # image declares a VOLUME (podman mounts a fresh volume there, with the image's owner and
+    # mode, as ECS does for a task definition mountPoint on the same path).
     podman run --detach --name "$CONTAINER_NAME" \
+        --read-only --read-only-tmpfs=false \
         --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
         --env STROKE_ALLOW_ANONYMOUS=true \
         --publish "127.0.0.1:$port:3000" "$remote" >/dev/null
@@ -382,7 +426,7 @@ cmd_stop() {
     name="$(state_get container)"
     [[ -n "$name" ]] || return 0
     podman stop --ignore --time 10 "$name" >/dev/null 2>&1 || true
-    podman rm --force --ignore "$name" >/dev/null
+    podman rm --force --volumes --ignore "$name" >/dev/null
     rm -f "$STATE/container" "$STATE/app_url"
 }
 
@@ -445,6 +489,12 @@ cmd_clean() {
         host_had ip-forward || echo 0 >/proc/sys/net/ipv4/ip_forward
     fi
     host_had var-lib-containers || rm -rf /var/lib/containers
+    # Overlay layers still mounted in the scratch folder (none once podman removed its
+    # containers and images, but a crash can leave some): unmount, deepest first.
+    local mounted
+    while read -r mounted; do
+        umount "$mounted" 2>/dev/null || umount -l "$mounted" || true
+    done < <(awk -v root="$CONTAINER_SCRATCH/" 'index($2, root) == 1 {print $2}' /proc/mounts | sort -r)
     if [[ "$KEEP_BASE" == 1 ]]; then
         find "$CONTAINER_SCRATCH" -mindepth 1 -maxdepth 1 ! -path "$BASE_CACHE" -exec rm -rf {} +
         log "clean: removed everything but the base cache $BASE_CACHE"

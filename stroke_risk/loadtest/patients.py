@@ -66,7 +66,7 @@ class PatientSampler:
 
     def __init__(self, patients: list[Patient] | None, seed: int | None = None) -> None:
         self.patients = patients or []
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # nosec B311  # synthetic load-test patients, not secrets
 
     @classmethod
     def from_csv(cls, path: Path, seed: int | None = None) -> PatientSampler:

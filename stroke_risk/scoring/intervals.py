@@ -69,7 +69,7 @@ class LinearIntervals:
         weights, offsets, fill = [], [], []
         for model in models:
             score, enc = model.score, model.encoder
-            assert isinstance(score, LinearScore)
+            assert isinstance(score, LinearScore)  # nosec B101  # type narrowing, not a check
             if enc.categories != first.categories or enc.codes != first.codes:
                 raise ValueError("bootstrap refits encode categories differently")
             coef = np.array(score.coef, dtype=float)

@@ -150,7 +150,7 @@ class RiskAssessor:
         beyond one rounding (a test checks the reply equals the batch path's for every
         adult of the data set)."""
         shapes = self.shapes
-        assert shapes is not None
+        assert shapes is not None  # nosec B101  # type narrowing, not a check
         values = patient.__dict__
         term = shapes.term
         terms = [term(name, values[name]) for name in FEATURES]

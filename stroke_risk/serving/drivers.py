@@ -114,7 +114,7 @@ class Drivers:
 
     def shares_one(self, terms: list[float]) -> list[float]:
         """An additive model's shares for one patient, from its terms."""
-        assert self.reference_terms is not None
+        assert self.reference_terms is not None  # nosec B101  # type narrowing, not a check
         slope = self.slope
         return [slope * (t - r) for t, r in zip(terms, self.reference_terms, strict=True)]
 

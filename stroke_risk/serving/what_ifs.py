@@ -104,7 +104,7 @@ class WhatIfs:
         self, margin: float, terms: list[float], applies: list[bool]
     ) -> list[float]:
         """An additive model's log-odds with each change made, for one patient."""
-        assert self.target_terms is not None
+        assert self.target_terms is not None  # nosec B101  # type narrowing, not a check
         return [
             margin - terms[k] + target if applies[c] else margin
             for c, (k, target) in enumerate(self.target_terms)
@@ -114,7 +114,7 @@ class WhatIfs:
         self, margin: np.ndarray, terms: np.ndarray, applies: list[np.ndarray]
     ) -> np.ndarray:
         """An additive model's log-odds with each change made: [changes, n]."""
-        assert self.target_terms is not None
+        assert self.target_terms is not None  # nosec B101  # type narrowing, not a check
         changed = np.empty((len(self.changes), len(margin)))
         for c, (k, target) in enumerate(self.target_terms):
             changed[c] = np.where(applies[c], margin - terms[:, k] + target, margin)

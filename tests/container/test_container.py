@@ -1,7 +1,9 @@
 """The real container image: built from the Bento, pushed, pulled, run, asked, loaded.
 
 Drives scripts/container/local_pipeline.sh (buildah, a registry on 127.0.0.1, podman) with
-the session's quick model, in a private scratch folder that is removed at the end. Needs
+the session's quick model, in a private scratch folder that is removed at the end. The
+container runs as on Fargate: read-only root filesystem, writable only where the image
+declares a volume (the task definition's mountPoints). Needs
 root and Debian's buildah, podman, skopeo, docker-registry, runc and debootstrap
 (`make system-deps`); without them the tests skip, except in CI (any truthy CI), where they
 fail.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -34,6 +37,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.container]
 
 PIPELINE = REPO_ROOT / "scripts" / "container" / "local_pipeline.sh"
 TASK_DEFINITION = REPO_ROOT / "deploy" / "task-definition.json"
+README = REPO_ROOT / "README.md"
 TOOLS = ("buildah", "podman", "skopeo", "docker-registry", "runc", "debootstrap", "curl")
 # Seconds per pipeline step; the build dominates (apt, then about 200 MB of wheels).
 STEP_TIMEOUTS = {"check": 30, "base": 600, "build": 1500, "registry": 60, "push": 600, "run": 900}
@@ -221,3 +225,116 @@ def test_the_container_serves_a_short_load_test_without_failures(
         (total,) = (row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")
     assert int(total["Request Count"]) > 0
     assert int(total["Failure Count"]) == 0, completed.stderr[-3000:]
+
+
+def readme_request_body(route: str) -> bytes:
+    """The body of the README's curl example for ``route``, byte for byte."""
+    pattern = rf"curl -s http://127\.0\.0\.1:3000{re.escape(route)} .*?-d '(.*?)'\n```"
+    match = re.search(pattern, README.read_text(), flags=re.DOTALL)
+    assert match, f"no curl example for {route} in README.md"
+    return match.group(1).encode()
+
+
+def test_the_readmes_example_gets_the_same_reply_bytes_as_from_bentoml_serve(
+    pipeline: Pipeline, service
+) -> None:
+    """The slim image serves what `bentoml serve service.py` serves, to the byte."""
+    body = readme_request_body("/predict")
+    headers = {"Content-Type": "application/json"}
+    inside = requests.post(f"{pipeline.url}/predict", data=body, headers=headers, timeout=30)
+    outside = requests.post(f"{service.url}/predict", data=body, headers=headers, timeout=30)
+    assert inside.status_code == outside.status_code == 200, inside.text
+    assert json.loads(inside.content)["probability"] > 0
+    assert inside.content == outside.content
+
+
+def test_the_ehr_routes_work_in_the_slim_image(pipeline: Pipeline) -> None:
+    """The README's CDS Hooks sample: fhir.resources, fhirpy, PyJWT and cryptography are in
+    the image (the routes import them on their first request)."""
+    body = readme_request_body("/cds-services/stroke-risk")
+    reply = requests.post(
+        f"{pipeline.url}/cds-services/stroke-risk",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
+    assert reply.status_code == 200, reply.text[:2000]
+    (card,) = reply.json()["cards"]
+    assert card["summary"].startswith("Stroke risk ")
+
+
+def test_the_image_holds_no_compiler_git_uv_or_training_library(pipeline: Pipeline) -> None:
+    container = pipeline.state("container")
+    found = pipeline.run(
+        "podman",
+        "exec",
+        container,
+        "sh",
+        "-c",
+        "for tool in gcc cc g++ make git uv; do command -v $tool; done; true",
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == "", f"build tools in the image: {found.stdout}"
+    probe = (
+        "import importlib.util as u; "
+        "print([m for m in ('sklearn', 'xgboost', 'pandas', 'scipy', 'numpy') if u.find_spec(m)])"
+    )
+    assert pipeline.podman("exec", container, "python", "-c", probe) == "['numpy']"
+
+
+def test_the_root_filesystem_is_read_only_and_the_declared_volumes_are_writable(
+    pipeline: Pipeline,
+) -> None:
+    container = pipeline.state("container")
+    assert pipeline.podman("inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}", container) == (
+        "true"
+    )
+    denied = pipeline.run("podman", "exec", container, "touch", "/home/bentoml/bento/written")
+    assert denied.returncode != 0 and "Read-only file system" in denied.stderr
+    (definition,) = json.loads(TASK_DEFINITION.read_text())["containerDefinitions"]
+    for mount in definition["mountPoints"]:
+        path = f"{mount['containerPath']}/written-by-the-test"
+        written = pipeline.run("podman", "exec", container, "touch", path)
+        assert written.returncode == 0, f"{mount['containerPath']}: {written.stderr}"
+    # Prometheus keeps its per-process files where the task definition mounts a volume.
+    metrics = pipeline.podman("exec", container, "ls", "/home/bentoml/prometheus_multiproc_dir")
+    assert any(name.endswith(".db") for name in metrics.split())
+
+
+def test_the_image_declares_the_volumes_the_task_definition_mounts(pipeline: Pipeline) -> None:
+    """ECS copies an image VOLUME's owner and mode into the mounted volume only when the
+    paths are the same; a non-root service cannot write to a root-owned 0755 one."""
+    completed = pipeline.run(
+        "skopeo",
+        "inspect",
+        "--tls-verify=false",
+        "--config",
+        f"docker://{pipeline.state('remote')}",
+    )
+    assert completed.returncode == 0, completed.stderr
+    declared = set(json.loads(completed.stdout)["config"].get("Volumes", {}))
+    (container,) = json.loads(TASK_DEFINITION.read_text())["containerDefinitions"]
+    assert container["readonlyRootFilesystem"] is True
+    assert {mount["containerPath"] for mount in container["mountPoints"]} == declared
+
+
+def test_the_images_bytecode_does_not_depend_on_file_times(pipeline: Pipeline) -> None:
+    """Layers keep whole seconds: timestamp-checked .pyc files would go stale in the image,
+    and each process would recompile every module at start (on a read-only filesystem it
+    cannot save the result). Hash-based, unchecked bytecode never looks at the source."""
+    modules = ("numpy", "bentoml", "pydantic", "stroke_risk.serving.assessor")
+    probe = (
+        "import importlib.util as u, struct; "
+        "print([struct.unpack('<I', open(u.cache_from_source(u.find_spec(m).origin), 'rb')"
+        f".read(8)[4:])[0] for m in {modules!r}])"
+    )
+    flags = pipeline.podman(
+        "exec",
+        "--workdir",
+        "/home/bentoml/bento/src",
+        pipeline.state("container"),
+        "python",
+        "-c",
+        probe,
+    )
+    assert flags == "[1, 1, 1, 1]"  # PEP 552: hash-based (bit 0), source not checked (bit 1)

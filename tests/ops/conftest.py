@@ -39,13 +39,18 @@ SCRIPT_SETTINGS = (
     "LOG_RETENTION_DAYS ASSIGN_PUBLIC_IP MIN_TASKS MAX_TASKS CPU_TARGET "
     "HEALTH_CHECK_GRACE_SECONDS TASK_DEFINITION_TEMPLATE LISTENER_ARN ROUTED_PATHS "
     "LISTENER_RULE_PRIORITY AWS_ACCESS_KEY_ID "
-    "AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE"
+    "AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE "
+    "CYCLONEDX SBOM_FILE"
 ).split()
 
 NO_ENGINE_MESSAGE = (
     "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
     "Is the docker daemon running?"
 )
+
+# What the stand-in engine's `run` prints: an image's installed distributions, as the SBOM
+# step of create_bento_artifacts.sh lists them ($FAKE_ENGINE_PACKAGES overrides it).
+FAKE_IMAGE_PACKAGES = "bentoml==1.4.40\nnumpy==2.4.6\n"
 
 # A stand-in for docker/buildah/podman: one JSON line per call in $FAKE_ENGINE_LOG.
 RECORDER = f"""#!{sys.executable}
@@ -60,6 +65,10 @@ with open(os.environ["FAKE_ENGINE_LOG"], "a") as log:
 if name == "docker" and args[:1] == ["info"] and os.environ.get("FAKE_DOCKER_ENGINE") != "up":
     sys.stderr.write({NO_ENGINE_MESSAGE!r} + "\\n")
     sys.exit(1)
+if name == "buildah" and args[:1] == ["from"]:
+    sys.stdout.write("fake-container\\n")
+if name in ("docker", "podman", "buildah") and args[:1] == ["run"]:
+    sys.stdout.write(os.environ.get("FAKE_ENGINE_PACKAGES", {FAKE_IMAGE_PACKAGES!r}))
 """
 
 
@@ -108,8 +117,14 @@ class FakeEngine:
     def commands(self) -> list[list[str]]:
         return [[call["command"], *call["args"]] for call in self.calls()]
 
+    @property
+    def sbom_file(self) -> Path:
+        """Where the scripts write the SBOM in these tests (the recorder's `bentoml get`
+        prints no Bento path to put it beside)."""
+        return self.log_path.parent / "sbom" / "sbom.cdx.json"
+
     def environment(self, **extra: str) -> dict[str, str]:
-        env = clean_environment(**extra)
+        env = clean_environment(**{"SBOM_FILE": str(self.sbom_file), **extra})
         env["PATH"] = f"{self.bin_dir}{os.pathsep}{env.get('PATH', '')}"
         env["FAKE_ENGINE_LOG"] = str(self.log_path)
         return env

@@ -8,7 +8,10 @@ AWS side runs for real against moto and the Bento is really built.
 from __future__ import annotations
 
 import base64
+import json
+import re
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -27,15 +30,47 @@ from tests.ops.conftest import (
 from tests.servers import private_bentoml_home
 
 ECR_HOST = f"{MOTO_ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
+# The Python the SBOM step runs in the image: it prints the installed distributions.
+LIST_PYTHON = (
+    "import importlib.metadata as m; "
+    'print("\\n".join(sorted({d.name + "==" + d.version for d in m.distributions()})))'
+)
+
+
+class _AnyPath(str):
+    """Equal to any string naming ``suffix`` in a temporary folder (its name is random)."""
+
+    def __new__(cls, suffix: str) -> _AnyPath:
+        instance = super().__new__(cls, f"<temporary folder>{suffix}")
+        instance.suffix = suffix
+        return instance
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and "sbom-image." in other and other.endswith(self.suffix)
+
+    __hash__ = str.__hash__
+
+
+ANY_CONTAINERFILE = _AnyPath("/Containerfile")
+ANY_FOLDER = _AnyPath("")
 NO_ENGINE = (
     "error: no Docker engine is running (docker info failed): start Docker, "
     "or use CONTAINER_BACKEND=buildah"
 )
 
 
+LIST_DISTRIBUTIONS = (
+    "python -c 'import importlib.metadata as m; "
+    'print("\\n".join(sorted({d.name + "==" + d.version for d in m.distributions()})))\''
+)
+
+
 def dry_run(fake_engine: FakeEngine, *args: str, **settings: str) -> list[str]:
     """The commands a dry run prints, after checking it ran none of them."""
-    env = fake_engine.environment(AWS_CLI="aws", BENTOML="bentoml", **settings)
+    settings = {"SBOM_FILE": "", **settings}
+    env = fake_engine.environment(
+        AWS_CLI="aws", BENTOML="bentoml", CYCLONEDX="cyclonedx-py", **settings
+    )
     completed = run_script(CREATE_SCRIPT, "--dry-run", *args, env=env)
     assert completed.returncode == 0, completed.stderr
     assert fake_engine.calls() == [], "a dry run must not run anything"
@@ -53,6 +88,9 @@ def test_dry_run_shows_the_whole_ecr_path_and_runs_nothing(fake_engine: FakeEngi
         f"bentoml build {REPO_ROOT} -o tag",
         "bentoml containerize stroke_risk:<bento-version> --backend docker "
         "--image-tag stroke_risk:<bento-version> --opt platform=linux/amd64",
+        f"docker run --rm stroke_risk:<bento-version> {LIST_DISTRIBUTIONS}",
+        "cyclonedx-py requirements --output-reproducible --of JSON "
+        "-o <bento-path>/sbom.cdx.json <bento-path>/sbom.txt",
         f"aws --region {REGION} ecr describe-repositories --repository-names stroke-risk",
         f"aws --region {REGION} ecr create-repository --repository-name stroke-risk "
         "--image-scanning-configuration scanOnPush=true --image-tag-mutability IMMUTABLE",
@@ -60,6 +98,9 @@ def test_dry_run_shows_the_whole_ecr_path_and_runs_nothing(fake_engine: FakeEngi
         f"docker login --username AWS --password-stdin {registry}",
         f"docker tag stroke_risk:<bento-version> {image}",
         f"docker push {image}",
+        f"docker build --tag {image}-sbom --file '<temporary folder with the SBOM>/Containerfile' "
+        "'<temporary folder with the SBOM>'",
+        f"docker push {image}-sbom",
     ]
 
 
@@ -96,11 +137,20 @@ def test_dry_run_with_buildah_and_a_local_registry_skips_ecr(fake_engine: FakeEn
         IMAGE_TAG="dev",
     )
     assert not any("aws" in command or " login " in command for command in commands)
-    assert commands[-3:] == [
+    assert commands[-9:] == [
         "bentoml containerize stroke_risk:<bento-version> --backend buildah "
         "--image-tag stroke_risk:dev --opt platform=linux/amd64",
+        "buildah from stroke_risk:dev",
+        f"buildah run <container> -- {LIST_DISTRIBUTIONS}",
+        "buildah rm <container>",
+        "cyclonedx-py requirements --output-reproducible --of JSON "
+        "-o <bento-path>/sbom.cdx.json <bento-path>/sbom.txt",
         "buildah tag stroke_risk:dev 127.0.0.1:5000/stroke-risk:dev",
         "buildah push --tls-verify=false 127.0.0.1:5000/stroke-risk:dev",
+        "buildah bud --tag 127.0.0.1:5000/stroke-risk:dev-sbom "
+        "--file '<temporary folder with the SBOM>/Containerfile' "
+        "'<temporary folder with the SBOM>'",
+        "buildah push --tls-verify=false 127.0.0.1:5000/stroke-risk:dev-sbom",
     ]
 
 
@@ -199,11 +249,15 @@ def test_push_to_moto_ecr_creates_the_repository_once_and_logs_in(
 
     token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
     password = base64.b64decode(token).decode().split(":", 1)[1]
+    image = f"{ECR_HOST}/{repository}:t1"
     expected_run = [
         ["docker", "info"],
+        ["docker", "run", "--rm", "stroke_risk:t1", "python", "-c", LIST_PYTHON],
         ["docker", "login", "--username", "AWS", "--password-stdin", ECR_HOST],
-        ["docker", "tag", "stroke_risk:t1", f"{ECR_HOST}/{repository}:t1"],
-        ["docker", "push", f"{ECR_HOST}/{repository}:t1"],
+        ["docker", "tag", "stroke_risk:t1", image],
+        ["docker", "push", image],
+        ["docker", "build", "--tag", f"{image}-sbom", "--file", ANY_CONTAINERFILE, ANY_FOLDER],
+        ["docker", "push", f"{image}-sbom"],
     ]
     assert fake_engine.commands() == expected_run * 2
     logins = [call for call in fake_engine.calls() if call["args"][:1] == ["login"]]
@@ -221,10 +275,61 @@ def test_push_to_a_local_registry_needs_no_aws(fake_engine: FakeEngine) -> None:
     )
     completed = run_script(CREATE_SCRIPT, "--skip-train", "--skip-bento", "--skip-build", env=env)
     assert completed.returncode == 0, completed.stderr
+    image = "127.0.0.1:5000/stroke-risk:dev"
     assert fake_engine.commands() == [
-        ["buildah", "tag", "stroke_risk:dev", "127.0.0.1:5000/stroke-risk:dev"],
-        ["buildah", "push", "--tls-verify=false", "127.0.0.1:5000/stroke-risk:dev"],
+        ["buildah", "from", "--quiet", "stroke_risk:dev"],
+        ["buildah", "run", "fake-container", "--", "python", "-c", LIST_PYTHON],
+        ["buildah", "rm", "fake-container"],
+        ["buildah", "tag", "stroke_risk:dev", image],
+        ["buildah", "push", "--tls-verify=false", image],
+        ["buildah", "bud", "--tag", f"{image}-sbom", "--file", ANY_CONTAINERFILE, ANY_FOLDER],
+        ["buildah", "push", "--tls-verify=false", f"{image}-sbom"],
     ]
+
+
+def test_the_sbom_lists_what_the_image_holds_and_is_pushed_beside_it(
+    fake_engine: FakeEngine,
+) -> None:
+    """The SBOM is made from the packages the image itself reports (here the recorder's
+    `docker run`), as CycloneDX with package URLs, kept in SBOM_FILE, and its one-file
+    image is built from exactly that file and pushed as IMAGE_TAG-sbom."""
+    packages = "bentoml==1.4.40\nfhir.resources==8.3.0\nnumpy==2.4.6\n"
+    env = fake_engine.environment(
+        FAKE_DOCKER_ENGINE="up",
+        REGISTRY="127.0.0.1:5000",
+        IMAGE_TAG="v9",
+        FAKE_ENGINE_PACKAGES=packages,
+    )
+    completed = run_script(CREATE_SCRIPT, "--skip-train", "--skip-bento", "--skip-build", env=env)
+    assert completed.returncode == 0, completed.stderr
+    sbom = json.loads(fake_engine.sbom_file.read_text())
+    assert sbom["bomFormat"] == "CycloneDX"
+    assert sorted(component["purl"] for component in sbom["components"]) == [
+        "pkg:pypi/bentoml@1.4.40",
+        "pkg:pypi/fhir.resources@8.3.0",
+        "pkg:pypi/numpy@2.4.6",
+    ]
+    assert f"SBOM of stroke_risk:v9's Python environment (3 packages): {fake_engine.sbom_file}" in (
+        completed.stderr
+    )
+    (build,) = [command for command in fake_engine.commands() if command[1] == "build"]
+    assert build[:3] == ["docker", "build", "--tag"]
+    assert build[3] == "127.0.0.1:5000/stroke-risk:v9-sbom"
+    assert ["docker", "push", "127.0.0.1:5000/stroke-risk:v9-sbom"] in fake_engine.commands()
+    assert not Path(build[-1]).exists(), "the SBOM image's build folder is left behind"
+
+
+def test_an_image_that_lists_no_packages_gets_no_sbom_and_no_push(fake_engine: FakeEngine) -> None:
+    env = fake_engine.environment(
+        FAKE_DOCKER_ENGINE="up",
+        REGISTRY="127.0.0.1:5000",
+        IMAGE_TAG="v9",
+        FAKE_ENGINE_PACKAGES="",
+    )
+    completed = run_script(CREATE_SCRIPT, "--skip-train", "--skip-bento", "--skip-build", env=env)
+    assert completed.returncode == 1
+    assert "listed no Python packages: no SBOM written" in completed.stderr
+    assert not any(command[1] == "push" for command in fake_engine.commands())
 
 
 @pytest.fixture(scope="module")
@@ -262,9 +367,66 @@ def test_the_bento_dockerfile_serves_on_3000_as_a_non_root_user(built_bento: Pat
     users = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
     assert users and users[-1] not in {"root", "0"}, "the container must not run as root"
     assert "EXPOSE 3000" in dockerfile
-    assert "FROM python:3.11-slim" in dockerfile
     assert "ENV BENTOML_DO_NOT_TRACK=$BENTOML_DO_NOT_TRACK" in dockerfile
-    assert "pip install -r $BENTO_PATH/env/python/requirements.txt" in dockerfile
+
+
+@pytest.mark.slow
+def test_the_shipped_stage_has_no_build_tools_and_declares_its_writable_volumes(
+    built_bento: Path,
+) -> None:
+    """deploy/Dockerfile.template: uv builds the environment in a first stage; the stage
+    that ships starts again from the base and takes only the environment and the Bento."""
+    dockerfile = (built_bento / "env" / "docker" / "Dockerfile").read_text()
+    stages = [line for line in dockerfile.splitlines() if line.startswith("FROM ")]
+    assert stages == [
+        "FROM python:3.11-slim AS python-environment",
+        "FROM python:3.11-slim as base-container",
+    ]
+    build, shipped = dockerfile.split(stages[1])
+    assert "install.sh" in build and "uv venv" in build
+    assert "compileall -f -q -j 0 --invalidation-mode unchecked-hash /app/.venv/lib" in build
+    for tool in ("apt-get", "build-essential", " git", "pip install", "uv "):
+        assert tool not in shipped, f"{tool.strip()} in the image that ships"
+    assert "COPY --from=python-environment /app/.venv /app/.venv" in shipped
+    assert 'VOLUME ["/tmp", "/home/bentoml/prometheus_multiproc_dir"]' in shipped
+
+
+def test_the_task_definition_mounts_a_volume_on_each_path_the_image_declares() -> None:
+    """A read-only root works only where something writable is mounted: the task
+    definition's mountPoints are exactly the template's VOLUMEs."""
+    template = (REPO_ROOT / "deploy" / "Dockerfile.template").read_text()
+    (volume_line,) = [line for line in template.splitlines() if line.startswith("VOLUME ")]
+    declared = {
+        path.replace("{{ bento__home }}", "/home/bentoml/")
+        for path in json.loads(volume_line.removeprefix("VOLUME "))
+    }
+    definition = json.loads((REPO_ROOT / "deploy" / "task-definition.json").read_text())
+    (container,) = definition["containerDefinitions"]
+    assert container["readonlyRootFilesystem"] is True
+    mounts = {mount["containerPath"]: mount["sourceVolume"] for mount in container["mountPoints"]}
+    assert set(mounts) == declared
+    assert {volume["name"] for volume in definition["volumes"]} == set(mounts.values())
+    assert all(set(volume) == {"name"} for volume in definition["volumes"]), "task storage only"
+
+
+def test_the_bentofile_pins_only_serving_packages_at_the_pipfiles_versions() -> None:
+    """The image installs what the service process imports, at the versions every test ran
+    with; the training libraries stay out of it (the service never imports them)."""
+    bentofile = yaml.safe_load((REPO_ROOT / "bentofile.yaml").read_text())
+    pipfile = tomllib.loads((REPO_ROOT / "Pipfile").read_text())["packages"]
+
+    def normalized(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    pipfile_pins = {normalized(name): spec for name, spec in pipfile.items()}
+    served = {}
+    for requirement in bentofile["python"]["packages"]:
+        name, version = requirement.split("==")
+        served[normalized(name)] = version
+        assert pipfile_pins.get(normalized(name)) == f"=={version}", requirement
+    assert {"bentoml", "numpy", "pydantic", "msgspec", "fhir-resources"} <= set(served)
+    training = {"scikit-learn", "xgboost", "xgboost-cpu", "pandas", "scipy", "statsmodels"}
+    assert not training & set(served), "a training library in the image"
 
 
 @pytest.mark.slow

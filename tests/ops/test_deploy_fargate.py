@@ -8,6 +8,7 @@ and the container health check can only be exercised in a real AWS account.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import dataclass
 
@@ -321,3 +322,59 @@ def test_the_service_runs_one_worker_per_whole_vcpu(
     rendered = "\n".join(line.removeprefix("#   ") for line in lines if line.startswith("#   "))
     environment = json.loads(rendered)["containerDefinitions"][0]["environment"]
     assert {"name": "STROKE_WORKERS", "value": workers} in environment
+
+
+def rendered_task_definition(completed: subprocess.CompletedProcess[str]) -> dict:
+    lines = completed.stdout.splitlines()
+    return json.loads(
+        "\n".join(line.removeprefix("#   ") for line in lines if line.startswith("#   "))
+    )
+
+
+def deploy_script_constant(name: str) -> int:
+    (value,) = re.findall(rf"^{name}=(\d+)$", DEPLOY_SCRIPT.read_text(), flags=re.MULTILINE)
+    return int(value)
+
+
+@pytest.mark.parametrize(
+    ("task_cpu", "memory"), [("256", "512"), ("512", "1024"), ("1024", "2048"), ("4096", "8192")]
+)
+def test_the_task_memory_is_derived_from_the_workers_measured_memory(
+    fake_engine: FakeEngine, task_cpu: str, memory: str
+) -> None:
+    """Without TASK_MEMORY, the smallest Fargate size for the CPU that holds the arbiter and
+    every worker after a 10,000-patient batch, half again (bench/container/README.md)."""
+    completed = dry_run(fake_engine, TASK_CPU=task_cpu)
+    assert completed.returncode == 0, completed.stderr
+    definition = rendered_task_definition(completed)
+    assert definition["memory"] == memory
+    workers = max(int(task_cpu) // 1024, 1)
+    needed = (
+        deploy_script_constant("ARBITER_MEMORY_MB")
+        + workers * deploy_script_constant("WORKER_MEMORY_MB")
+    ) * 1.5
+    assert int(memory) >= needed
+    assert f"Task memory {memory} MiB for {workers} worker(s)" in completed.stderr
+
+
+def test_an_explicit_task_memory_wins_and_an_unknown_cpu_size_is_refused(
+    fake_engine: FakeEngine,
+) -> None:
+    explicit = dry_run(fake_engine, TASK_CPU="1024", TASK_MEMORY="3072")
+    assert explicit.returncode == 0, explicit.stderr
+    assert rendered_task_definition(explicit)["memory"] == "3072"
+    refused = dry_run(fake_engine, TASK_CPU="300")
+    assert refused.returncode == 1
+    assert "TASK_CPU=300 is not a Fargate size" in refused.stderr
+
+
+def test_the_task_runs_on_a_read_only_root_filesystem(fake_engine: FakeEngine) -> None:
+    completed = dry_run(fake_engine)
+    assert completed.returncode == 0, completed.stderr
+    definition = rendered_task_definition(completed)
+    (container,) = definition["containerDefinitions"]
+    assert container["readonlyRootFilesystem"] is True
+    assert {mount["containerPath"] for mount in container["mountPoints"]} == {
+        "/tmp",
+        "/home/bentoml/prometheus_multiproc_dir",
+    }
