@@ -251,7 +251,7 @@ containerize() {
     # temporary folder) is not under the working directory (bentoml/BentoML#5566): run it in
     # a private temporary folder that is also its TMPDIR.
     local workdir status=0
-    workdir="$(mktemp -d "${TMPDIR:-/tmp}/containerize.XXXXXX")"
+    new_temp_dir workdir
     (cd "$workdir" &&
         TMPDIR="$workdir" run "$BENTOML" containerize "$BENTO_TAG" "${options[@]}" "${EXTRA_CONTAINERIZE_OPTS[@]}") ||
         status=$?
@@ -319,7 +319,7 @@ image_sbom() {
 push_sbom() {
     local sbom_uri="$IMAGE_URI-sbom" context="<temporary folder with the SBOM>"
     if ((!DRY_RUN)); then
-        context="$(mktemp -d "${TMPDIR:-/tmp}/sbom-image.XXXXXX")"
+        new_temp_dir context
         cp "$SBOM_FILE" "$context/sbom.cdx.json"
         printf '%s\n' 'FROM scratch' \
             "LABEL org.opencontainers.image.description=\"CycloneDX SBOM of $IMAGE_URI\"" \

@@ -46,7 +46,7 @@ class _AnyPath(str):
         return instance
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, str) and "sbom-image." in other and other.endswith(self.suffix)
+        return isinstance(other, str) and "stroke-risk." in other and other.endswith(self.suffix)
 
     __hash__ = str.__hash__
 
