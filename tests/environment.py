@@ -23,8 +23,13 @@ from pydantic import TypeAdapter, ValidationError
 SETTINGS_PREFIX = "STROKE_"
 KEPT_SETTINGS = frozenset({"STROKE_DATA"})
 # Every test server runs one worker unless its test asks for more: up to four of them run at
-# once, and one worker per CPU each would start a dozen processes on a small machine.
-TEST_SERVER_SETTINGS = {"STROKE_WORKERS": "1", "BENTOML_DO_NOT_TRACK": "true"}
+# once, and one worker per CPU each would start a dozen processes on a small machine. It
+# stops as soon as it is told to (no grace period for a load balancer) unless its test asks.
+TEST_SERVER_SETTINGS = {
+    "STROKE_WORKERS": "1",
+    "STROKE_SHUTDOWN_GRACE": "0",
+    "BENTOML_DO_NOT_TRACK": "true",
+}
 
 _BOOLEAN = TypeAdapter(bool)
 
