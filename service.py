@@ -26,14 +26,16 @@ from stroke_risk.scoring.store import model_exists
 from stroke_risk.serving import graceful_shutdown
 from stroke_risk.serving.api_guard import ApiGuard, RequestIdInAccessLog
 from stroke_risk.serving.batch_admission import BatchAdmission
+from stroke_risk.serving.large_body_parsing import install as parse_large_bodies_in_a_thread
 from stroke_risk.serving.model_loading import load_assessor
 from stroke_risk.serving.openapi import OpenApiDocument
 from stroke_risk.serving.process_memory import map_large_blocks_separately
 from stroke_risk.serving.request_timeout import install as install_request_timeout
-from stroke_risk.serving.results import encode_json
+from stroke_risk.serving.results import encode_batch_reply, encode_json
 from stroke_risk.serving.worker_respawn import respawn_crashed_workers
 
 logger = logging.getLogger("stroke_risk.service")
+GIL_SWITCH_SECONDS = 0.0005
 settings = get_settings()
 
 
@@ -50,6 +52,7 @@ class _QuietValidationErrors(logging.Filter):
 logging.getLogger("bentoml._internal.server.http_app").addFilter(_QuietValidationErrors())
 logging.getLogger("bentoml.access").addFilter(RequestIdInAccessLog())
 install_request_timeout()  # BentoML's own holds every request until its timeout expires
+parse_large_bodies_in_a_thread()  # a batch's 2.3 MB of JSON would block health checks
 graceful_shutdown.install(settings.shutdown_grace)  # SIGTERM: drain, then stop without resets
 respawn_crashed_workers()  # also inside the container, where BentoML would not
 
@@ -83,6 +86,11 @@ class StrokeRisk:
         # Collect first, so that start-up garbage is freed rather than frozen for good.
         gc.collect()
         gc.freeze()
+        # A batch is scored in a thread while the event loop reads and answers the other
+        # requests. Each of the loop's reads and writes gives up the GIL and then waits for
+        # the scoring thread to hand it back, by default up to 5 ms each time; a shorter
+        # interval keeps health checks and refusals fast while a batch runs (bench/README.md).
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
 
     async def __is_ready__(self) -> bool:
         """Ready until told to stop: a draining worker sends the load balancer away."""
@@ -109,7 +117,7 @@ class StrokeRisk:
 
     def _score_batch(self, patients: list[Patient]) -> tuple[list, bytes]:
         results = self.assessor.assess(patients)
-        return results, encode_json({"results": results})
+        return results, encode_batch_reply(results)
 
 
 StrokeRisk.add_asgi_middleware(

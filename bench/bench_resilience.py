@@ -2,10 +2,12 @@
 
     python bench/bench_resilience.py [--scenario batches|sigterm|kill|all] [--runs 5]
 
-batches  One worker; 64 clients each send 10,000-patient batches for --duration seconds
-         while a separate process asks /readyz every 20 ms. Run once per batch limit in
-         --limits (STROKE_MAX_CONCURRENT_BATCHES; 64 = no limit, the thread pool alone).
-         Reports /readyz's latency, and every batch reply by status with its latency.
+batches  One worker; for --duration seconds, waves of 64 10,000-patient batches sent at
+         the same moment, then 64 "polite" clients sending batches back to back (waiting
+         Retry-After after a 503), while a separate process asks /readyz every 20 ms.
+         Run once per batch limit in --limits (STROKE_MAX_CONCURRENT_BATCHES; 64 = no
+         limit: the threads alone). Reports /readyz's latency and every batch reply by
+         status with its latency.
 sigterm  Two workers; 16 clients, a new connection per request to /predict; SIGTERM to the
          server's main process (as `docker stop` does) after 1 s, with a 2 s grace period.
          Counts replies, refused connections (never accepted) and failures among accepted
@@ -71,28 +73,41 @@ def _poll_readyz(host: str, port: int, seconds: float, out: multiprocessing.Queu
     out.put((latencies, dict(statuses)))
 
 
-def batches(url: str, clients: int, duration: float, body: bytes) -> dict:
+def batches(url: str, clients: int, duration: float, body: bytes, polite: bool) -> dict:
+    """Waves of ``clients`` batches sent at the same moment, one wave after the other (or,
+    ``polite``, clients that each send again as soon as they are answered, waiting as
+    long as Retry-After says after a 503), while another process asks /readyz."""
     host, port = url.removeprefix("http://").split(":")
     replies: list[tuple[str, float]] = []
     stop_at = time.monotonic() + duration
+    wave = threading.Barrier(clients)
 
     def client() -> None:
         while time.monotonic() < stop_at:
+            if not polite:
+                try:
+                    wave.wait(timeout=120)
+                except threading.BrokenBarrierError:
+                    return
             started = time.perf_counter()
+            retry_after = 0.0
             try:
                 connection = http.client.HTTPConnection(host, int(port), timeout=60)
                 connection.request("POST", "/predict_batch", body=body, headers=JSON)
                 reply = connection.getresponse()
                 reply.read()
                 status = str(reply.status)
-                if reply.status == 503 and not reply.getheader("Retry-After"):
-                    status = "503 without Retry-After"
+                if reply.status == 503:
+                    if not reply.getheader("Retry-After"):
+                        status = "503 without Retry-After"
+                    retry_after = float(reply.getheader("Retry-After") or 1)
                 connection.close()
             except OSError as error:
                 status = type(error).__name__
             replies.append((status, time.perf_counter() - started))
-            if status == "503":
-                time.sleep(0.05)  # a polite client waits a little; Retry-After says 1 s
+            if polite:
+                time.sleep(retry_after)
+        wave.abort()  # the last wave may be short of clients: release the others
 
     queue: multiprocessing.Queue = multiprocessing.Queue()
     probe = multiprocessing.Process(target=_poll_readyz, args=(host, int(port), duration, queue))
@@ -116,6 +131,7 @@ def batches(url: str, clients: int, duration: float, body: bytes) -> dict:
         "batch_replies": {status: len(ms) for status, ms in by_status.items()},
         "batch_ms_p50": {status: percentile(ms, 50) for status, ms in by_status.items()},
         "batch_ms_p99": {status: percentile(ms, 99) for status, ms in by_status.items()},
+        "load_average_after": os.getloadavg()[0],
     }
 
 
@@ -202,9 +218,12 @@ def main() -> int:
         for limit in args.limits.split(","):
             env = {"STROKE_WORKERS": "1", "STROKE_MAX_CONCURRENT_BATCHES": limit}
             with bentoml_server(home, logs, env=env) as server:
-                result = batches(server.url, args.clients, args.duration, body)
-            summary["batches"][f"limit_{limit}"] = result
-            logger.info("batch limit %s: %s", limit, json.dumps(result))
+                for mode in ("waves", "polite"):
+                    result = batches(
+                        server.url, args.clients, args.duration, body, polite=mode == "polite"
+                    )
+                    summary["batches"][f"limit_{limit}_{mode}"] = result
+                    logger.info("batch limit %s, %s: %s", limit, mode, json.dumps(result))
     if args.scenario in ("sigterm", "all"):
         runs = []
         for run in range(args.runs):

@@ -68,7 +68,22 @@ class BatchAdmission:
             await send({"type": "http.response.body", "body": self.busy_reply})
             return
         self.in_flight += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.in_flight -= 1
+
+        async def send_then_release(message: Message) -> None:
+            await send(message)
+            # Free the place once the reply is out, not after the clean-up that follows it:
+            # a client sending its next batch straight away should find it free.
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                release()
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_then_release)
         finally:
-            self.in_flight -= 1
+            release()
