@@ -45,11 +45,15 @@ def post_batch(url: str) -> requests.Response:
 
 
 def workers_of(server) -> list[psutil.Process]:
-    return [
-        child
-        for child in psutil.Process(server.process.pid).children()
-        if any("_bentoml_impl.worker.service" in part for part in child.cmdline())
-    ]
+    """The server's live worker processes (a killed one is a zombie until reaped)."""
+    workers = []
+    for child in psutil.Process(server.process.pid).children():
+        try:
+            if any("_bentoml_impl.worker.service" in part for part in child.cmdline()):
+                workers.append(child)
+        except psutil.Error:  # gone, or a zombie not yet reaped by the arbiter
+            continue
+    return workers
 
 
 def listening(process: psutil.Process) -> bool:
@@ -166,7 +170,7 @@ def test_a_killed_worker_is_replaced_while_the_other_answers(
         def probe() -> None:
             while probing:
                 try:
-                    readyz[requests.get(f"{server.url}/readyz", timeout=5).status_code] += 1
+                    readyz[requests.get(f"{server.url}/readyz", timeout=30).status_code] += 1
                 except requests.RequestException as error:
                     readyz[type(error).__name__] += 1
                 time.sleep(0.05)
@@ -193,5 +197,7 @@ def test_a_killed_worker_is_replaced_while_the_other_answers(
     assert served_by_replacements >= 20  # both originals are dead by now
     # At most one request per client was in flight on each killed worker.
     assert sum(load.failed().values()) <= 2 * clients, load.counts()
-    # One probe at a time: at most the one in flight on each killed worker fails.
-    assert readyz[200] > 0 and sum(v for k, v in readyz.items() if k != 200) <= 2, readyz
+    # Never a wrong answer; one probe at a time, so at most the one in flight on each
+    # killed worker fails.
+    assert readyz[200] > 0 and set(readyz) <= {200, "ConnectionError"}, readyz
+    assert readyz["ConnectionError"] <= 2, readyz
