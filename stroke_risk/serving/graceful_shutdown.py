@@ -15,8 +15,10 @@ finding 9). :func:`install` changes two steps of uvicorn's server in each worker
 2. When it stops, the worker first makes the shared listening socket drop new connection
    attempts (a socket filter that drops every packet: a client's SYN goes unanswered and
    its retry finds the port closed, "connection refused", never a reset after connecting),
-   then accepts and serves whatever is already queued, and only then lets uvicorn close
-   its listener and wait for in-flight requests as before.
+   then accepts whatever is already queued and waits until each accepted connection has
+   sent its request (uvicorn would close one that has not), and only then lets uvicorn
+   close its listener and wait for in-flight requests as before. Both waits are bounded
+   (``QUEUE_DRAIN_SECONDS``); an idle keep-alive connection is closed as before.
 
 The filter is Linux's classic BPF (``SO_ATTACH_FILTER``), the one thing the kernel offers
 to stop a listening socket taking new connections without resetting queued ones; on
@@ -119,6 +121,12 @@ async def _shutdown(self: uvicorn.Server, sockets: list[socket.socket] | None = 
                 break
         except OSError:
             break
+        await asyncio.sleep(0.01)
+    # uvicorn's shutdown closes every connection that has not started a request, which a
+    # connection accepted a moment ago may not have yet: give those time to send theirs.
+    while time.monotonic() < deadline and any(
+        getattr(connection, "cycle", True) is None for connection in self.server_state.connections
+    ):
         await asyncio.sleep(0.01)
     if not sockets:
         for listener in listeners:
