@@ -56,8 +56,11 @@ def validate_in_pieces(cls: Any, body: bytes, piece: int = PIECE) -> Any:
                 validated += _patients.validate_python(patients[start : start + piece])
     except ValidationError:
         return cls.model_validate_json(body)
-    # The validated patients pass as they are: what remains is the batch's own checks.
-    return cls.model_validate({"patients": validated})
+    try:
+        # The validated patients pass as they are: what remains is the batch's own checks.
+        return cls.model_validate({"patients": validated})
+    except ValidationError:  # e.g. too many: its errors would quote patients, not JSON
+        return cls.model_validate_json(body)
 
 
 def install(threshold: int = DEFAULT_THRESHOLD) -> None:
