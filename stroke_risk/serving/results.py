@@ -60,7 +60,8 @@ class AssessmentResult(msgspec.Struct, gc=False):
     disclaimer: str
 
 
-encode_json = msgspec.json.Encoder().encode
+_encoder = msgspec.json.Encoder()
+encode_json = _encoder.encode
 """Results (or any structure holding them) as JSON bytes."""
 
 
@@ -70,9 +71,14 @@ def encode_batch_reply(results: list[AssessmentResult], piece: int = 500) -> byt
     The same bytes as ``encode_json({"results": results})``. The pieces matter when this
     runs in a thread: one encoder call over 10,000 results holds the GIL for 70-120 ms,
     and the worker's event loop (health checks, single patients) waits that long; between
-    pieces it gets its turn.
+    pieces it gets its turn. All pieces go into one buffer: each is written over the
+    closing bracket of the one before, which then becomes a comma.
     """
-    parts = [
-        encode_json(results[start : start + piece])[1:-1] for start in range(0, len(results), piece)
-    ]
-    return b'{"results":[' + b",".join(parts) + b"]}"
+    buffer = bytearray(b'{"results":')
+    _encoder.encode_into(results[:piece], buffer, -1)
+    for start in range(piece, len(results), piece):
+        bracket = len(buffer) - 1
+        _encoder.encode_into(results[start : start + piece], buffer, bracket)
+        buffer[bracket] = ord(",")  # the piece's opening '[' joins it to the one before
+    buffer += b"}"
+    return bytes(buffer)
