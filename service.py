@@ -13,6 +13,7 @@ import logging
 import sys
 from typing import Any
 
+import anyio.to_thread
 import bentoml
 from pydantic import ValidationError
 from starlette.background import BackgroundTask
@@ -22,15 +23,20 @@ from stroke_risk.core.config import get_settings
 from stroke_risk.core.responses import Assessment, BatchResults
 from stroke_risk.core.schema import Patient, PatientBatch
 from stroke_risk.scoring.store import model_exists
+from stroke_risk.serving import graceful_shutdown
 from stroke_risk.serving.api_guard import ApiGuard, RequestIdInAccessLog, body_limits
 from stroke_risk.serving.api_keys import serving, startup_refusal, startup_summary
+from stroke_risk.serving.batch_admission import BatchAdmission
+from stroke_risk.serving.large_body_parsing import install as parse_large_bodies_in_a_thread
 from stroke_risk.serving.model_loading import load_assessor
 from stroke_risk.serving.openapi import OpenApiDocument
 from stroke_risk.serving.process_memory import map_large_blocks_separately
 from stroke_risk.serving.request_timeout import install as install_request_timeout
-from stroke_risk.serving.results import encode_json
+from stroke_risk.serving.results import encode_batch_reply, encode_json
+from stroke_risk.serving.worker_respawn import respawn_crashed_workers
 
 logger = logging.getLogger("stroke_risk.service")
+GIL_SWITCH_SECONDS = 0.0005
 settings = get_settings()
 
 
@@ -47,6 +53,9 @@ class _QuietValidationErrors(logging.Filter):
 logging.getLogger("bentoml._internal.server.http_app").addFilter(_QuietValidationErrors())
 logging.getLogger("bentoml.access").addFilter(RequestIdInAccessLog())
 install_request_timeout()  # BentoML's own holds every request until its timeout expires
+parse_large_bodies_in_a_thread()  # a batch's 2.3 MB of JSON would block health checks
+graceful_shutdown.install(settings.shutdown_grace)  # SIGTERM: drain, then stop without resets
+respawn_crashed_workers()  # also inside the container, where BentoML would not
 
 # Keys, or anonymous access asked for by name (stroke_risk/serving/api_keys.py).
 if serving() and (refusal := startup_refusal(settings)) is not None:
@@ -85,23 +94,38 @@ class StrokeRisk:
         # Collect first, so that start-up garbage is freed rather than frozen for good.
         gc.collect()
         gc.freeze()
+        # A batch is scored in a thread while the event loop reads and answers the other
+        # requests. Each of the loop's reads and writes gives up the GIL and then waits for
+        # the scoring thread to hand it back, by default up to 5 ms each time; a shorter
+        # interval keeps health checks and refusals fast while a batch runs (bench/README.md).
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
+
+    async def __is_ready__(self) -> bool:
+        """Ready until told to stop: a draining worker sends the load balancer away."""
+        return not graceful_shutdown.is_draining()
 
     @bentoml.api(route="/predict", output_spec=Assessment)
     async def predict(self, patient: Patient, /) -> Response:
         """Stroke risk for one patient, with its drivers and what-ifs."""
+        # Inline: under a millisecond of work, less than a hop to a thread would cost.
         (result,) = self.assessor.assess([patient])
         return Response(encode_json(result), media_type="application/json")
 
     @bentoml.api(route="/predict_batch", output_spec=BatchResults)
     async def predict_batch(self, batch: PatientBatch, /) -> Response:
         """Stroke risk for many patients, in the order given."""
-        results = self.assessor.assess(batch.patients)
-        body = encode_json({"results": results})
+        # In a thread, so the event loop answers health checks and single patients
+        # meanwhile; BatchAdmission keeps the number of such threads small.
+        results, body = await anyio.to_thread.run_sync(self._score_batch, batch.patients)
         # Freeing a 10,000-patient result's ~100,000 small objects takes about 20 ms: do it
         # once the reply has been sent rather than before.
         return Response(
             body, media_type="application/json", background=BackgroundTask(results.clear)
         )
+
+    def _score_batch(self, patients: list[Patient]) -> tuple[list, bytes]:
+        results = self.assessor.assess(patients)
+        return results, encode_batch_reply(results)
 
 
 StrokeRisk.add_asgi_middleware(
@@ -111,6 +135,12 @@ StrokeRisk.add_asgi_middleware(
     docs=settings.docs,
     metrics=settings.metrics,
     model_version=lambda: bentoml.get_current_service().assessor.model_tag,
+)
+# Inside the guard (a caller without a key gets 401, not 503), before anything reads the body.
+StrokeRisk.add_asgi_middleware(
+    BatchAdmission,
+    limit=settings.max_concurrent_batches,
+    retry_after=settings.busy_retry_after,
 )
 
 # --- EHR integration: FHIR R4 and CDS Hooks (stroke_risk/fhir; README "Connecting an EHR") ---

@@ -291,6 +291,10 @@ configure_target_group() {
         --health-check-protocol HTTP --health-check-path /readyz --health-check-port traffic-port \
         --health-check-interval-seconds 15 --health-check-timeout-seconds 5 \
         --healthy-threshold-count 2 --unhealthy-threshold-count 3 --matcher HttpCode=200
+    # Draining: 15 s, three times the longest request (STROKE_REQUEST_TIMEOUT, 5 s), and the
+    # same as STROKE_SHUTDOWN_GRACE in deploy/task-definition.json (README, "Operations").
+    aws_quiet elbv2 modify-target-group-attributes --target-group-arn "$TARGET_GROUP_ARN" \
+        --attributes Key=deregistration_delay.timeout_seconds,Value=15
 }
 
 create_or_update_service() {

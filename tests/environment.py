@@ -25,10 +25,12 @@ KEPT_SETTINGS = frozenset({"STROKE_DATA"})
 # Every test server runs one worker unless its test asks for more: up to four of them run at
 # once, and one worker per CPU each would start a dozen processes on a small machine.
 # They serve on loopback only, so without keys unless a test gives some (the service refuses
-# to start keyless otherwise); a test of that rule removes STROKE_ALLOW_ANONYMOUS.
+# to start keyless otherwise); a test of that rule removes STROKE_ALLOW_ANONYMOUS. A server
+# stops as soon as it is told to (no grace period for a load balancer) unless its test asks.
 TEST_SERVER_SETTINGS = {
     "STROKE_WORKERS": "1",
     "STROKE_ALLOW_ANONYMOUS": "true",
+    "STROKE_SHUTDOWN_GRACE": "0",
     "BENTOML_DO_NOT_TRACK": "true",
 }
 

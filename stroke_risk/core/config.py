@@ -172,6 +172,27 @@ class Settings(BaseSettings):
             )
         return keys
 
+    # Resilience under load and at shutdown (stroke_risk/serving/batch_admission.py,
+    # graceful_shutdown.py; README "Operations: load, shutdown and crashes").
+    # One batch at a time per worker: two already let /readyz wait beyond 100 ms while 64
+    # batches queue (bench/README.md); the others are answered 503 at once.
+    max_concurrent_batches: int = Field(
+        default=1,
+        ge=1,
+        description="Batches a worker scores at once; more are answered 503 with Retry-After.",
+    )
+    busy_retry_after: int = Field(
+        default=1, ge=0, description="Seconds a refused batch is told to wait (Retry-After)."
+    )
+    # On SIGTERM: /readyz answers 503 at once, requests are served for this long, then the
+    # worker stops accepting and exits once its requests are done. Match it to the load
+    # balancer's deregistration delay (deploy/deploy_fargate.sh, deploy/task-definition.json).
+    shutdown_grace: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a stopping service keeps serving after SIGTERM (readyz is 503).",
+    )
+
     @field_validator(
         "risk_band_thresholds",
         "cds_allowed_origins",

@@ -41,7 +41,7 @@ from stroke_risk.serving.what_ifs import WhatIfs
 
 
 @contextmanager
-def _no_garbage_collection() -> Iterator[None]:
+def no_garbage_collection() -> Iterator[None]:
     """Pause the cyclic garbage collector while building many small objects: they hold no
     cycles, and collections triggered by their sheer number cost a third of a batch."""
     enabled = gc.isenabled()
@@ -142,7 +142,7 @@ class RiskAssessor:
             return []
         if len(patients) == 1 and self.shapes is not None:
             return [self._assess_one(patients[0])]
-        with _no_garbage_collection():
+        with no_garbage_collection():
             return self._assess_many(patients)
 
     def _assess_one(self, patient: Patient) -> AssessmentResult:

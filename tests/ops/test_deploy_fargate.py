@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from stroke_risk.core.config import Settings
 from tests.ops.conftest import DEPLOY_SCRIPT, REGION, FakeEngine, run_script
 
 CLUSTER = "stroke-risk-test"
@@ -187,6 +188,23 @@ def test_the_target_group_checks_readyz(deployment: Deployment, aws_client) -> N
 
 
 @pytest.mark.slow
+def test_a_stopping_task_drains_before_it_is_killed(deployment: Deployment, aws_client) -> None:
+    """The load balancer drains a target for as long as the service keeps serving after
+    SIGTERM, and ECS waits for that and the longest request before SIGKILL."""
+    attributes = aws_client("elbv2").describe_target_group_attributes(
+        TargetGroupArn=deployment.network.target_group_arn
+    )["Attributes"]
+    delay = int({a["Key"]: a["Value"] for a in attributes}["deregistration_delay.timeout_seconds"])
+    definition = aws_client("ecs").describe_task_definition(taskDefinition=FAMILY)
+    (container,) = definition["taskDefinition"]["containerDefinitions"]
+    environment = {item["name"]: item["value"] for item in container["environment"]}
+    grace = float(environment["STROKE_SHUTDOWN_GRACE"])
+    assert grace == delay
+    longest_request = Settings().request_timeout
+    assert container["stopTimeout"] >= grace + longest_request + 5
+
+
+@pytest.mark.slow
 def test_auto_scaling_tracks_cpu_between_min_and_max(deployment: Deployment, aws_client) -> None:
     scaling = aws_client("application-autoscaling")
     resource = f"service/{CLUSTER}/{SERVICE}"
@@ -300,6 +318,7 @@ def test_dry_run_prints_every_aws_call_and_runs_none(fake_engine: FakeEngine) ->
         "ecs describe-clusters",
         "ecs create-cluster",
         "elbv2 modify-target-group",
+        "elbv2 modify-target-group-attributes",
         "ecs describe-services",
         "ecs create-service",
         "ecs update-service",
