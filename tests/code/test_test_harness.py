@@ -47,6 +47,7 @@ def test_servers_get_none_of_the_developers_settings_one_worker_and_no_keys(monk
         "STROKE_DATA": "/data/stroke.csv",
         "STROKE_WORKERS": "1",
         "STROKE_ALLOW_ANONYMOUS": "true",  # loopback only; keyed servers get their keys
+        "STROKE_SHUTDOWN_GRACE": "0",  # no load balancer to drain: stop at once
         "STROKE_MAX_BATCH_SIZE": "5",
     }
     assert server_environment(STROKE_WORKERS="3")["STROKE_WORKERS"] == "3"
