@@ -87,16 +87,17 @@ def spark_run(source: Path, output: Path, master: str, model: str) -> dict[str, 
 
 
 def single_process(source: str, model: str) -> None:
-    """Score ``source`` with pandas and the assessor in this process, 10,000 rows a batch."""
+    """Score ``source`` with the job's own batch scoring in this process, no Spark: Arrow
+    batches of 10,000 rows read with pyarrow, the same ``score_arrow`` and assessor."""
     import pyarrow.parquet as pq
 
     from stroke_risk.core.config import get_settings
     from stroke_risk.population.model_source import build_assessor, load_stored_lean
-    from stroke_risk.population.scoring import score_batch
+    from stroke_risk.population.scoring import score_arrow
 
     assessor = build_assessor(load_stored_lean(model), get_settings())
     for batch in pq.ParquetFile(source).iter_batches(batch_size=10_000):
-        score_batch(batch.to_pandas(), assessor, keep=["practice_id"])
+        score_arrow(batch, assessor, keep=["practice_id"])
 
 
 def main() -> None:

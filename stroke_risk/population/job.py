@@ -38,7 +38,7 @@ from stroke_risk.population.model_source import (
     is_model_file,
     load_stored_lean,
 )
-from stroke_risk.population.scoring import SCORE_COLUMNS, score_batch
+from stroke_risk.population.scoring import SCORE_COLUMNS, score_arrow
 from stroke_risk.scoring.store import StoredLean
 from stroke_risk.serving.assessor import RiskAssessor
 
@@ -111,8 +111,7 @@ def score(
             _assessors[key] = build_assessor(*model.value)
         assessor = _assessors[key]
         for batch in batches:
-            scored = score_batch(batch.to_pandas(), assessor, keep=group_by)
-            yield pa.RecordBatch.from_pandas(scored, schema=arrow_schema, preserve_index=False)
+            yield score_arrow(batch, assessor, keep=group_by, schema=arrow_schema)
 
     columns = [ID_COLUMN, *group_by, *FEATURES]
     selected = frame.select(*columns)
