@@ -19,6 +19,7 @@ import argparse
 import json
 import logging
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -38,8 +39,12 @@ BARS = {"seconds_1m": 60.0, "peak_gb": 3.0, "per_row_5m_over_1m": 1.3}
 
 
 def run_measured(command: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Wall time and peak resident memory (the process and all its children, summed)."""
-    peak = 0
+    """Wall time and peak resident memory (the process and all its children, summed), with
+    the JVM's and the Python processes' shares at that peak."""
+    peak, at_peak = 0, {}
+    # CPU time of every descendant once reaped (spark-submit execs the JVM, which reaps its
+    # Python workers): what the run cost, whatever else shares the machine.
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(
         command,
@@ -52,12 +57,16 @@ def run_measured(command: list[str], env: dict[str, str]) -> dict[str, float]:
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, at_peak
         parent = psutil.Process(process.pid)
         while not done.is_set():
             try:
-                tree = [parent, *parent.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+                shares: dict[str, int] = {}
+                for member in [parent, *parent.children(recursive=True)]:
+                    kind = "jvm" if member.name() == "java" else "python"
+                    shares[kind] = shares.get(kind, 0) + member.memory_info().rss
+                if sum(shares.values()) > peak:
+                    peak, at_peak = sum(shares.values()), shares
             except psutil.Error:
                 pass
             time.sleep(0.2)
@@ -70,7 +79,16 @@ def run_measured(command: list[str], env: dict[str, str]) -> dict[str, float]:
     sampler.join()
     if process.returncode != 0:
         raise RuntimeError(f"{command[0]} failed:\n{stderr[-3000:]}")
-    return {"seconds": round(seconds, 2), "peak_gb": round(peak / 1e9, 2)}
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    measured = {
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu, 2),
+        "peak_gb": round(peak / 1e9, 2),
+    }
+    for kind, rss in sorted(at_peak.items()):
+        measured[f"peak_{kind}_gb"] = round(rss / 1e9, 2)
+    return measured
 
 
 def spark_run(
@@ -116,7 +134,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000, 5_000_000])
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--driver-memory", default="2g")
+    parser.add_argument("--driver-memory", default="1g")
     parser.add_argument("--model", default="stroke_risk_model:latest")
     parser.add_argument("--rounds", type=int, default=3, help="runs per size up to 1M")
     parser.add_argument("--big-rounds", type=int, default=2, help="runs per size above 1M")
@@ -179,6 +197,10 @@ def main() -> None:
                 "spark_peak_gb_max": max(run["peak_gb"] for run in spark_runs),
                 "rows_per_second_per_core": round(rows / seconds / cores),
                 "microseconds_per_row": round(1e6 * seconds / rows, 2),
+                "spark_cpu_seconds_median": _median(spark_runs, "cpu_seconds"),
+                "cpu_microseconds_per_row": round(
+                    1e6 * _median(spark_runs, "cpu_seconds") / rows, 2
+                ),
                 "spark_runs": spark_runs,
             }
             if alone_runs:
@@ -187,17 +209,27 @@ def main() -> None:
                     "one_process_seconds_median": alone_seconds,
                     "one_process_peak_gb_max": max(run["peak_gb"] for run in alone_runs),
                     "one_process_rows_per_second": round(rows / alone_seconds),
+                    "one_process_cpu_seconds_median": _median(alone_runs, "cpu_seconds"),
                     "one_process_runs": alone_runs,
                 }
             sizes.append(size)
             source.unlink()
+            _write(results, args.results)  # after each size: a long run keeps what it measured
     per_row = {size["rows"]: size["microseconds_per_row"] for size in sizes}
+    cpu_per_row = {size["rows"]: size["cpu_microseconds_per_row"] for size in sizes}
     if 1_000_000 in per_row and 5_000_000 in per_row:
         results["per_row_5m_over_1m"] = round(per_row[5_000_000] / per_row[1_000_000], 3)
+        results["cpu_per_row_5m_over_1m"] = round(
+            cpu_per_row[5_000_000] / cpu_per_row[1_000_000], 3
+        )
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.results).write_text(json.dumps(results, indent=2) + "\n")
+    _write(results, args.results)
     logger.info("written to %s", args.results)
+
+
+def _write(results: dict[str, object], path: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

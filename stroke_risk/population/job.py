@@ -34,8 +34,6 @@ from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 from stroke_risk.core.config import Settings, get_settings
 from stroke_risk.core.patient_tables import ID_COLUMN, DataError
 from stroke_risk.core.schema import FEATURES
-from stroke_risk.population.fhir_input import output_fields as fhir_output_fields
-from stroke_risk.population.fhir_input import read_fhir_ndjson, score_fhir_batch
 from stroke_risk.population.model_source import (
     build_assessor,
     is_model_file,
@@ -154,6 +152,10 @@ def score_fhir(
     today: dt.date,
 ) -> DataFrame:
     """Each patient of a FHIR Bulk Data export mapped and scored as the FHIR route does."""
+    # Imported here: fhir.resources' models are needed by FHIR jobs only (executors too).
+    from stroke_risk.population.fhir_input import output_fields as fhir_output_fields
+    from stroke_risk.population.fhir_input import score_fhir_batch
+
     assessor = _broadcast_assessor(patients.sparkSession, stored, settings)
     fields = [StructField(ID_COLUMN, StringType())]
     fields += [StructField(name, StringType()) for name in group_by]
@@ -279,6 +281,8 @@ def run(spark: SparkSession, options: JobOptions, settings: Settings | None = No
     stored = load_stored_lean(_local_model_path(options.model))
     _stage(spark, f"reading patients from {options.input}")
     if options.input_format == FHIR_NDJSON:
+        from stroke_risk.population.fhir_input import read_fhir_ndjson
+
         today = dt.date.fromisoformat(options.as_of) if options.as_of else dt.date.today()
         patients = read_fhir_ndjson(spark, options.input, group_by)
         results = score_fhir(patients, stored, settings, group_by, today)
