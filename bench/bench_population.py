@@ -65,8 +65,10 @@ def run_measured(command: list[str], env: dict[str, str]) -> dict[str, float]:
                 for member in [parent, *parent.children(recursive=True)]:
                     kind = "jvm" if member.name() == "java" else "python"
                     shares[kind] = shares.get(kind, 0) + member.memory_info().rss
-                if sum(shares.values()) > peak:
-                    peak, at_peak = sum(shares.values()), shares
+                    shares[f"{kind}_processes"] = shares.get(f"{kind}_processes", 0) + 1
+                total = shares.get("jvm", 0) + shares.get("python", 0)
+                if total > peak:
+                    peak, at_peak = total, shares
             except psutil.Error:
                 pass
             time.sleep(0.2)
@@ -86,8 +88,11 @@ def run_measured(command: list[str], env: dict[str, str]) -> dict[str, float]:
         "cpu_seconds": round(cpu, 2),
         "peak_gb": round(peak / 1e9, 2),
     }
-    for kind, rss in sorted(at_peak.items()):
-        measured[f"peak_{kind}_gb"] = round(rss / 1e9, 2)
+    for kind, value in sorted(at_peak.items()):
+        if kind.endswith("_processes"):
+            measured[f"at_peak_{kind}"] = value
+        else:
+            measured[f"peak_{kind}_gb"] = round(value / 1e9, 2)
     return measured
 
 
