@@ -61,16 +61,30 @@ def run_measured(command: list[str], env: dict[str, str]) -> dict[str, float]:
         parent = psutil.Process(process.pid)
         while not done.is_set():
             try:
-                shares: dict[str, int] = {}
-                for member in [parent, *parent.children(recursive=True)]:
-                    kind = "jvm" if member.name() == "java" else "python"
-                    shares[kind] = shares.get(kind, 0) + member.memory_info().rss
-                    shares[f"{kind}_processes"] = shares.get(f"{kind}_processes", 0) + 1
-                total = shares.get("jvm", 0) + shares.get("python", 0)
-                if total > peak:
-                    peak, at_peak = total, shares
+                members = [parent, *parent.children(recursive=True)]
             except psutil.Error:
-                pass
+                members = []
+            shares: dict[str, int] = {}
+            jvms: list[list[str]] = []
+            for member in members:
+                try:  # a helper process may end between listing and reading: skip just it
+                    command_line = member.cmdline()
+                    if command_line and command_line in jvms:
+                        # The JVM starting a helper (Hadoop's local file system runs shell
+                        # commands while writing): between spawn and exec the child shares
+                        # the JVM's memory and reports its RSS. Counted once, in the JVM.
+                        continue
+                    kind = "jvm" if member.name() == "java" else "python"
+                    rss = member.memory_info().rss
+                except psutil.Error:
+                    continue
+                if kind == "jvm":
+                    jvms.append(command_line)
+                shares[kind] = shares.get(kind, 0) + rss
+                shares[f"{kind}_processes"] = shares.get(f"{kind}_processes", 0) + 1
+            total = shares.get("jvm", 0) + shares.get("python", 0)
+            if total > peak:
+                peak, at_peak = total, shares
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
