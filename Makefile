@@ -139,10 +139,11 @@ bench: install system-deps data train-if-needed ## Run the benchmarks in bench/ 
 LOAD_USERS ?= 50
 LOAD_TIME ?= 30s
 
-score-population: train-if-needed ## Score a population on Spark here (INPUT=... OUTPUT=... [GROUP_BY=practice_id])
+score-population: train-if-needed ## Score a population on Spark here (INPUT=... OUTPUT=... [GROUP_BY=practice_id] [FORMAT=fhir-ndjson])
 	@test -n "$(INPUT)" -a -n "$(OUTPUT)" || { echo "usage: make score-population INPUT=patients.parquet OUTPUT=scores/ [GROUP_BY=practice_id]"; exit 2; }
 	PYSPARK_PYTHON=$(CURDIR)/$(PYTHON) PYTHONPATH=$(CURDIR) .venv/bin/spark-submit --master 'local[*]' \
-		jobs/score_population.py --input "$(INPUT)" --output "$(OUTPUT)" $(if $(GROUP_BY),--group-by "$(GROUP_BY)")
+		jobs/score_population.py --input "$(INPUT)" --output "$(OUTPUT)" $(if $(GROUP_BY),--group-by "$(GROUP_BY)") \
+		$(if $(FORMAT),--input-format "$(FORMAT)")
 
 loadtest: train-if-needed ## Load-test the API with Locust for 30 s (LOAD_TIME=..., starts it if not up)
 	@mkdir -p reports/loadtest

@@ -11,12 +11,16 @@ import argparse
 import logging
 import sys
 
-from stroke_risk.population.job import JobOptions, run
+from stroke_risk.population.job import INPUT_FORMATS, JobOptions, run
 
 
 def parse_arguments(argv: list[str] | None = None) -> JobOptions:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--input", required=True, help="Parquet or CSV of patients, with 'id'")
+    parser.add_argument(
+        "--input",
+        required=True,
+        help="Parquet or CSV of patients, with 'id'; or a folder of FHIR Bulk Data NDJSON",
+    )
     parser.add_argument("--output", required=True, help="Folder for scored/, rejected/, summary")
     parser.add_argument(
         "--model",
@@ -26,10 +30,21 @@ def parse_arguments(argv: list[str] | None = None) -> JobOptions:
     parser.add_argument(
         "--group-by", default="", help="Grouping column(s), comma-separated, e.g. practice_id"
     )
-    parser.add_argument("--input-format", choices=["csv", "parquet"], default=None)
+    parser.add_argument(
+        "--input-format",
+        choices=INPUT_FORMATS,
+        default=None,
+        help="csv or parquet (guessed from the path when not given), or fhir-ndjson: the "
+        "Patient, Observation and Condition files of a FHIR $export",
+    )
+    parser.add_argument(
+        "--as-of",
+        default=None,
+        help="FHIR input: the date (YYYY-MM-DD) ages and recent values count from; today",
+    )
     args = parser.parse_args(argv)
     group_by = [name.strip().lower() for name in args.group_by.split(",") if name.strip()]
-    return JobOptions(args.input, args.output, args.model, group_by, args.input_format)
+    return JobOptions(args.input, args.output, args.model, group_by, args.input_format, args.as_of)
 
 
 def _log_progress() -> None:

@@ -13,11 +13,12 @@ whole Arrow batches with it (``mapInArrow``): no row-by-row Python UDF, no HTTP.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from stroke_risk.population.model_source import (
     is_model_file,
     load_stored_lean,
 )
-from stroke_risk.population.scoring import SCORE_COLUMNS, score_batch
+from stroke_risk.population.scoring import SCORE_COLUMNS, score_arrow
 from stroke_risk.scoring.store import StoredLean
 from stroke_risk.serving.assessor import RiskAssessor
 
@@ -57,7 +58,13 @@ class JobOptions:
     output: str
     model: str = "stroke_risk_model:latest"
     group_by: list[str] = field(default_factory=list)
-    input_format: str | None = None  # "csv" or "parquet"; guessed from the path otherwise
+    # "csv", "parquet" or "fhir-ndjson"; csv or parquet is guessed from the path otherwise
+    input_format: str | None = None
+    as_of: str | None = None  # FHIR input: the date ages and "last 12 months" count from
+
+
+FHIR_NDJSON = "fhir-ndjson"
+INPUT_FORMATS = ("csv", "parquet", FHIR_NDJSON)
 
 
 def read_patients(spark: SparkSession, path: str, input_format: str | None = None) -> DataFrame:
@@ -69,7 +76,7 @@ def read_patients(spark: SparkSession, path: str, input_format: str | None = Non
     elif kind == "parquet":
         frame = spark.read.parquet(path)
     else:
-        raise DataError(f"unknown input format '{kind}': use csv or parquet")
+        raise DataError(f"unknown input format '{kind}': use csv or parquet (or {FHIR_NDJSON})")
     return frame.toDF(*[column.strip().lower() for column in frame.columns])
 
 
@@ -94,34 +101,73 @@ def _output_schema(frame: DataFrame, group_by: list[str]) -> StructType:
     return StructType(fields)
 
 
+def _broadcast_assessor(
+    spark: SparkSession, stored: StoredLean, settings: Settings
+) -> Callable[[], RiskAssessor]:
+    """The model sent to the executors once; each Python worker builds its assessor once."""
+    model = spark.sparkContext.broadcast((stored, settings))
+    key = uuid.uuid4().hex  # names this broadcast in the workers' cache
+
+    def assessor() -> RiskAssessor:
+        if key not in _assessors:
+            _assessors[key] = build_assessor(*model.value)
+        return _assessors[key]
+
+    return assessor
+
+
+def _spread(frame: DataFrame) -> DataFrame:
+    """One Parquet file of a million patients is a single input split: spread it, or one
+    core scores while the others wait. Scoring costs far more than the shuffle."""
+    cores = frame.sparkSession.sparkContext.defaultParallelism
+    if frame.rdd.getNumPartitions() < cores:
+        return frame.repartition(cores)
+    return frame
+
+
 def score(
     frame: DataFrame, stored: StoredLean, settings: Settings, group_by: list[str]
 ) -> DataFrame:
     """Every input row with its scores or its rejection, computed on the executors."""
     _check_columns(frame, group_by)
-    spark = frame.sparkSession
-    model = spark.sparkContext.broadcast((stored, settings))
-    key = uuid.uuid4().hex  # names this broadcast in the workers' cache
+    assessor = _broadcast_assessor(frame.sparkSession, stored, settings)
     schema = _output_schema(frame, group_by)
     # Declared, not inferred: a batch whose rows were all rejected has only nulls.
     arrow_schema = to_arrow_schema(schema)
 
     def score_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        if key not in _assessors:
-            _assessors[key] = build_assessor(*model.value)
-        assessor = _assessors[key]
+        scorer = assessor()
         for batch in batches:
-            scored = score_batch(batch.to_pandas(), assessor, keep=group_by)
-            yield pa.RecordBatch.from_pandas(scored, schema=arrow_schema, preserve_index=False)
+            yield score_arrow(batch, scorer, keep=group_by, schema=arrow_schema)
 
-    columns = [ID_COLUMN, *group_by, *FEATURES]
-    selected = frame.select(*columns)
-    # One Parquet file of a million patients is a single input split: spread it, or one
-    # core scores while the others wait. Scoring costs far more than the shuffle.
-    cores = spark.sparkContext.defaultParallelism
-    if selected.rdd.getNumPartitions() < cores:
-        selected = selected.repartition(cores)
+    selected = _spread(frame.select(ID_COLUMN, *group_by, *FEATURES))
     return selected.mapInArrow(score_batches, schema)
+
+
+def score_fhir(
+    patients: DataFrame,
+    stored: StoredLean,
+    settings: Settings,
+    group_by: list[str],
+    today: dt.date,
+) -> DataFrame:
+    """Each patient of a FHIR Bulk Data export mapped and scored as the FHIR route does."""
+    # Imported here: fhir.resources' models are needed by FHIR jobs only (executors too).
+    from stroke_risk.population.fhir_input import output_fields as fhir_output_fields
+    from stroke_risk.population.fhir_input import score_fhir_batch
+
+    assessor = _broadcast_assessor(patients.sparkSession, stored, settings)
+    fields = [StructField(ID_COLUMN, StringType())]
+    fields += [StructField(name, StringType()) for name in group_by]
+    schema = StructType(fields + fhir_output_fields())
+    arrow_schema = to_arrow_schema(schema)
+
+    def score_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        scorer = assessor()
+        for batch in batches:
+            yield score_fhir_batch(batch, scorer, today, arrow_schema)
+
+    return _spread(patients).mapInArrow(score_batches, schema)
 
 
 def rank_within_groups(scored: DataFrame, group_by: list[str]) -> DataFrame:
@@ -234,8 +280,16 @@ def run(spark: SparkSession, options: JobOptions, settings: Settings | None = No
     _stage(spark, f"loading model {options.model}")
     stored = load_stored_lean(_local_model_path(options.model))
     _stage(spark, f"reading patients from {options.input}")
-    frame = read_patients(spark, options.input, options.input_format)
-    results = score(frame, stored, settings, group_by).persist(StorageLevel.MEMORY_AND_DISK)
+    if options.input_format == FHIR_NDJSON:
+        from stroke_risk.population.fhir_input import read_fhir_ndjson
+
+        today = dt.date.fromisoformat(options.as_of) if options.as_of else dt.date.today()
+        patients = read_fhir_ndjson(spark, options.input, group_by)
+        results = score_fhir(patients, stored, settings, group_by, today)
+    else:
+        frame = read_patients(spark, options.input, options.input_format)
+        results = score(frame, stored, settings, group_by)
+    results = results.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         scored = results.where(F.col("rejection").isNull()).drop("rejection")
         rejected = results.where(F.col("rejection").isNotNull()).select(
