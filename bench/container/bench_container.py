@@ -169,6 +169,9 @@ def run_container(image: str, connections: int, duration: int) -> dict[str, floa
         "nofile=1024:1024",
         "--ulimit",
         "nproc=1024:1024",
+        # Loopback only: the image refuses to start without keys unless told so.
+        "--env",
+        "STROKE_ALLOW_ANONYMOUS=true",
         "--publish",
         f"127.0.0.1:{port}:3000",
         image,
