@@ -14,6 +14,7 @@ import itertools
 import json
 import logging
 import os
+import time
 
 from locust import FastHttpUser, between, events, task
 from locust.env import Environment
@@ -63,10 +64,17 @@ class GpPracticeUser(FastHttpUser):
             headers=self.headers,
             catch_response=True,
         ) as response:
-            if response.status_code != 200:
+            retry_after = response.headers.get("Retry-After")
+            if response.status_code == 503 and retry_after is not None:
+                # The worker is already scoring a batch (STROKE_MAX_CONCURRENT_BATCHES): the
+                # documented back-pressure, not a fault. A practice's system waits as told.
+                response.success()
+            elif response.status_code != 200:
                 _failure(response, "200")
             elif len(response.json().get("results", [])) != size:
                 response.failure(f"expected {size} results")
+        if response.status_code == 503 and retry_after is not None:
+            time.sleep(float(retry_after))  # gevent's sleep: only this user waits
 
     @task(1)
     def invalid_request(self) -> None:

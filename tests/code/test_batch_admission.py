@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from stroke_risk.serving.batch_admission import BatchAdmission
+
+
+def run_in_own_loop(scenario) -> None:
+    """Run the scenario in a fresh event loop on its own thread: a browser test's
+    session-long Playwright loop may still be running on the main thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, scenario()).result()
 
 
 class SlowApp:
@@ -64,7 +72,7 @@ def test_batches_beyond_the_limit_are_refused_at_once_with_retry_after():
         status, *_ = await call(app, "/predict_batch")
         assert status == 200
 
-    asyncio.run(scenario())
+    run_in_own_loop(scenario)
 
 
 def test_other_routes_are_never_limited():
@@ -78,7 +86,7 @@ def test_other_routes_are_never_limited():
         inner.release.set()
         assert [r[0] for r in await asyncio.gather(held, *others)] == [200, 200, 200]
 
-    asyncio.run(scenario())
+    run_in_own_loop(scenario)
 
 
 def test_a_failing_batch_frees_its_place():
@@ -92,7 +100,7 @@ def test_a_failing_batch_frees_its_place():
                 await call(app, "/predict_batch")
         assert app.in_flight == 0
 
-    asyncio.run(scenario())
+    run_in_own_loop(scenario)
 
 
 def test_the_limit_must_admit_at_least_one_batch():

@@ -29,7 +29,11 @@ def elbv2_calls(stdout: str) -> list[str]:
 def test_without_a_listener_the_script_leaves_the_listener_alone(fake_engine: FakeEngine):
     completed = dry_run(fake_engine)
     assert completed.returncode == 0, completed.stderr
-    assert elbv2_calls(completed.stdout) == ["modify-target-group"]
+    # The target group's health check and its deregistration delay; no listener call.
+    assert elbv2_calls(completed.stdout) == [
+        "modify-target-group",
+        "modify-target-group-attributes",
+    ]
 
 
 def test_with_a_listener_the_dry_run_forwards_only_the_api_and_answers_404_otherwise(
@@ -39,6 +43,7 @@ def test_with_a_listener_the_dry_run_forwards_only_the_api_and_answers_404_other
     assert completed.returncode == 0, completed.stderr
     assert elbv2_calls(completed.stdout) == [
         "modify-target-group",
+        "modify-target-group-attributes",
         "describe-rules",
         "create-rule",
         "modify-listener",
