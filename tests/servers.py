@@ -155,3 +155,24 @@ def bentoml_server(
     command = [str(BIN / "bentoml"), "serve", target, "--host", "127.0.0.1", "--port", "{port}"]
     with loopback_server("bentoml", command, environment, log_dir, "/readyz", timeout) as server:
         yield server
+
+
+def serve_and_fail(home: Path, without: tuple[str, ...] = (), **settings: str) -> str:
+    """Start `bentoml serve service.py` with the test servers' settings less the names in
+    ``without``, then ``settings``; it must exit at once, without a traceback. Its output."""
+    environment = server_environment(BENTOML_HOME=str(home))
+    for name in without:
+        environment.pop(name, None)
+    environment.update(settings)
+    completed = subprocess.run(
+        [str(BIN / "bentoml"), "serve", "service.py", "--host", "127.0.0.1", "--port", "0"],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode != 0
+    output = completed.stdout + completed.stderr
+    assert "Traceback" not in output
+    return output

@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import subprocess
-import sys
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from stroke_risk.core.config import REPO_ROOT
 from tests.conftest import API_KEYS, EXAMPLE_PATIENT
-from tests.environment import server_environment
+from tests.servers import serve_and_fail
 
 pytestmark = pytest.mark.slow
 
@@ -164,26 +160,6 @@ def test_the_start_up_log_says_keys_are_on_and_how_many(keyed_service):
     assert not any(key in log for key in API_KEYS)
 
 
-def serve_and_fail(home: Path, **settings: str) -> str:
-    """Start `bentoml serve` with ``settings`` (and without STROKE_ALLOW_ANONYMOUS unless
-    given); it must exit at once. Its output."""
-    env = server_environment(BENTOML_HOME=str(home))
-    env.pop("STROKE_ALLOW_ANONYMOUS")
-    env.update(settings)
-    completed = subprocess.run(
-        [str(Path(sys.executable).parent / "bentoml"), "serve", "service.py", "--port", "0"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert completed.returncode != 0
-    output = completed.stdout + completed.stderr
-    assert "Traceback" not in output
-    return output
-
-
 @pytest.mark.parametrize(
     ("settings", "says"),
     [
@@ -196,7 +172,7 @@ def serve_and_fail(home: Path, **settings: str) -> str:
     ids=["no keys", "blank keys", "empty", "blank keys, anonymous allowed", "json secret"],
 )
 def test_the_service_refuses_to_start_without_usable_keys(tmp_path, settings, says):
-    output = serve_and_fail(tmp_path, **settings)
+    output = serve_and_fail(tmp_path, without=("STROKE_ALLOW_ANONYMOUS",), **settings)
     assert says in output
     assert sum(line.startswith("error:") for line in output.splitlines()) == 1
     if "JSON" in says:

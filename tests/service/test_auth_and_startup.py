@@ -12,6 +12,7 @@ import requests
 from stroke_risk.core.config import REPO_ROOT
 from tests.conftest import API_KEYS, EXAMPLE_PATIENT
 from tests.environment import server_environment
+from tests.servers import serve_and_fail
 
 pytestmark = pytest.mark.slow
 
@@ -78,27 +79,7 @@ def test_keys_never_reach_the_logs(keyed_service):
 
 
 def test_without_a_model_the_service_says_to_train_in_one_line(tmp_path: Path):
-    env = server_environment(BENTOML_HOME=str(tmp_path))
-    completed = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "bentoml"),
-            "serve",
-            "service.py",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert completed.returncode != 0
-    output = completed.stdout + completed.stderr
-    assert "run `make train`" in output
-    assert "Traceback" not in output
+    assert "run `make train`" in serve_and_fail(tmp_path)
 
 
 def last_line_printed_by_the_service(code: str, home: Path, **settings: str | None) -> str:
