@@ -169,9 +169,9 @@ class ProbabilityIntervals:
     def interval_one(self, values: dict[str, Any]) -> tuple[float, float]:
         """One patient's (low, high), from its field values (``bmi`` None when blank)."""
         if isinstance(self.refits, LinearIntervals):
-            low, high = _order_statistics(self.size)
+            first, last = _order_statistics(self.size)
             ordered = np.sort(self.refits.logits_one(values))
-            low, high = float(ordered[low]), float(ordered[high])
+            low, high = float(ordered[first]), float(ordered[last])
             # Two numbers: math's exp rather than three numpy calls. numpy's vectorised exp
             # may differ from it by a few units in the last place, a million million times
             # finer than the replies' four decimals.
