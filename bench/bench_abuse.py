@@ -30,6 +30,7 @@ import psutil
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.bench_service import write_results  # noqa: E402
 from stroke_risk.core.config import REPO_ROOT  # noqa: E402
 from stroke_risk.core.schema import Patient  # noqa: E402
 from tests.servers import bentoml_server  # noqa: E402
@@ -156,8 +157,7 @@ def main() -> None:
         "tracebacks_in_log": log.count("Traceback"),
         "results": results,
     }
-    args.output.write_text(json.dumps(summary, indent=2) + "\n")
-    logger.info(json.dumps(summary, indent=2))
+    write_results(summary, args.output)
 
 
 if __name__ == "__main__":

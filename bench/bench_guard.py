@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
-import json
 import logging
 import os
 import statistics
@@ -25,6 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.bench_service import write_results  # noqa: E402
 from stroke_risk.core.config import REPO_ROOT  # noqa: E402
 from stroke_risk.serving import api_guard  # noqa: E402
 
@@ -107,8 +107,7 @@ def main() -> None:
         "this_minus_other_us": round(medians["this"] - medians[args.against], 2),
         "runs_us": runs,
     }
-    args.output.write_text(json.dumps(summary, indent=2) + "\n")
-    logger.info(json.dumps({k: v for k, v in summary.items() if k != "runs_us"}, indent=2))
+    write_results(summary, args.output, raw="runs_us")
 
 
 if __name__ == "__main__":

@@ -79,11 +79,12 @@ def load_arguments(doc: str, output: Path) -> argparse.ArgumentParser:
     return parser
 
 
-def write_results(summary: dict, path: Path) -> None:
-    """Save a benchmark's results as JSON and log them, less the raw per-run list."""
+def write_results(summary: dict, path: Path, raw: str = "runs") -> None:
+    """Save a benchmark's results as JSON and log them, less the raw per-run list (the key
+    ``raw``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=2) + "\n")
-    logger.info(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
+    logger.info(json.dumps({k: v for k, v in summary.items() if k != raw}, indent=2))
 
 
 def rss_mb(pid: int) -> float:

@@ -21,6 +21,9 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+from bench.bench_service import write_results  # noqa: E402
+
 logger = logging.getLogger("bench")
 
 BARS = {
@@ -102,9 +105,7 @@ def main() -> int:
         }
         for name, (op, limit) in BARS.items()
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(summary, indent=2) + "\n")
-    logger.info(json.dumps(summary, indent=2))
+    write_results(summary, args.output)
     return 0
 
 
