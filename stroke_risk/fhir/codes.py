@@ -20,6 +20,7 @@ def code_lists() -> dict[str, Any]:
     return json.loads(CODE_LISTS_PATH.read_text())
 
 
+@lru_cache
 def system(name: str) -> tuple[str, ...]:
     """The URIs a named code system may be written as (e.g. ``snomed``, ``icd10``)."""
     value = code_lists()["systems"][name]

@@ -245,8 +245,8 @@ def _reference(resource: Any) -> str:
     )
 
 
-def _loinc(observation: Any, codes: list[str]) -> str | None:
-    return first_code(observation.code, "loinc", set(codes))
+def _loinc(observation: Any, codes: set[str]) -> str | None:
+    return first_code(observation.code, "loinc", codes)
 
 
 def _quantity(
@@ -277,8 +277,9 @@ def _measures(
     observations: list[Any], codes: list[str], units: dict[str, float], what: str, notes: list[str]
 ) -> list[_Measure]:
     found = []
+    wanted = set(codes)
     for observation in observations:
-        code = _loinc(observation, codes)
+        code = _loinc(observation, wanted)
         if code is None or not _usable(observation):
             continue
         value = _quantity(observation, units, what, notes)
@@ -450,10 +451,9 @@ def map_bmi(observations: list[Any], mapped: MappedPatient, today: dt.date) -> N
 
 def map_smoking(observations: list[Any], mapped: MappedPatient) -> None:
     rule = code_lists()["smoking"]
+    wanted = set(rule["loinc"])
     statuses = [
-        o
-        for o in observations
-        if _loinc(o, rule["loinc"]) and _usable(o) and o.valueCodeableConcept
+        o for o in observations if _loinc(o, wanted) and _usable(o) and o.valueCodeableConcept
     ]
     if not statuses:
         mapped.set(Source("smoking_status", "Unknown", None, note="no smoking status recorded"))
