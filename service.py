@@ -23,7 +23,7 @@ from stroke_risk.core.config import get_settings
 from stroke_risk.core.responses import Assessment, BatchResults
 from stroke_risk.core.schema import Patient, PatientBatch
 from stroke_risk.scoring.store import model_exists
-from stroke_risk.serving import graceful_shutdown
+from stroke_risk.serving import connection_intake, graceful_shutdown
 from stroke_risk.serving.api_guard import ApiGuard, RequestIdInAccessLog, body_limits
 from stroke_risk.serving.api_keys import serving, startup_refusal, startup_summary
 from stroke_risk.serving.batch_admission import BatchAdmission
@@ -52,9 +52,22 @@ class _QuietValidationErrors(logging.Filter):
 
 logging.getLogger("bentoml._internal.server.http_app").addFilter(_QuietValidationErrors())
 logging.getLogger("bentoml.access").addFilter(RequestIdInAccessLog())
+
+
+def _worker_count() -> int:
+    """How many workers share the listening socket, counted as BentoML's allocator does."""
+    if settings.workers != "cpu_count":
+        return settings.workers
+    from bentoml._internal.resource import system_resources
+
+    return int(system_resources()["cpu"]) or 1
+
+
 install_request_timeout()  # BentoML's own holds every request until its timeout expires
 parse_large_bodies_in_a_thread()  # a batch's 2.3 MB of JSON would block health checks
 graceful_shutdown.install(settings.shutdown_grace)  # SIGTERM: drain, then stop without resets
+# Health checks accepted at once while batch bodies pour in (libuv takes one per loop turn).
+connection_intake.install(settings.receive_buffer_bytes, workers=_worker_count())
 respawn_crashed_workers()  # also inside the container, where BentoML would not
 
 # Keys, or anonymous access asked for by name (stroke_risk/serving/api_keys.py).

@@ -26,7 +26,12 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from stroke_risk.fhir import validator_speedups
 from stroke_risk.fhir.codes import code_lists, codings, first_code, on_condition_list, system
+
+# Every model class is built after this (fhir.resources builds them on first use, and the
+# EHR modules reach them through get_fhir_model_class, imported from here).
+validator_speedups.install()
 
 NON_CLINICAL_FIELDS = ("ever_married", "work_type", "residence_type")
 USED_RESOURCE_TYPES = ("Patient", "Observation", "Condition")

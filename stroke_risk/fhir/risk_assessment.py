@@ -9,10 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fhir.resources.R4B.operationoutcome import OperationOutcome
-from fhir.resources.R4B.riskassessment import RiskAssessment
-
 from stroke_risk.fhir.estimate import FHIR_ELEMENT, Estimate
+from stroke_risk.fhir.mapping import get_fhir_model_class
 from stroke_risk.fhir.texts import details
 
 SNOMED = "http://snomed.info/sct"
@@ -89,7 +87,7 @@ def operation_outcome(message: str, location: str | None, code: str = "invalid")
     issue: dict[str, Any] = {"severity": "error", "code": code, "diagnostics": message}
     if location:
         issue["expression"] = [location]
-    return _validated({"resourceType": "OperationOutcome", "issue": [issue]}, OperationOutcome)
+    return _validated({"resourceType": "OperationOutcome", "issue": [issue]})
 
 
 def refusal_outcome(estimate: Estimate) -> dict[str, Any]:
@@ -99,6 +97,6 @@ def refusal_outcome(estimate: Estimate) -> dict[str, Any]:
     return operation_outcome(estimate.reason, ", ".join(elements) or None, code)
 
 
-def _validated(body: dict[str, Any], model: Any = RiskAssessment) -> dict[str, Any]:
-    model.model_validate(body)
+def _validated(body: dict[str, Any]) -> dict[str, Any]:
+    get_fhir_model_class(body["resourceType"]).model_validate(body)
     return body

@@ -14,9 +14,10 @@ in what order, and the errors raised are unchanged (tests/fhir/test_validator_sp
 validates the HL7 and Synthea examples and hundreds of broken variants of them with and
 without this module and compares every error).
 
-Installed when ``stroke_risk.fhir`` is imported, before any model class exists: pydantic
-takes a model's validators by name from its bases when the class is built, and
-``fhir.resources`` builds each class on first use. Only for the fhir_core version the
+Installed when :mod:`stroke_risk.fhir.mapping` is imported, before any model class exists:
+pydantic takes a model's validators by name from its bases when the class is built, and
+``fhir.resources`` builds each class on first use; the EHR modules reach the models only
+through mapping's ``get_fhir_model_class``. Only for the fhir_core version the
 replacements were checked against: another version keeps its own validators (slower, never
 different) and a test fails to say the replacements need checking again.
 """

@@ -34,13 +34,15 @@ import ctypes
 import logging
 import signal
 import socket
-import struct
 import sys
 import threading
 import time
 from typing import Any
 
 import uvicorn
+
+from stroke_risk.serving import connection_intake
+from stroke_risk.serving.connection_intake import queued_connections
 
 logger = logging.getLogger("stroke_risk.shutdown")
 
@@ -50,7 +52,6 @@ _original_shutdown = uvicorn.Server.shutdown
 
 SO_ATTACH_FILTER = 26  # <asm-generic/socket.h>
 BPF_RET_K = 0x06  # BPF_RET | BPF_K: "return k bytes of the packet"; k = 0 drops it
-TCP_INFO_UNACKED = struct.Struct("I")  # tcp_info.tcpi_unacked, at byte 24
 QUEUE_DRAIN_SECONDS = 2.0
 INTERNET = (socket.AF_INET, socket.AF_INET6)  # TCP listeners; a Unix socket has no queue to ask
 
@@ -83,13 +84,6 @@ def refuse_new_connections(listener: socket.socket) -> bool:
     program = _SockFprog(1, ctypes.pointer(drop_all))
     listener.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(program))
     return True
-
-
-def queued_connections(listener: socket.socket) -> int:
-    """How many connections wait in ``listener``'s accept queue (Linux reports a listening
-    socket's queue length as ``tcpi_unacked``)."""
-    info = listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
-    return TCP_INFO_UNACKED.unpack_from(info, 24)[0]
 
 
 def _listeners(server: uvicorn.Server, sockets: list[socket.socket] | None) -> list[socket.socket]:
@@ -131,6 +125,7 @@ async def _shutdown(self: uvicorn.Server, sockets: list[socket.socket] | None = 
     if not sockets:
         for listener in listeners:
             listener.detach()  # the asyncio server owns the descriptor and closes it
+    connection_intake.stop(self)  # its accepting ends with uvicorn's
     await _original_shutdown(self, sockets)
 
 

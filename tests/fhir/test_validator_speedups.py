@@ -1,7 +1,7 @@
 """stroke_risk.fhir.validator_speedups: faster, and never a different verdict.
 
 Each side runs in its own interpreter, because the validators are taken when a model class
-is built, once per process: one with the replacements installed (``import stroke_risk.fhir``
+is built, once per process: one with the replacements installed (``import stroke_risk.fhir.mapping``
 first), one with fhir.resources alone.
 """
 
@@ -24,7 +24,7 @@ DATA = Path(__file__).with_name("data")
 VALIDATE_ALL = """
 import json, sys
 if sys.argv[1] == "speedups":
-    import stroke_risk.fhir
+    import stroke_risk.fhir.mapping
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 out = []
@@ -41,11 +41,14 @@ print(json.dumps(out))
 """
 
 BUILT_CLASSES = """
+import stroke_risk.fhir.routes
 import stroke_risk.fhir.mapping as mapping
+import stroke_risk.fhir.risk_assessment as risk_assessment
 import stroke_risk.fhir.validator_speedups as speedups
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 for path in __import__("sys").argv[1:]:
     mapping.parse_resource(__import__("json").load(open(path)))
+risk_assessment.operation_outcome("no birth date", "Patient.birthDate")
 def subclasses(cls):
     for sub in cls.__subclasses__():
         yield sub
