@@ -238,7 +238,7 @@ def _check(patient: Any) -> list[dict[str, Any]]:
     return []
 
 
-def _first_problems(patients: list[Any]) -> list[dict[str, Any]]:
+def first_problems(patients: list[Any]) -> list[dict[str, Any]]:
     """The problems of the first MAX_LISTED patients that have any, each patient checked on
     its own, then a note if the check stopped before the end."""
     found: list[dict[str, Any]] = []
@@ -268,7 +268,7 @@ def _bounded(error: ValidationError, patients: Any) -> ValidationError:
         problem["loc"][:1] and isinstance(problem["loc"][0], int) for problem in problems
     )
     if per_patient and isinstance(patients, list):
-        problems = _first_problems(patients) or problems
+        problems = first_problems(patients) or problems
     return ValidationError.from_exception_data(
         error.title,
         [

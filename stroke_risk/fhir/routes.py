@@ -112,6 +112,8 @@ async def _json_body(request: Request, limit: int) -> Any:
         return json.loads(raw)
     except ValueError as error:
         raise FhirInputError(f"the body is not JSON: {error}", "body") from None
+    except RecursionError:  # arrays or objects nested thousands deep: no FHIR resource is
+        raise FhirInputError("the body's JSON is nested too deeply", "body") from None
 
 
 def build_app(

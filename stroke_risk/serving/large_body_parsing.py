@@ -15,20 +15,37 @@ on the loop, where a thread would cost more than the work. Whenever the pieces a
 all valid, or the body has another shape, the body is validated whole exactly as BentoML
 does, so a refused request gets BentoML's own errors.
 
+Two kinds of body are refused here, before pydantic sees them, because pydantic would spend
+seconds and hundreds of megabytes describing them (issue 18): an object with more than the
+schema's ``MANY_KEYS`` keys (pydantic makes one error per unknown key: a 4 MB body of
+350,000 keys took 2.6 s and 454 MB, one such patient in a batch 0.4-1.2 s) is answered with
+one ``unknown_fields`` error per object naming the first few keys and counting them, the
+errors the schema gives such a batch validated whole; and JSON nested deeper than the
+decoder allows, which it reports as a RecursionError (a 500 before), is left to pydantic's
+parser, which refuses it as invalid JSON.
+
 Like :mod:`.request_timeout`, this depends on the pinned BentoML's internals; its test
 says so if they change.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import anyio.to_thread
 import msgspec
 from _bentoml_impl.serde import JSONSerde
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from stroke_risk.core.schema import Patient
+from stroke_risk.core.schema import MANY_KEYS, Patient, first_problems
+from stroke_risk.core.validation_errors import (
+    NAMES_SHOWN,
+    UNKNOWN_FIELDS,
+    condense,
+    unknown_fields,
+)
 from stroke_risk.serving.assessor import no_garbage_collection
 
 # Far above one patient, far below a batch worth a thread (100 patients are ~23 KB).
@@ -39,13 +56,46 @@ _original_parse_request = JSONSerde.parse_request
 _patients = TypeAdapter(list[Patient])
 
 
+def _error(kind: str, loc: tuple[Any, ...], text: str) -> InitErrorDetails:
+    # As the schema's _bounded makes them (no context: the text is not formatted).
+    return {"type": PydanticCustomError(kind, text), "loc": loc, "input": None}
+
+
+def refuse_key_floods(cls: Any, data: Any) -> None:
+    """Raise a ValidationError (BentoML answers 400) when the batch object, or any patient
+    in it, holds more than MANY_KEYS keys; otherwise return. The errors are those the
+    schema's own check gives when the batch is validated whole (PatientBatch's
+    ``_bounded_errors``), without first making pydantic's error per unknown key."""
+    if not isinstance(data, dict):
+        return
+    errors: list[InitErrorDetails] = []
+    if len(data) > MANY_KEYS:
+        names = [name for name in itertools.islice(data, NAMES_SHOWN + 1) if name != "patients"]
+        count = len(data) - ("patients" in data)
+        if "patients" not in data:  # pydantic's order: the missing field first
+            errors.append(_error("missing", ("patients",), "Field required"))
+        errors.append(_error(UNKNOWN_FIELDS, (), unknown_fields((), names, count)["msg"]))
+    patients = data.get("patients")
+    if isinstance(patients, list) and any(
+        isinstance(patient, dict) and len(patient) > MANY_KEYS for patient in patients
+    ):
+        errors += [
+            _error(problem["type"], ("patients", *problem["loc"]), problem["msg"])
+            for problem in condense(first_problems(patients))
+        ]
+    if errors:
+        raise ValidationError.from_exception_data(cls.__name__, errors)
+
+
 def validate_in_pieces(cls: Any, body: bytes, piece: int = PIECE) -> Any:
     """``cls.model_validate_json(body)``, with a batch's patients validated ``piece`` at
-    a time first; any doubt and the body is validated whole, for BentoML's own errors."""
+    a time first; any doubt and the body is validated whole, for BentoML's own errors.
+    Key floods are refused first (:func:`refuse_key_floods`)."""
     try:
         data = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # pydantic's parser says what is wrong
         return cls.model_validate_json(body)
+    refuse_key_floods(cls, data)
     patients = data.get("patients") if isinstance(data, dict) and len(data) == 1 else None
     if not isinstance(patients, list):
         return cls.model_validate_json(body)

@@ -8,7 +8,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from stroke_risk.core.schema import PatientBatch
+from stroke_risk.core.schema import MANY_KEYS, PatientBatch
+from stroke_risk.core.validation_errors import condense
 from stroke_risk.serving.large_body_parsing import validate_in_pieces
 from stroke_risk.serving.results import encode_batch_reply, encode_json
 from tests.conftest import EXAMPLE_PATIENT
@@ -69,6 +70,42 @@ def test_an_invalid_batch_gets_bentomls_own_errors(batch):
 def test_a_body_that_is_not_json_gets_bentomls_own_error():
     whole, pieces = whole_and_pieces(b'{"patients": [' + b"{}," * 10_000)
     assert isinstance(whole, list) and pieces == whole
+
+
+def test_json_nested_too_deeply_gets_pydantics_invalid_json_error_not_a_crash():
+    """msgspec reports such nesting as a RecursionError, which was a 500."""
+    body = b'{"patients": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    whole, pieces = whole_and_pieces(body)
+    assert pieces == whole and whole[0]["type"] == "json_invalid"
+
+
+def flood(n: int) -> dict:
+    return {f"k{i}": 0 for i in range(n)}
+
+
+def test_a_key_flooded_patient_gets_the_schemas_errors_without_pydantics_error_per_key():
+    batch = {
+        "patients": [
+            *patients(700),
+            {**EXAMPLE_PATIENT, **flood(100_000)},
+            {**EXAMPLE_PATIENT, "age": -1},
+            *patients(5),
+        ]
+    }
+    whole, pieces = whole_and_pieces(json.dumps(batch).encode())
+    assert pieces == whole
+    flooded, bad_age = pieces
+    assert flooded["type"] == "unknown_fields" and flooded["loc"] == ("patients", 700)
+    assert flooded["msg"].startswith("unknown fields 'k0', 'k1', 'k2' and 99997 more")
+    assert bad_age["loc"] == ("patients", 701, "age")
+
+
+def test_a_key_flooded_batch_object_gets_the_guards_wording_of_pydantics_errors():
+    whole, pieces = whole_and_pieces(json.dumps(flood(MANY_KEYS + 1)).encode())
+    assert [(e["type"], list(e["loc"]), e["msg"]) for e in pieces] == [
+        (e["type"], list(e["loc"]), e["msg"]) for e in condense(whole)
+    ]
+    assert [e["type"] for e in pieces] == ["missing", "unknown_fields"]
 
 
 def test_a_reply_encoded_in_pieces_is_the_same_bytes():
