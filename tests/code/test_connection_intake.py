@@ -8,6 +8,7 @@ import inspect
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -31,8 +32,15 @@ def queued_listener(connections: int) -> tuple[socket.socket, list[socket.socket
 
 
 def run_on_uvloop(scenario):
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(scenario())
+    """``scenario()`` on a new uvloop loop (the service's), in a thread of its own: a
+    browser test's loop may be running in this one."""
+
+    def run():
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(scenario())
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
 
 
 def test_every_queued_connection_is_taken_in_one_wake():
