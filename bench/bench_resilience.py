@@ -8,8 +8,9 @@ batches  One worker; for --duration seconds, waves of 64 10,000-patient batches 
          Run once per batch limit in --limits (STROKE_MAX_CONCURRENT_BATCHES; 64 = no
          limit: the threads alone). Reports /readyz's latency and every batch reply by
          status with its latency.
-sigterm  Two workers; 16 clients, a new connection per request to /predict; SIGTERM to the
-         server's main process (as `docker stop` does) after 1 s, with a 2 s grace period.
+sigterm  Two workers (--sigterm-workers); 16 clients, a new connection per request to
+         /predict; SIGTERM to the server's main process (as `docker stop` does) after
+         1 s, with a 2 s grace period.
          Counts replies, refused connections (never accepted) and failures among accepted
          connections, and the exit code; --runs times.
 kill     Two workers; the same 16 clients; kill -9 of one worker after 3 s. Counts failed
@@ -135,8 +136,8 @@ def batches(url: str, clients: int, duration: float, body: bytes, polite: bool) 
     }
 
 
-def sigterm_run(home: Path, logs: Path, grace: float) -> dict:
-    env = {"STROKE_WORKERS": "2", "STROKE_SHUTDOWN_GRACE": str(grace)}
+def sigterm_run(home: Path, logs: Path, grace: float, workers: int = 2) -> dict:
+    env = {"STROKE_WORKERS": str(workers), "STROKE_SHUTDOWN_GRACE": str(grace)}
     with bentoml_server(home, logs, env=env) as server, PatientLoad(server.url, 16) as load:
         time.sleep(1)
         signalled = time.monotonic()
@@ -207,6 +208,9 @@ def main() -> int:
     parser.add_argument("--limits", default="64,2,1", help="batch limits to compare")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--grace", type=float, default=2.0)
+    parser.add_argument(
+        "--sigterm-workers", type=int, default=2, help="workers of the sigterm scenario"
+    )
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "bench/results/resilience.json")
     args = parser.parse_args()
     home = Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"))
@@ -227,9 +231,13 @@ def main() -> int:
     if args.scenario in ("sigterm", "all"):
         runs = []
         for run in range(args.runs):
-            runs.append(sigterm_run(home, logs, args.grace))
+            runs.append(sigterm_run(home, logs, args.grace, args.sigterm_workers))
             logger.info("sigterm run %d: %s", run + 1, json.dumps(runs[-1]))
-        summary["sigterm"] = {"grace_seconds": args.grace, "runs": runs}
+        summary["sigterm"] = {
+            "grace_seconds": args.grace,
+            "workers": args.sigterm_workers,
+            "runs": runs,
+        }
     if args.scenario in ("kill", "all"):
         runs = []
         for run in range(args.runs):

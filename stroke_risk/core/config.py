@@ -184,13 +184,14 @@ class Settings(BaseSettings):
     busy_retry_after: int = Field(
         default=1, ge=0, description="Seconds a refused batch is told to wait (Retry-After)."
     )
-    # Per connection: bounds how much one event-loop turn reads from each connection, so
+    # A lone worker's connections: bounds how much one event-loop turn reads from each, so
     # health checks are accepted and answered while batch bodies pour in
     # (stroke_risk/serving/connection_intake.py). 0 leaves it to the system.
     receive_buffer_bytes: int = Field(
         default=65536,
         ge=0,
-        description="Receive buffer of each connection in bytes (SO_RCVBUF; 0: system default).",
+        description="Receive buffer of a lone worker's connections in bytes (SO_RCVBUF; "
+        "0: system default).",
     )
     # On SIGTERM: /readyz answers 503 at once, requests are served for this long, then the
     # worker stops accepting and exits once its requests are done. Match it to the load

@@ -10,16 +10,18 @@ lets a fast sender fill a receive buffer that grows to ``tcp_rmem``'s maximum (3
 came just after them waited behind all of them. Measured with strace and the request trace
 in bench/README.md ("Health checks under a flood of batches").
 
-Two changes, per worker, in uvicorn's server start-up:
+Two changes in uvicorn's server start-up, made only by a worker alone on its listening
+socket (a one-worker task, such as a 0.5-vCPU Fargate task, where health checks have no
+other worker to answer them); with several workers nothing changes:
 
-1. When the worker is alone on its listening socket, a second watcher on that socket (a
-   duplicate descriptor of it) accepts all queued connections whenever more than ``BURST``
-   are waiting, and hands each to the event loop (``loop.connect_accepted_socket``) with
-   uvicorn's own protocol, as uvicorn's server does. A short queue is left to the loop's
+1. A second watcher on the listening socket (a duplicate descriptor of it) accepts all
+   queued connections whenever more than ``BURST`` are waiting, and hands each to the
+   event loop (``loop.connect_accepted_socket``) with uvicorn's own protocol, as uvicorn's
+   server does. A short queue is left to the loop's
    own accepting (in C, cheaper per connection), which takes it within a turn or two.
-   With several workers on one socket each keeps taking one per turn: a burst is then
-   shared between them, and a worker killed with ``kill -9`` takes down only the requests
-   it was serving. A worker that grabbed bursts took down 4-14 of 16 clients' requests in
+   Several workers on one socket keep taking one per turn: a burst is then shared between
+   them, and a worker killed with ``kill -9`` takes down only the requests it was serving.
+   A worker that grabbed bursts took down 4-14 of 16 clients' requests in
    bench_resilience's kill scenario (two workers), against 2-3 without it.
 2. The listening socket's receive buffer is set to ``receive_buffer`` bytes (accepted
    connections inherit it), so one loop iteration reads at most that much from each
@@ -90,10 +92,9 @@ def accept_all_queued(
     return taken
 
 
-def _watch(
-    server: uvicorn.Server, listener: socket.socket, receive_buffer: int, alone: bool
-) -> None:
-    """Set the receive buffer; when ``alone``, watch a duplicate of ``listener`` for bursts."""
+def _watch(server: uvicorn.Server, listener: socket.socket, receive_buffer: int) -> None:
+    """Bound the receive buffer of ``listener``'s connections and watch a duplicate of the
+    socket for bursts (for a worker alone on it)."""
     loop = asyncio.get_running_loop()
     config = server.config
 
@@ -105,8 +106,6 @@ def _watch(
 
     if receive_buffer:  # on the listening socket: each accepted connection inherits it
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-    if not alone:
-        return
     duplicate = socket.socket(fileno=os.dup(listener.fileno()))
     duplicate.setblocking(False)
     loop.add_reader(duplicate.fileno(), accept_all_queued, duplicate, loop, protocol_factory)
@@ -123,16 +122,16 @@ def stop(server: uvicorn.Server) -> None:
 
 
 def install(receive_buffer: int, workers: int = 1) -> None:
-    """Give connections ``receive_buffer``-byte receive buffers (0: the system's default,
-    which grows with the sender) and, when this is the only one of ``workers`` on the
-    socket, accept a burst of queued connections at once."""
+    """When this is the only one of ``workers`` on the socket, give its connections
+    ``receive_buffer``-byte receive buffers (0: the system's default, which grows with the
+    sender) and accept a burst of queued connections at once."""
 
     async def startup(self: uvicorn.Server, sockets: list[socket.socket] | None = None) -> None:
         await _original_startup(self, sockets)
         # BentoML's workers always pass the arbiter's listening socket; a server that
         # opens its own (``uvicorn`` on the command line) keeps uvicorn's behaviour.
         for listener in sockets or ():
-            if listener.family in INTERNET and not self.should_exit:
-                _watch(self, listener, receive_buffer, alone=workers == 1)
+            if workers == 1 and listener.family in INTERNET and not self.should_exit:
+                _watch(self, listener, receive_buffer)
 
     uvicorn.Server.startup = startup  # type: ignore[method-assign]
