@@ -1,7 +1,7 @@
 """CDS Hooks `patient-view` latency with a 200-Observation prefetch, against `/predict`.
 
-    .venv/bin/python bench/bench_cds.py [--requests 300] [--rounds 3]
-    (writes bench/results/cds.json)
+    .venv/bin/python bench/bench_cds.py [--requests 300] [--rounds 3] [--us-core]
+    (writes bench/results/cds.json, or cds-us-core.json)
 
 One real `bentoml serve service.py` (one worker, as a 0.5-vCPU task runs) on loopback, the
 default model store. At one connection, alternating rounds of: `/predict` with a patient,
@@ -30,6 +30,7 @@ from stroke_risk.core.config import REPO_ROOT  # noqa: E402
 from tests.conftest import EXAMPLE_PATIENT  # noqa: E402
 from tests.fhir.builders import (  # noqa: E402
     ICD10CM,
+    UCUM,
     bundle,
     coded_observation,
     condition,
@@ -41,8 +42,48 @@ from tests.servers import bentoml_server  # noqa: E402
 OBSERVATIONS = 200
 
 
-def chart(today: dt.date) -> dict:
-    """The prefetch of one patient with 200 Observations that the mapping reads."""
+# What an EHR adds to a lab Observation beside what a rule reads (US Core's lab profile).
+US_CORE_EXTRAS = {
+    "meta": {"versionId": "3", "lastUpdated": "2026-09-01T10:00:00Z"},
+    "category": [
+        {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                    "code": "laboratory",
+                    "display": "Laboratory",
+                }
+            ],
+            "text": "Laboratory",
+        }
+    ],
+    "subject": {"reference": "Patient/p1", "display": "Example Patient"},
+    "encounter": {"reference": "Encounter/e1"},
+    "issued": "2026-09-01T10:00:00.000Z",
+    "performer": [{"reference": "Practitioner/pr1", "display": "Dr Example"}],
+    "interpretation": [
+        {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+                    "code": "N",
+                    "display": "Normal",
+                }
+            ]
+        }
+    ],
+    "referenceRange": [
+        {
+            "low": {"value": 70, "unit": "mg/dL", "system": UCUM, "code": "mg/dL"},
+            "high": {"value": 99, "unit": "mg/dL", "system": UCUM, "code": "mg/dL"},
+        }
+    ],
+}
+
+
+def chart(today: dt.date, us_core: bool = False) -> dict:
+    """The prefetch of one patient with 200 Observations that the mapping reads (each with
+    US Core's other elements too, ``us_core``)."""
     observations = []
     for k in range(OBSERVATIONS - 4):
         date = (today - dt.timedelta(days=1 + (k * 360) // (OBSERVATIONS - 4))).isoformat()
@@ -57,6 +98,8 @@ def chart(today: dt.date) -> dict:
         observation("39156-5", 29.1, "kg/m2", recent),
         coded_observation("72166-2", "8517006", recent),
     ]
+    if us_core:
+        observations = [{**o, **US_CORE_EXTRAS} for o in observations]
     return {
         "patient": patient("1958-03-14", "female", "M"),
         "observations": bundle(*observations, kind="searchset"),
@@ -87,14 +130,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--output", type=Path, default=REPO_ROOT / "bench/results/cds.json")
+    parser.add_argument(
+        "--us-core",
+        action="store_true",
+        help="Observations as US Core's lab profile writes them (category, subject, "
+        "performer, interpretation, reference range...)",
+    )
+    parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
+    default = "cds-us-core.json" if args.us_core else "cds.json"
+    args.output = args.output or REPO_ROOT / "bench/results" / default
     home = Path.home() / "bentoml"
     hook = {
         "hook": "patient-view",
         "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
         "context": {"userId": "Practitioner/example", "patientId": "p1"},
-        "prefetch": chart(dt.date.today()),
+        "prefetch": chart(dt.date.today(), args.us_core),
     }
     bodies = {
         "predict": json.dumps({**EXAMPLE_PATIENT, "age": 68.0}).encode(),
@@ -117,6 +168,7 @@ def main() -> int:
                 print(name, runs[name][-1], flush=True)  # noqa: T201
     summary = {
         "observations": OBSERVATIONS,
+        "us_core_observations": args.us_core,
         "requests_per_round": args.requests,
         **{
             f"{name}_{key}_median": statistics.median(r[key] for r in runs[name])
