@@ -17,8 +17,8 @@ other worker to answer them); with several workers nothing changes:
 1. A second watcher on the listening socket (a duplicate descriptor of it) accepts all
    queued connections whenever more than ``BURST`` are waiting, and hands each to the
    event loop (``loop.connect_accepted_socket``) with uvicorn's own protocol, as uvicorn's
-   server does. A short queue is left to the loop's
-   own accepting (in C, cheaper per connection), which takes it within a turn or two.
+   server does. A short queue is left to the loop's own accepting (in C, cheaper per
+   connection), which takes it within a turn or two.
    Several workers on one socket keep taking one per turn: a burst is then shared between
    them, and a worker killed with ``kill -9`` takes down only the requests it was serving.
    A worker that grabbed bursts took down 4-14 of 16 clients' requests in
@@ -49,7 +49,7 @@ import uvicorn
 logger = logging.getLogger("stroke_risk.connections")
 
 _original_startup = uvicorn.Server.startup
-INTERNET = (socket.AF_INET, socket.AF_INET6)
+INTERNET = (socket.AF_INET, socket.AF_INET6)  # TCP listeners; a Unix socket has no queue to ask
 ACCEPTS_PER_WAKE = 1024  # bounded, so a connection storm cannot hold the loop for long
 BURST = 4  # more connections than this waiting at once are taken together
 TCP_INFO_UNACKED = struct.Struct("I")  # tcp_info.tcpi_unacked, at byte 24

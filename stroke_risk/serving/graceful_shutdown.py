@@ -42,7 +42,7 @@ from typing import Any
 import uvicorn
 
 from stroke_risk.serving import connection_intake
-from stroke_risk.serving.connection_intake import queued_connections
+from stroke_risk.serving.connection_intake import INTERNET, queued_connections
 
 logger = logging.getLogger("stroke_risk.shutdown")
 
@@ -53,7 +53,6 @@ _original_shutdown = uvicorn.Server.shutdown
 SO_ATTACH_FILTER = 26  # <asm-generic/socket.h>
 BPF_RET_K = 0x06  # BPF_RET | BPF_K: "return k bytes of the packet"; k = 0 drops it
 QUEUE_DRAIN_SECONDS = 2.0
-INTERNET = (socket.AF_INET, socket.AF_INET6)  # TCP listeners; a Unix socket has no queue to ask
 
 
 def is_draining() -> bool:
