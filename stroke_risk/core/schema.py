@@ -14,6 +14,7 @@ Nothing is defaulted: every field is required, and only ``bmi`` may be null.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -269,15 +270,21 @@ def _bounded(error: ValidationError, patients: Any) -> ValidationError:
     )
     if per_patient and isinstance(patients, list):
         problems = first_problems(patients) or problems
+    return validation_error(error.title, condense(problems))
+
+
+def validation_error(title: str, problems: Sequence[dict[str, Any]]) -> ValidationError:
+    """A ValidationError holding exactly ``problems`` (error dicts: type, loc, msg), inputs
+    hidden; the messages are not formatted again."""
     return ValidationError.from_exception_data(
-        error.title,
+        title,
         [
             InitErrorDetails(
                 type=PydanticCustomError(problem["type"], problem.get("msg", "invalid")),
                 loc=tuple(problem["loc"]),
                 input=None,
             )
-            for problem in condense(problems)
+            for problem in problems
         ],
         hide_input=True,
     )

@@ -37,15 +37,9 @@ import anyio.to_thread
 import msgspec
 from _bentoml_impl.serde import JSONSerde
 from pydantic import TypeAdapter, ValidationError
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from stroke_risk.core.schema import MANY_KEYS, Patient, first_problems
-from stroke_risk.core.validation_errors import (
-    NAMES_SHOWN,
-    UNKNOWN_FIELDS,
-    condense,
-    unknown_fields,
-)
+from stroke_risk.core.schema import MANY_KEYS, Patient, first_problems, validation_error
+from stroke_risk.core.validation_errors import NAMES_SHOWN, condense, unknown_fields
 from stroke_risk.serving.assessor import no_garbage_collection
 
 # Far above one patient, far below a batch worth a thread (100 patients are ~23 KB).
@@ -56,11 +50,6 @@ _original_parse_request = JSONSerde.parse_request
 _patients = TypeAdapter(list[Patient])
 
 
-def _error(kind: str, loc: tuple[Any, ...], text: str) -> InitErrorDetails:
-    # As the schema's _bounded makes them (no context: the text is not formatted).
-    return {"type": PydanticCustomError(kind, text), "loc": loc, "input": None}
-
-
 def refuse_key_floods(cls: Any, data: Any) -> None:
     """Raise a ValidationError (BentoML answers 400) when the batch object, or any patient
     in it, holds more than MANY_KEYS keys; otherwise return. The errors are those the
@@ -68,23 +57,23 @@ def refuse_key_floods(cls: Any, data: Any) -> None:
     ``_bounded_errors``), without first making pydantic's error per unknown key."""
     if not isinstance(data, dict):
         return
-    errors: list[InitErrorDetails] = []
+    problems: list[dict[str, Any]] = []
     if len(data) > MANY_KEYS:
         names = [name for name in itertools.islice(data, NAMES_SHOWN + 1) if name != "patients"]
         count = len(data) - ("patients" in data)
         if "patients" not in data:  # pydantic's order: the missing field first
-            errors.append(_error("missing", ("patients",), "Field required"))
-        errors.append(_error(UNKNOWN_FIELDS, (), unknown_fields((), names, count)["msg"]))
+            problems.append({"type": "missing", "loc": ("patients",), "msg": "Field required"})
+        problems.append(unknown_fields((), names, count))
     patients = data.get("patients")
     if isinstance(patients, list) and any(
         isinstance(patient, dict) and len(patient) > MANY_KEYS for patient in patients
     ):
-        errors += [
-            _error(problem["type"], ("patients", *problem["loc"]), problem["msg"])
+        problems += [
+            {**problem, "loc": ("patients", *problem["loc"])}
             for problem in condense(first_problems(patients))
         ]
-    if errors:
-        raise ValidationError.from_exception_data(cls.__name__, errors)
+    if problems:
+        raise validation_error(cls.__name__, problems)
 
 
 def validate_in_pieces(cls: Any, body: bytes, piece: int = PIECE) -> Any:
