@@ -83,6 +83,20 @@ def flood(n: int) -> dict:
     return {f"k{i}": 0 for i in range(n)}
 
 
+class ValidatedWholeNever(PatientBatch):
+    """A batch model that fails the test when a body reaches pydantic's validation of the
+    whole batch, where a flooded object costs one error per key."""
+
+    @classmethod
+    def model_validate_json(cls, *args, **kwargs):
+        raise AssertionError("validated whole: pydantic made an error per unknown key")
+
+
+def refused_before_pydantic(body: bytes) -> None:
+    with pytest.raises(ValidationError):
+        validate_in_pieces(ValidatedWholeNever, body)
+
+
 def test_a_key_flooded_patient_gets_the_schemas_errors_without_pydantics_error_per_key():
     batch = {
         "patients": [
@@ -92,7 +106,9 @@ def test_a_key_flooded_patient_gets_the_schemas_errors_without_pydantics_error_p
             *patients(5),
         ]
     }
-    whole, pieces = whole_and_pieces(json.dumps(batch).encode())
+    body = json.dumps(batch).encode()
+    refused_before_pydantic(body)
+    whole, pieces = whole_and_pieces(body)
     assert pieces == whole
     flooded, bad_age = pieces
     assert flooded["type"] == "unknown_fields" and flooded["loc"] == ("patients", 700)
@@ -101,7 +117,9 @@ def test_a_key_flooded_patient_gets_the_schemas_errors_without_pydantics_error_p
 
 
 def test_a_key_flooded_batch_object_gets_the_guards_wording_of_pydantics_errors():
-    whole, pieces = whole_and_pieces(json.dumps(flood(MANY_KEYS + 1)).encode())
+    body = json.dumps(flood(MANY_KEYS + 1)).encode()
+    refused_before_pydantic(body)
+    whole, pieces = whole_and_pieces(body)
     assert [(e["type"], list(e["loc"]), e["msg"]) for e in pieces] == [
         (e["type"], list(e["loc"]), e["msg"]) for e in condense(whole)
     ]
