@@ -30,7 +30,7 @@ from stroke_risk.core.config import REPO_ROOT  # noqa: E402
 from tests.conftest import EXAMPLE_PATIENT  # noqa: E402
 from tests.fhir.builders import (  # noqa: E402
     ICD10CM,
-    UCUM,
+    US_CORE_LAB_EXTRAS,
     bundle,
     coded_observation,
     condition,
@@ -40,45 +40,6 @@ from tests.fhir.builders import (  # noqa: E402
 from tests.servers import bentoml_server  # noqa: E402
 
 OBSERVATIONS = 200
-
-
-# What an EHR adds to a lab Observation beside what a rule reads (US Core's lab profile).
-US_CORE_EXTRAS = {
-    "meta": {"versionId": "3", "lastUpdated": "2026-09-01T10:00:00Z"},
-    "category": [
-        {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                    "code": "laboratory",
-                    "display": "Laboratory",
-                }
-            ],
-            "text": "Laboratory",
-        }
-    ],
-    "subject": {"reference": "Patient/p1", "display": "Example Patient"},
-    "encounter": {"reference": "Encounter/e1"},
-    "issued": "2026-09-01T10:00:00.000Z",
-    "performer": [{"reference": "Practitioner/pr1", "display": "Dr Example"}],
-    "interpretation": [
-        {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
-                    "code": "N",
-                    "display": "Normal",
-                }
-            ]
-        }
-    ],
-    "referenceRange": [
-        {
-            "low": {"value": 70, "unit": "mg/dL", "system": UCUM, "code": "mg/dL"},
-            "high": {"value": 99, "unit": "mg/dL", "system": UCUM, "code": "mg/dL"},
-        }
-    ],
-}
 
 
 def chart(today: dt.date, us_core: bool = False) -> dict:
@@ -99,7 +60,7 @@ def chart(today: dt.date, us_core: bool = False) -> dict:
         coded_observation("72166-2", "8517006", recent),
     ]
     if us_core:
-        observations = [{**o, **US_CORE_EXTRAS} for o in observations]
+        observations = [{**o, **US_CORE_LAB_EXTRAS} for o in observations]
     return {
         "patient": patient("1958-03-14", "female", "M"),
         "observations": bundle(*observations, kind="searchset"),

@@ -151,7 +151,7 @@ def _never_read(raw: dict[str, Any]) -> bool:
 _OBSERVATION_ELEMENTS = frozenset(
     ("resourceType", "id", "status", "code", "issued", "modifierExtension")
 )
-_OBSERVATION_CHOICES = ("value", "effective", "_value", "_effective")
+_OBSERVATION_CHOICES = ("value", "effective")
 
 
 def _read_elements(raw: dict[str, Any]) -> dict[str, Any]:
@@ -166,9 +166,8 @@ def _read_elements(raw: dict[str, Any]) -> dict[str, Any]:
     return {
         key: value
         for key, value in raw.items()
-        if key in _OBSERVATION_ELEMENTS
-        or key.startswith(_OBSERVATION_CHOICES)
-        or key.removeprefix("_") in _OBSERVATION_ELEMENTS
+        if (element := key.removeprefix("_")) in _OBSERVATION_ELEMENTS
+        or element.startswith(_OBSERVATION_CHOICES)
     }
 
 

@@ -132,3 +132,43 @@ def row_bundle(row: dict[str, Any], today: dt.date) -> dict[str, Any]:
     resources.append(field_observation("work_type", row["work_type"]))
     resources.append(field_observation("residence_type", row["residence_type"]))
     return bundle(*resources)
+
+
+# What an EHR adds to a lab Observation beside code, status, effective[x] and value[x]
+# (US Core's lab profile); a rule reads `issued` only when there is no effective[x].
+US_CORE_LAB_EXTRAS = {
+    "meta": {"versionId": "3", "lastUpdated": "2026-09-01T10:00:00Z"},
+    "category": [
+        {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                    "code": "laboratory",
+                    "display": "Laboratory",
+                }
+            ],
+            "text": "Laboratory",
+        }
+    ],
+    "subject": {"reference": "Patient/p1", "display": "Example Patient"},
+    "encounter": {"reference": "Encounter/e1"},
+    "issued": "2026-09-01T10:00:00.000Z",
+    "performer": [{"reference": "Practitioner/pr1", "display": "Dr Example"}],
+    "interpretation": [
+        {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+                    "code": "N",
+                    "display": "Normal",
+                }
+            ]
+        }
+    ],
+    "referenceRange": [
+        {
+            "low": {"value": 70, "unit": "mg/dL", "system": UCUM, "code": "mg/dL"},
+            "high": {"value": 99, "unit": "mg/dL", "system": UCUM, "code": "mg/dL"},
+        }
+    ],
+}

@@ -13,6 +13,7 @@ import pytest
 from stroke_risk.fhir.mapping import FhirInputError, map_bundle
 from tests.fhir.builders import (
     ICD10CM,
+    US_CORE_LAB_EXTRAS,
     bundle,
     coded_observation,
     condition,
@@ -390,37 +391,16 @@ def test_a_synthea_generated_patient_maps_and_its_other_conditions_count_for_not
     assert "avg_glucose_level" in mapped.missing  # this excerpt has no glucose
 
 
-# An Observation as a US Core lab profile writes it: elements no rule reads beside the ones
-# that do (code, status, effective[x], value[x]).
-US_CORE_EXTRAS = {
-    "meta": {"versionId": "3", "lastUpdated": "2026-09-01T10:00:00Z"},
-    "category": [
-        {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                    "code": "laboratory",
-                }
-            ]
-        }
-    ],
-    "subject": {"reference": "Patient/p1"},
-    "encounter": {"reference": "Encounter/e1"},
-    "performer": [{"reference": "Practitioner/pr1"}],
-    "referenceRange": [{"low": {"value": 70, "unit": "mg/dL"}, "high": {"value": 99}}],
-}
-
-
 def test_an_observation_with_everything_an_ehr_adds_maps_as_a_minimal_one() -> None:
     minimal = observation("2345-7", 95, "mg/dL", "2026-09-01")
-    rich = {**minimal, **US_CORE_EXTRAS}
+    rich = {**minimal, **US_CORE_LAB_EXTRAS}
     person = patient()
     assert mapped_from(person, rich).sources == mapped_from(person, minimal).sources
 
 
 def test_elements_no_rule_reads_are_not_validated() -> None:
     """Like Observations no rule reads: an unrelated element does not refuse the chart."""
-    glucose = {**observation("2345-7", 95, "mg/dL", "2026-09-01"), **US_CORE_EXTRAS}
+    glucose = {**observation("2345-7", 95, "mg/dL", "2026-09-01"), **US_CORE_LAB_EXTRAS}
     glucose["interpretation"] = "high"  # should be a list of CodeableConcepts
     glucose["performer"] = [{"reference": 42}]
     assert mapped_from(patient(), glucose).values["avg_glucose_level"] == 95
