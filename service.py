@@ -19,20 +19,20 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
+from stroke_risk.assessment.model_loading import load_assessor
+from stroke_risk.assessment.results import encode_batch_reply, encode_json
+from stroke_risk.core.api_keys import serving, startup_refusal, startup_summary
 from stroke_risk.core.config import get_settings
 from stroke_risk.core.responses import Assessment, BatchResults
 from stroke_risk.core.schema import Patient, PatientBatch
 from stroke_risk.scoring.store import model_exists
 from stroke_risk.serving import connection_intake, graceful_shutdown
 from stroke_risk.serving.api_guard import ApiGuard, RequestIdInAccessLog, body_limits
-from stroke_risk.serving.api_keys import serving, startup_refusal, startup_summary
 from stroke_risk.serving.batch_admission import BatchAdmission
 from stroke_risk.serving.large_body_parsing import install as parse_large_bodies_in_a_thread
-from stroke_risk.serving.model_loading import load_assessor
 from stroke_risk.serving.openapi import OpenApiDocument
 from stroke_risk.serving.process_memory import map_large_blocks_separately
 from stroke_risk.serving.request_timeout import install as install_request_timeout
-from stroke_risk.serving.results import encode_batch_reply, encode_json
 from stroke_risk.serving.worker_respawn import respawn_crashed_workers
 
 logger = logging.getLogger("stroke_risk.service")
@@ -70,7 +70,7 @@ graceful_shutdown.install(settings.shutdown_grace)  # SIGTERM: drain, then stop 
 connection_intake.install(settings.receive_buffer_bytes, workers=_worker_count())
 respawn_crashed_workers()  # also inside the container, where BentoML would not
 
-# Keys, or anonymous access asked for by name (stroke_risk/serving/api_keys.py).
+# Keys, or anonymous access asked for by name (stroke_risk/core/api_keys.py).
 if serving() and (refusal := startup_refusal(settings)) is not None:
     sys.stderr.write(f"error: {refusal}\n")
     raise SystemExit(2)

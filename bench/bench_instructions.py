@@ -126,9 +126,9 @@ def _child(target: str, n: int) -> None:
     else:
         import bentoml
 
+        from stroke_risk.assessment.model_loading import load_assessor
+        from stroke_risk.assessment.results import encode_json
         from stroke_risk.core.schema import Patient
-        from stroke_risk.serving.model_loading import load_assessor
-        from stroke_risk.serving.results import encode_json
 
         settings = module.settings
         assessor = load_assessor(bentoml.models.get(settings.model_tag), settings)

@@ -115,7 +115,7 @@ BentoMLContainer.model_store.set(ModelStore(os.path.join(bento, "models")))
 t1 = time.time()
 import service
 t2 = time.time()
-from stroke_risk.serving.model_loading import load_assessor
+from stroke_risk.assessment.model_loading import load_assessor
 load_assessor(bentoml.models.get(service.settings.model_tag), service.settings)
 t3 = time.time()
 print(json.dumps({"interpreter_s": round(t0 - started, 3), "import_bentoml_s": round(t1 - t0, 3),

@@ -1,7 +1,7 @@
 """The HTTP API's reply models: what every channel (API, app, clients) promises to return.
 
 The service builds msgspec Structs with the same fields for speed
-(:mod:`stroke_risk.serving.results`); these pydantic models document the reply in the
+(:mod:`stroke_risk.assessment.results`); these pydantic models document the reply in the
 OpenAPI document, and the app and clients validate replies with them.
 """
 

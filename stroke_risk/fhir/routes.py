@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from stroke_risk.core.api_keys import KeyRing
 from stroke_risk.core.config import Settings
 from stroke_risk.core.validation_errors import describe
 from stroke_risk.fhir.cds_hooks import (
@@ -45,7 +46,6 @@ from stroke_risk.fhir.lazy_app import warn_if_open
 from stroke_risk.fhir.mapping import FhirInputError, map_bundle, map_resources
 from stroke_risk.fhir.risk_assessment import operation_outcome, refusal_outcome, risk_assessment
 from stroke_risk.fhir.security import JwtVerifier, Refused, api_key_is_valid
-from stroke_risk.serving.api_keys import KeyRing
 
 logger = logging.getLogger("stroke_risk.fhir")
 FHIR_JSON = "application/fhir+json"

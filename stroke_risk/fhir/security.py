@@ -20,7 +20,7 @@ from typing import Any
 
 import jwt
 
-from stroke_risk.serving.api_keys import KeyRing, given_key
+from stroke_risk.core.api_keys import KeyRing, given_key
 
 ALGORITHMS = ["ES384", "RS384"]
 MAX_LIFETIME_SECONDS = 300

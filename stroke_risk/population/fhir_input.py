@@ -25,13 +25,13 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, StringType, StructField
 
+from stroke_risk.assessment.assessor import RiskAssessor
+from stroke_risk.assessment.results import AssessmentResult
 from stroke_risk.core.patient_tables import ID_COLUMN, DataError
 from stroke_risk.fhir.estimate import estimate
 from stroke_risk.fhir.mapping import USED_RESOURCE_TYPES, FhirInputError, map_resources
 from stroke_risk.fhir.mapping import parse_resource as parse_fhir_resource
 from stroke_risk.population.scoring import SCORE_COLUMNS, worklist_columns
-from stroke_risk.serving.assessor import RiskAssessor
-from stroke_risk.serving.results import AssessmentResult
 
 RESOURCES = "resources"  # the column holding each patient's NDJSON lines
 # Grouping columns a FHIR input offers, and where in the Patient resource each comes from.

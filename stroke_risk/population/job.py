@@ -1,7 +1,7 @@
 """The Spark job: read patients, score them on the executors, write the worklist.
 
 The model is read once on the driver and broadcast; each executor's Python worker builds
-the service's :class:`~stroke_risk.serving.assessor.RiskAssessor` from it once and scores
+the service's :class:`~stroke_risk.assessment.assessor.RiskAssessor` from it once and scores
 whole Arrow batches with it (``mapInArrow``): no row-by-row Python UDF, no HTTP. Output:
 
 - ``scored/``: Parquet, partitioned by the grouping column when given, one row per patient
@@ -31,6 +31,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
+from stroke_risk.assessment.assessor import RiskAssessor
 from stroke_risk.core.config import Settings, get_settings
 from stroke_risk.core.patient_tables import ID_COLUMN, DataError
 from stroke_risk.core.schema import FEATURES
@@ -41,7 +42,6 @@ from stroke_risk.population.model_source import (
 )
 from stroke_risk.population.scoring import SCORE_COLUMNS, score_arrow
 from stroke_risk.scoring.store import StoredLean
-from stroke_risk.serving.assessor import RiskAssessor
 
 log = logging.getLogger("stroke_risk.population")
 

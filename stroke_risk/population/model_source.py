@@ -14,9 +14,9 @@ from pathlib import Path
 import bentoml
 from bentoml._internal.models.model import ModelStore
 
+from stroke_risk.assessment.assessor import RiskAssessor
 from stroke_risk.core.config import Settings
 from stroke_risk.scoring.store import StoredLean, get_model, load_lean
-from stroke_risk.serving.assessor import RiskAssessor
 
 MODEL_FILE_SUFFIX = ".bentomodel"
 
@@ -42,7 +42,7 @@ def load_stored_lean(model: str) -> StoredLean:
 
 
 def build_assessor(stored: StoredLean, settings: Settings) -> RiskAssessor:
-    """The service's assessor, exactly as :func:`stroke_risk.serving.model_loading` builds it."""
+    """The service's assessor, exactly as :func:`stroke_risk.assessment.model_loading` builds it."""
     return RiskAssessor(
         stored.lean, stored.profile, settings, stored.tag, intervals=stored.intervals
     )

@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from stroke_risk.assessment.assessor import RiskAssessor
+from stroke_risk.assessment.results import AssessmentResult
 from stroke_risk.core.patient_tables import ID_COLUMN, parse_patients
 from stroke_risk.core.schema import FEATURES, Patient
 from stroke_risk.population.bulk_validation import check_batch, reference_text
-from stroke_risk.serving.assessor import RiskAssessor
-from stroke_risk.serving.results import AssessmentResult
 
 TOP_DRIVERS = 3
 

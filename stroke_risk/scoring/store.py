@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import bentoml
 from bentoml.exceptions import NotFound
 
+from stroke_risk.core.outcome import ModelOutcome, outcome_from_metadata
 from stroke_risk.scoring.intervals import ProbabilityIntervals
 from stroke_risk.scoring.lean import LeanModel, LeanModelError
 from stroke_risk.scoring.profile import TrainingProfile
@@ -52,6 +53,9 @@ class StoredLean:
     profile: TrainingProfile
     # None for models trained before intervals existed: their replies carry no interval.
     intervals: ProbabilityIntervals | None
+    # What the number is (stroke history, or incident stroke within a horizon): every
+    # channel's wording follows it.
+    outcome: ModelOutcome
 
 
 def load_lean(model: bentoml.Model) -> StoredLean:
@@ -65,4 +69,5 @@ def load_lean(model: bentoml.Model) -> StoredLean:
         lean=objects["lean"],
         profile=TrainingProfile.model_validate(objects["profile"]),
         intervals=objects.get("intervals"),
+        outcome=outcome_from_metadata(model.info.metadata),
     )

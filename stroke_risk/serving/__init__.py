@@ -1,1 +1,1 @@
-"""The HTTP service's assessor (band, peers, drivers, what-ifs, warnings) and request guards."""
+"""The HTTP door: request guards, keys at the edge, body parsing, admission, drain and respawn."""

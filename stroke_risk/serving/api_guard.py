@@ -36,10 +36,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
+from stroke_risk.core.api_keys import KeyRing, given_key
 from stroke_risk.core.config import Settings
 from stroke_risk.core.validation_errors import condense, summarise
 from stroke_risk.serving import docs_page
-from stroke_risk.serving.api_keys import KeyRing, given_key
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -38,9 +38,9 @@ import msgspec
 from _bentoml_impl.serde import JSONSerde
 from pydantic import TypeAdapter, ValidationError
 
+from stroke_risk.assessment.assessor import no_garbage_collection
 from stroke_risk.core.schema import MANY_KEYS, Patient, first_problems, validation_error
 from stroke_risk.core.validation_errors import NAMES_SHOWN, condense, unknown_fields
-from stroke_risk.serving.assessor import no_garbage_collection
 
 # Far above one patient, far below a batch worth a thread (100 patients are ~23 KB).
 DEFAULT_THRESHOLD = 16 * 1024

@@ -20,9 +20,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from stroke_risk.assessment.results import encode_json
 from stroke_risk.core.responses import Assessment, BatchResults, ErrorResponse
 from stroke_risk.core.schema import Patient, PatientBatch
-from stroke_risk.serving.results import encode_json
 
 OPENAPI_VERSION = "3.1.0"  # pydantic writes JSON Schema 2020-12, which is 3.1's dialect
 REF = "#/components/schemas/{model}"

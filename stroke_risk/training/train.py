@@ -26,6 +26,7 @@ from sklearn.model_selection import (
     train_test_split,
 )
 
+from stroke_risk.core.outcome import KAGGLE_HISTORY, OUTCOME_METADATA_KEY
 from stroke_risk.core.schema import ADULT_AGE, FEATURES, TARGET
 from stroke_risk.scoring.lean import LeanModel
 from stroke_risk.scoring.profile import TrainingProfile, build_profile
@@ -234,7 +235,10 @@ def train(data_path: Path, seed: int = 42, quick: bool = False, n_jobs: int = 2)
         n_development=len(data),
         n_train=len(train_frame),
         n_test=len(test_frame),
-        extra={"lean_max_difference": gap},
+        extra={
+            "lean_max_difference": gap,
+            OUTCOME_METADATA_KEY: KAGGLE_HISTORY.model_dump(exclude_none=True),
+        },
         test_frame=test_frame,
         test_probabilities=p_test,
     )

@@ -24,24 +24,46 @@ TRAINING_LIBRARIES = ("sklearn", "xgboost", "scipy")
 # Model building and its evaluation: nothing on the scoring side may import them.
 TRAINING_SIDE = ("stroke_risk.training", "stroke_risk.validation")
 
+# Only service.py (the edge) may import the HTTP door: the clinical reply, EHR integration
+# and population scoring must work without it.
+HTTP_DOOR = ("stroke_risk.serving",)
+
 # sub-package -> what it must never import (module prefixes).
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "core": (
         *TRAINING_SIDE,
         "stroke_risk.scoring",
-        "stroke_risk.serving",
+        "stroke_risk.assessment",
+        *HTTP_DOOR,
         "stroke_risk.app",
         "stroke_risk.loadtest",
         "stroke_risk.fhir",
+        "stroke_risk.population",
         *TRAINING_LIBRARIES,
     ),
     "scoring": (
         *TRAINING_SIDE,
-        "stroke_risk.serving",
+        "stroke_risk.assessment",
+        *HTTP_DOOR,
         "stroke_risk.app",
         "stroke_risk.loadtest",
         "stroke_risk.fhir",
+        "stroke_risk.population",
         "pandas",
+        *TRAINING_LIBRARIES,
+    ),
+    # The clinical reply: what a patient is told, whatever the channel. No HTTP machinery.
+    "assessment": (
+        *TRAINING_SIDE,
+        *HTTP_DOOR,
+        "stroke_risk.app",
+        "stroke_risk.loadtest",
+        "stroke_risk.fhir",
+        "stroke_risk.population",
+        "pandas",
+        "starlette",
+        "uvicorn",
+        "fastapi",
         *TRAINING_LIBRARIES,
     ),
     "serving": (
@@ -49,35 +71,44 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "stroke_risk.app",
         "stroke_risk.loadtest",
         "stroke_risk.fhir",
+        "stroke_risk.population",
         "pandas",
         *TRAINING_LIBRARIES,
     ),
     # The app calls the service like any client: it never scores a patient itself.
     "app": (
         *TRAINING_SIDE,
-        "stroke_risk.serving",
+        "stroke_risk.assessment",
+        *HTTP_DOOR,
         "stroke_risk.scoring",
         "stroke_risk.fhir",
+        "stroke_risk.population",
         *TRAINING_LIBRARIES,
     ),
     "loadtest": (
         *TRAINING_SIDE,
-        "stroke_risk.serving",
+        "stroke_risk.assessment",
+        *HTTP_DOOR,
         "stroke_risk.scoring",
         "stroke_risk.fhir",
+        "stroke_risk.population",
         *TRAINING_LIBRARIES,
     ),
-    # EHR integration sits beside the service: it scores through serving, never trains.
+    # EHR integration sits beside the service: it scores through the assessment, never trains,
+    # and never reaches into the HTTP door (the key ring it shares lives in core).
     "fhir": (
         *TRAINING_SIDE,
+        *HTTP_DOOR,
         "stroke_risk.app",
         "stroke_risk.loadtest",
+        "stroke_risk.population",
         "pandas",
         *TRAINING_LIBRARIES,
     ),
-    # Population scoring runs the service's assessor on Spark: it never trains.
+    # Population scoring runs the same assessment on Spark: it never trains, never serves HTTP.
     "population": (
         *TRAINING_SIDE,
+        *HTTP_DOOR,
         "stroke_risk.app",
         "stroke_risk.loadtest",
         *TRAINING_LIBRARIES,
@@ -85,16 +116,19 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     # Training builds the model; validation judges it (and may import training), not back.
     "training": (
         "stroke_risk.validation",
-        "stroke_risk.serving",
+        "stroke_risk.assessment",
+        *HTTP_DOOR,
         "stroke_risk.app",
         "stroke_risk.loadtest",
         "stroke_risk.fhir",
+        "stroke_risk.population",
     ),
     "validation": (
-        "stroke_risk.serving",
+        *HTTP_DOOR,
         "stroke_risk.app",
         "stroke_risk.loadtest",
         "stroke_risk.fhir",
+        "stroke_risk.population",
     ),
 }
 
@@ -145,6 +179,43 @@ def test_imports_point_inwards(subpackage: str) -> None:
     assert _violations(subpackage) == []
 
 
+REPOSITORY = PACKAGE.parent
+# Edges outside the package: the service is the one place the HTTP door is assembled.
+EDGES_WITHOUT_THE_HTTP_DOOR = ("training.py", "locustfile.py", "app", "jobs")
+
+
+@pytest.mark.parametrize("edge", EDGES_WITHOUT_THE_HTTP_DOOR)
+def test_only_the_service_imports_the_http_door(edge: str) -> None:
+    root = REPOSITORY / edge
+    paths = [root] if root.is_file() else sorted(root.rglob("*.py"))
+    bad = [
+        f"{path.relative_to(REPOSITORY)} imports {module}"
+        for path in paths
+        for module in sorted(imported_modules(path))
+        if module == HTTP_DOOR[0] or module.startswith(HTTP_DOOR[0] + ".")
+    ]
+    assert bad == []
+
+
+def test_the_rules_forbid_the_http_door_to_the_reply_fhir_and_population() -> None:
+    """Premise of the layout: the clinical reply is reached without the HTTP package."""
+    for subpackage in ("assessment", "fhir", "population", "core", "scoring"):
+        assert HTTP_DOOR[0] in FORBIDDEN[subpackage]
+
+
+def test_the_assessment_runs_without_http_machinery() -> None:
+    """At run time: the reply's modules load no web framework (the Spark job scores with it)."""
+    code = (
+        "import sys, stroke_risk.assessment.assessor, stroke_risk.assessment.results; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('starlette', 'uvicorn', 'fastapi', 'httptools') or m.startswith('stroke_risk.serving')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
 def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
     """Premise: an import inside a function counts; one for type checkers only does not."""
     source = tmp_path / "example.py"
@@ -161,7 +232,7 @@ def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "module",
     [
-        "stroke_risk.serving.model_loading",
+        "stroke_risk.assessment.model_loading",
         "stroke_risk.app.batch",
         "stroke_risk.app.client",
         "stroke_risk.fhir.routes",

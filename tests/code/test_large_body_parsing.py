@@ -8,10 +8,10 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from stroke_risk.assessment.results import encode_batch_reply, encode_json
 from stroke_risk.core.schema import MANY_KEYS, PatientBatch
 from stroke_risk.core.validation_errors import condense
 from stroke_risk.serving.large_body_parsing import validate_in_pieces
-from stroke_risk.serving.results import encode_batch_reply, encode_json
 from tests.conftest import EXAMPLE_PATIENT
 
 

@@ -6,11 +6,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from stroke_risk.assessment.model_loading import load_assessor
 from stroke_risk.core.config import Settings
 from stroke_risk.scoring.lean import LeanModelError
 from stroke_risk.scoring.profile import TrainingProfile
 from stroke_risk.scoring.store import LEAN_TOLERANCE, load_lean
-from stroke_risk.serving.model_loading import load_assessor
 
 EMPTY_PROFILE = TrainingProfile(reference={}, ranges={}, category_counts={}, peers={})
 LEAN = object()  # never used when the model is refused; handed back as is when it is not

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from stroke_risk.assessment.patient_warnings import PatientWarnings
+from stroke_risk.assessment.peers import MIN_PEERS, PeerGroups
 from stroke_risk.core.age_bands import AGE_BANDS
 from stroke_risk.core.schema import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES, categories
 from stroke_risk.scoring.profile import RARE_CATEGORY_COUNT, PeerGroup, TrainingProfile
-from stroke_risk.serving.patient_warnings import PatientWarnings
-from stroke_risk.serving.peers import MIN_PEERS, PeerGroups
 from tests.conftest import EXAMPLE_PATIENT
 
 BAND = "60-69"  # the adult patients below are 65

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stroke_risk.serving.drivers import odds_ratio_of_rounded_share, odds_ratios
-from stroke_risk.serving.results import DECIMALS, round_as_numpy
+from stroke_risk.assessment.drivers import odds_ratio_of_rounded_share, odds_ratios
+from stroke_risk.assessment.results import DECIMALS, round_as_numpy
 
 
 def test_rounding_one_number_equals_numpys_rounding_of_an_array():

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from stroke_risk.assessment.bands import risk_band
 from stroke_risk.core.config import Settings
-from stroke_risk.serving.bands import risk_band
 
 DEFAULT = tuple(Settings().risk_band_thresholds)
 

@@ -322,7 +322,7 @@ def test_the_images_bytecode_does_not_depend_on_file_times(pipeline: Pipeline) -
     """Layers keep whole seconds: timestamp-checked .pyc files would go stale in the image,
     and each process would recompile every module at start (on a read-only filesystem it
     cannot save the result). Hash-based, unchecked bytecode never looks at the source."""
-    modules = ("numpy", "bentoml", "pydantic", "stroke_risk.serving.assessor")
+    modules = ("numpy", "bentoml", "pydantic", "stroke_risk.assessment.assessor")
     probe = (
         "import importlib.util as u, struct; "
         "print([struct.unpack('<I', open(u.cache_from_source(u.find_spec(m).origin), 'rb')"

@@ -10,7 +10,7 @@ def assessor(quick_training):
     """The service's RiskAssessor for the session's quick model, loaded as the service does."""
     import bentoml
 
+    from stroke_risk.assessment.model_loading import load_assessor
     from stroke_risk.core.config import get_settings
-    from stroke_risk.serving.model_loading import load_assessor
 
     return load_assessor(bentoml.models.get(get_settings().model_tag), get_settings())

@@ -9,19 +9,19 @@ import numpy as np
 import pytest
 from scipy.special import logit
 
-from stroke_risk.core.config import Settings
-from stroke_risk.core.responses import Assessment, Factor, Guidance, WhatIf
-from stroke_risk.core.schema import ADULT_AGE, FEATURES, Patient
-from stroke_risk.scoring.intervals import ProbabilityIntervals
-from stroke_risk.scoring.profile import build_profile
-from stroke_risk.serving.assessor import RiskAssessor, patients_to_columns
-from stroke_risk.serving.results import (
+from stroke_risk.assessment.assessor import RiskAssessor, patients_to_columns
+from stroke_risk.assessment.results import (
     AssessmentResult,
     FactorResult,
     GuidanceResult,
     WhatIfResult,
     encode_json,
 )
+from stroke_risk.core.config import Settings
+from stroke_risk.core.responses import Assessment, Factor, Guidance, WhatIf
+from stroke_risk.core.schema import ADULT_AGE, FEATURES, Patient
+from stroke_risk.scoring.intervals import ProbabilityIntervals
+from stroke_risk.scoring.profile import build_profile
 from stroke_risk.training.bootstrap_refits import bootstrap_refits
 from stroke_risk.training.families import candidates
 from stroke_risk.training.lean_compile import compile_lean_model, frame_to_columns

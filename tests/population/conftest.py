@@ -16,10 +16,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from stroke_risk.assessment.assessor import RiskAssessor
 from stroke_risk.core.config import REPO_ROOT, get_settings
 from stroke_risk.core.patient_tables import read_table
 from stroke_risk.population.model_source import build_assessor, load_stored_lean
-from stroke_risk.serving.assessor import RiskAssessor
 
 os.environ["PYSPARK_PYTHON"] = sys.executable
 os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import requests
 
+from stroke_risk.assessment.bands import risk_band
 from stroke_risk.core.config import Settings
 from stroke_risk.core.schema import ADULT_AGE, FEATURES
-from stroke_risk.serving.bands import risk_band
 from tests.conftest import EXAMPLE_PATIENT
 
 pytestmark = pytest.mark.slow

@@ -14,9 +14,9 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from stroke_risk.serving import api_keys
+from stroke_risk.core import api_keys
+from stroke_risk.core.api_keys import KeyRing
 from stroke_risk.serving.api_guard import DEFAULT_BODY_LIMITS, ApiGuard
-from stroke_risk.serving.api_keys import KeyRing
 
 KEYS = ("first-key-0123456789", "second-key-abcdefgh", "third")
 

@@ -20,6 +20,17 @@ from typing import Any
 
 import numpy as np
 
+from stroke_risk.assessment.bands import risk_band
+from stroke_risk.assessment.drivers import (
+    Drivers,
+    odds_ratio_of_rounded_share,
+    odds_ratios,
+    reference_columns,
+)
+from stroke_risk.assessment.patient_warnings import PatientWarnings
+from stroke_risk.assessment.peers import PeerGroups
+from stroke_risk.assessment.results import DECIMALS, AssessmentResult, round_as_numpy
+from stroke_risk.assessment.what_ifs import WhatIfs
 from stroke_risk.core.config import Settings
 from stroke_risk.core.responses import DISCLAIMER, RiskBand
 from stroke_risk.core.schema import FEATURES, NUMERIC_FEATURES, Patient
@@ -27,17 +38,6 @@ from stroke_risk.scoring.intervals import ProbabilityIntervals
 from stroke_risk.scoring.lean import Columns, LeanModel
 from stroke_risk.scoring.profile import TrainingProfile
 from stroke_risk.scoring.shape_functions import ShapeFunctions, is_additive
-from stroke_risk.serving.bands import risk_band
-from stroke_risk.serving.drivers import (
-    Drivers,
-    odds_ratio_of_rounded_share,
-    odds_ratios,
-    reference_columns,
-)
-from stroke_risk.serving.patient_warnings import PatientWarnings
-from stroke_risk.serving.peers import PeerGroups
-from stroke_risk.serving.results import DECIMALS, AssessmentResult, round_as_numpy
-from stroke_risk.serving.what_ifs import WhatIfs
 
 
 @contextmanager
@@ -79,7 +79,7 @@ def patients_to_columns(patients: list[Patient]) -> Columns:
 class RiskAssessor:
     """Scores patients with the lean model and explains each result.
 
-    Results are :class:`~stroke_risk.serving.results.AssessmentResult` Structs shaped like
+    Results are :class:`~stroke_risk.assessment.results.AssessmentResult` Structs shaped like
     :class:`~stroke_risk.core.responses.Assessment` (the service declares that model for
     its OpenAPI document): building 10,000 pydantic objects would cost more than the model
     itself. ``encode_json`` turns them into the reply; ``msgspec.to_builtins`` into dicts.

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from stroke_risk.assessment.results import DECIMALS, round_as_numpy
 from stroke_risk.core.age_bands import AGE_BANDS
 from stroke_risk.core.schema import categories
 from stroke_risk.scoring.profile import TrainingProfile
-from stroke_risk.serving.results import DECIMALS, round_as_numpy
 
 MIN_PEERS = 20  # fewer training patients than this in a sex/age group: compare with both sexes
 AGE_BAND_EDGES = np.array([low for low, _, _ in AGE_BANDS])

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import bentoml
 
+from stroke_risk.assessment.assessor import RiskAssessor
 from stroke_risk.core.config import Settings
 from stroke_risk.scoring.store import load_lean
-from stroke_risk.serving.assessor import RiskAssessor
 
 
 def load_assessor(model: bentoml.Model, settings: Settings) -> RiskAssessor:

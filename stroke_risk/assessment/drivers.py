@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from stroke_risk.assessment.results import DECIMALS, FactorResult, round_as_numpy
 from stroke_risk.core.schema import FEATURES, NUMERIC_FEATURES, Patient
 from stroke_risk.scoring.lean import Columns, LeanModel
 from stroke_risk.scoring.profile import TrainingProfile
 from stroke_risk.scoring.shape_functions import ShapeFunctions
-from stroke_risk.serving.results import DECIMALS, FactorResult, round_as_numpy
 
 _DIRECTIONS = {1: "raises", -1: "lowers", 0: "none"}
 _CHUNK = 64  # patients per enumeration step: 64 x 1,024 variant rows

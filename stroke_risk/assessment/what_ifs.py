@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from stroke_risk.assessment.results import GuidanceResult, WhatIfResult
 from stroke_risk.core.config import Settings
 from stroke_risk.core.schema import FEATURES
 from stroke_risk.scoring.lean import Columns, LeanModel
 from stroke_risk.scoring.shape_functions import ShapeFunctions
-from stroke_risk.serving.results import GuidanceResult, WhatIfResult
 
 _SMOKING = GuidanceResult(
     "smoking_status",

@@ -1,0 +1,1 @@
+"""The clinical reply: estimate, band, interval, peers, drivers, what-ifs and warnings."""
