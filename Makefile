@@ -175,5 +175,18 @@ notebooks: install data ## Execute both notebooks and render them to HTML in rep
 		--ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 \
 		notebooks/exploratory_analysis.ipynb notebooks/training.ipynb
 
+# The manual (mkdocs.yml, docs/); site/ is generated and not committed.
+.PHONY: docs docs-serve docs-samples
+docs: install ## Build the manual strictly into site/ (a broken link or missing page fails)
+	.venv/bin/mkdocs build --strict --quiet
+	@echo "The manual: site/index.html"
+
+DOCS_PORT ?= 8000
+docs-serve: install ## Serve the manual on http://127.0.0.1:8000 while you edit it (DOCS_PORT=...)
+	.venv/bin/mkdocs serve --strict --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+docs-samples: train-if-needed ## Write the manual's sample replies from the real service (docs/samples/)
+	$(RUN) scripts/docs/make_samples.py
+
 clean: ## Remove generated files (not the data set or the model store)
-	rm -rf reports test-artifacts .pytest_cache .ruff_cache $(CLIENTS)
+	rm -rf reports test-artifacts .pytest_cache .ruff_cache $(CLIENTS) site

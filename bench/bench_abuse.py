@@ -1,4 +1,4 @@
-"""Abuse benchmark (issue 18): what the security review's bodies cost one worker now.
+"""Abuse benchmark: what the security review's bodies cost one worker now.
 
     python bench/bench_abuse.py [--repeats 5]
 
@@ -9,7 +9,7 @@ RSS growth over its RSS before the attack (sampled every 5 ms while the request 
 A good request's time is measured in the same run, for scale. Results are printed and
 written to bench/results/abuse.json.
 
-The bars (issue 18): the 700,000-key body answers 4xx in <= 200 ms with a body <= 10 KB,
+The security review's bars: the 700,000-key body answers 4xx in <= 200 ms with a body <= 10 KB,
 and the worker's RSS grows by <= 50 MB; the batch with 40 extra keys per patient too.
 """
 

@@ -337,7 +337,7 @@ create_or_update_service() {
 }
 
 # Through the ALB, only the API's routes: one rule forwards ROUTED_PATHS to the target
-# group, and anything else gets the listener's default, a 404 (issue 18: the docs and
+# group, and anything else gets the listener's default, a 404 (security review: the docs and
 # /metrics reveal the BentoML version and per-route counts).
 configure_listener() {
     [[ -n "$LISTENER_ARN" ]] || return 0

@@ -7,7 +7,7 @@ at the first match (revealing which key matched) and ``compare_digest`` on strin
 different lengths returns at once (revealing the keys' lengths); equal-length digests and
 no early exit reveal neither.
 
-The start-up rule (issue 18): no keys means the service is open to anyone who can reach
+The start-up rule (security review): no keys means the service is open to anyone who can reach
 it, so it starts without keys only when ``STROKE_ALLOW_ANONYMOUS=true`` says so by name.
 """
 

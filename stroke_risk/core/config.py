@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     )
     jwks_timeout: float = Field(default=5.0, description="Seconds to fetch an issuer's JWKS.")
 
-    # Who may call, how much they may send, and what else is exposed (issue 18). The
+    # Who may call, how much they may send, and what else is exposed (security review). The
     # service refuses to start without keys unless anonymous access is asked for by name:
     # an empty or mistyped key list must never open the service silently.
     allow_anonymous: bool = Field(

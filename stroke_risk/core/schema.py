@@ -215,7 +215,7 @@ class PatientBatch(BaseModel):
         here). Catching the error outside pydantic instead (overriding model_validate_json,
         which BentoML calls) costs nothing until validation fails, but then pydantic builds
         its error from the JSON itself: one patient with 290,000 unknown keys took 1.6-3 s
-        and 480 MB, against 0.6 s and 118 MB here (bench/README.md, issue 18)."""
+        and 480 MB, against 0.6 s and 118 MB here (bench/README.md, "abuse")."""
         try:
             return handler(value)
         except ValidationError as error:

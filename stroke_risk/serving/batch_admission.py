@@ -4,7 +4,7 @@ A worker scores a batch in a thread (service.py), so its event loop stays free f
 checks and single patients. That alone is not enough: BentoML validates each batch's JSON
 on the event loop (about 50-90 ms for 10,000 patients), scoring threads share one GIL, and
 a worker that accepted 64 batches at once would take seconds over each of them while the
-load balancer's health check timed out (issue 18, finding 2). So each worker admits a
+load balancer's health check timed out (security review). So each worker admits a
 small number of batches and answers the others at once with 503 and ``Retry-After``,
 before their bodies are read or parsed: a client or the load balancer retries elsewhere,
 and ``/livez`` and ``/readyz`` keep answering in milliseconds (bench/README.md, "Batches,

@@ -1,6 +1,6 @@
 """Taking new connections promptly while batch bodies pour in: all queued at once, in small reads.
 
-Why (issue 18, finding 2): with 64 batches (145 MB) arriving at one worker, ``/readyz`` took
+Why (security review): with 64 batches (145 MB) arriving at one worker, ``/readyz`` took
 up to 400 ms although the event loop itself never stalled for more than about 30 ms. The
 time was spent before the probe's connection was even accepted: the worker's event loop
 (uvloop, on libuv) accepts **one** connection per loop iteration, and each iteration reads

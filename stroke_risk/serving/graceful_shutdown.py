@@ -5,8 +5,8 @@ arbiter (circus) forwards it to each worker, a uvicorn server, and waits for the
 exit before it closes the listening socket and exits itself (with 0). Left as is, uvicorn
 stops accepting at once, but the arbiter keeps the shared listening socket open until the
 workers are gone, so connections opened in the meantime complete their handshake into
-the socket's queue and are reset when it closes: 18 resets per run under load (issue 18,
-finding 9). :func:`install` changes two steps of uvicorn's server in each worker:
+the socket's queue and are reset when it closes: 18 resets per run under load (security
+review). :func:`install` changes two steps of uvicorn's server in each worker:
 
 1. On SIGTERM the worker marks itself draining (``/readyz`` answers 503 from then on, see
    :func:`is_draining`) and goes on serving for ``grace_seconds``, long enough for a load

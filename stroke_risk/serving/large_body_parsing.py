@@ -16,8 +16,8 @@ all valid, or the body has another shape, the body is validated whole exactly as
 does, so a refused request gets BentoML's own errors.
 
 Two kinds of body are refused here, before pydantic sees them, because pydantic would spend
-seconds and hundreds of megabytes describing them (issue 18): an object with more than the
-schema's ``MANY_KEYS`` keys (pydantic makes one error per unknown key: a 4 MB body of
+seconds and hundreds of megabytes describing them (security review): an object with more
+than the schema's ``MANY_KEYS`` keys (pydantic makes one error per unknown key: a 4 MB body of
 350,000 keys took 2.6 s and 454 MB, one such patient in a batch 0.4-1.2 s) is answered with
 one ``unknown_fields`` error per object naming the first few keys and counting them, the
 errors the schema gives such a batch validated whole; and JSON nested deeper than the

@@ -1,7 +1,7 @@
 """Honest benchmarks: is the model better than what age (and sex) alone would say?
 
 Age is the dominant risk factor in this data set: an age-only model reaches out-of-fold
-AUC 0.832 against the full model's 0.838 (issue 14). A model card that reports the model
+AUC 0.832 against the full model's 0.838 (clinical review). A model card that reports the model
 without these benchmarks overstates what the other factors add. Each benchmark is a full
 fitting procedure (:data:`~stroke_risk.validation.internal_validation.Fit`): a logistic
 regression on a cubic spline of age (linear beyond the boundary knots, like a restricted

@@ -142,7 +142,7 @@ def validate(
     plots_dir: Path | None = None,
     arrays: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Everything issue 14 asks of the validation, as one JSON-serialisable dict.
+    """Everything the clinical review asks of the validation, as one JSON-serialisable dict.
 
     ``data``: every development row (FEATURES and TARGET). ``fit``: the whole procedure.
     ``n_boot``: bootstrap refits for optimism and instability (the statistical bootstraps

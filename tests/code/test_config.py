@@ -79,7 +79,7 @@ def test_each_setting_has_its_documented_default_and_is_read_from_its_variable(
 
 @pytest.mark.parametrize("value", [" , ", "", ",,"])
 def test_a_key_list_with_no_key_is_refused(monkeypatch, value):
-    """It once parsed to no keys and opened the service without a word (issue 18)."""
+    """It once parsed to no keys and opened the service without a word (security review)."""
     monkeypatch.setenv("STROKE_API_KEYS", value)
     with pytest.raises(ValidationError, match="is set but holds no key"):
         Settings()

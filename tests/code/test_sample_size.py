@@ -27,8 +27,8 @@ def test_riley_worked_example_for_a_binary_outcome_is_reproduced():
     assert sizes["minimum"] == 662
 
 
-def test_the_issues_34_parameter_figure_is_reproduced():
-    # Issue 14: ~34 parameters at n = 4,088 with R2_cs 0.0725 and shrinkage 0.9.
+def test_the_clinical_reviews_34_parameter_figure_is_reproduced():
+    # The clinical review: ~34 parameters at n = 4,088 with R2_cs 0.0725 and shrinkage 0.9.
     assert riley_max_parameters(4088, 0.0725) == pytest.approx(34.3, abs=0.1)
 
 

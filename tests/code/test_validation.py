@@ -1,4 +1,4 @@
-"""validate(): one call, every section issue 14 asks for, strict JSON out."""
+"""validate(): one call, every section the clinical review asks for, strict JSON out."""
 
 from __future__ import annotations
 

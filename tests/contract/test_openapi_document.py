@@ -68,7 +68,7 @@ def test_bentomls_document_made_a_contract_validates_with_our_type_names() -> No
 
 
 def test_the_document_names_neither_bentomls_version_nor_other_sites() -> None:
-    """BentoML's 'info' showed its version and four sites' badges (issue 18)."""
+    """BentoML's 'info' showed its version and four sites' badges (security review)."""
     document = contract(
         {**BENTOML_LIKE, "info": {"title": "x", "description": "![](https://img.shields.io/b)"}}
     )

@@ -1,4 +1,4 @@
-"""The clinical validation on the real data set reproduces what issue 14 reported.
+"""The clinical validation on the real data set reproduces what the clinical review reported.
 
 Few bootstraps and repeats keep it to well under a minute; the figures quoted in the model
 card come from `validate` run with n_boot=200 and 10 repeats.

@@ -1,4 +1,4 @@
-"""The deploy script's ALB listener (issue 18): with LISTENER_ARN, only the API's routes are
+"""The deploy script's ALB listener (security review): with LISTENER_ARN, only the API's routes are
 forwarded to the service and everything else answers 404, so the docs, /metrics and
 BentoML's other routes cannot be reached through the load balancer."""
 

@@ -1,4 +1,4 @@
-"""The attacks of the security review (issue 18), replayed against a real `bentoml serve`
+"""The attacks of the security review, replayed against a real `bentoml serve`
 on loopback, each bounded: oversized and key-flooded bodies, chunked bodies over the limit,
 repeated headers, open docs and metrics, and keys that switch themselves off."""
 

@@ -1,4 +1,4 @@
-"""The request guard in front of every route (issue 18), in process: body limits counted
+"""The request guard in front of every route (security review), in process: body limits counted
 while reading, repeated headers, keys compared over every key, docs and metrics gated, and
 a Swagger page that loads nothing from elsewhere. The real service: test_abuse.py."""
 

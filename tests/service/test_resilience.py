@@ -1,6 +1,6 @@
 """The service under abuse and faults: batches beyond what a worker takes, SIGTERM under
-load, and a worker killed under load (issue 18; README "Operations: load, shutdown and
-crashes"). Real `bentoml serve` processes on loopback; bounded counts, no timings beyond
+load, and a worker killed under load (security review; docs/operators/operations.md).
+Real `bentoml serve` processes on loopback; bounded counts, no timings beyond
 deadlines far above what is expected. The speeds are measured in bench/bench_resilience.py.
 """
 
