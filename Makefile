@@ -177,6 +177,8 @@ notebooks: install data ## Execute both notebooks and render them to HTML in rep
 
 # The manual (mkdocs.yml, docs/); site/ is generated and not committed.
 .PHONY: docs docs-serve docs-samples
+# Material's banner about MkDocs 2 is not about this build.
+docs docs-serve: export NO_MKDOCS_2_WARNING := 1
 docs: install ## Build the manual strictly into site/ (a broken link or missing page fails)
 	.venv/bin/mkdocs build --strict --quiet
 	@echo "The manual: site/index.html"

@@ -26,7 +26,7 @@
 #   ECS_CONTAINER_NAME [stroke-risk]  TASK_ROLE_ARN [none: the service calls no AWS API]
 #   TASK_CPU [512]       (the service runs one worker per whole vCPU of TASK_CPU)
 #   TASK_MEMORY          MiB [derived from the workers: the arbiter plus each worker after a
-#                        10,000-patient batch, measured in the container (README, "Deploying";
+#                        10,000-patient batch, measured in the container (docs/operators/container-image.md;
 #                        bench/container/README.md), plus half again, rounded up to what
 #                        Fargate allows for TASK_CPU; 1024 for the default 512]
 #   LOG_GROUP [/ecs/stroke-risk]  LOG_RETENTION_DAYS [30]  ASSIGN_PUBLIC_IP [DISABLED]
@@ -292,7 +292,7 @@ configure_target_group() {
         --health-check-interval-seconds 15 --health-check-timeout-seconds 5 \
         --healthy-threshold-count 2 --unhealthy-threshold-count 3 --matcher HttpCode=200
     # Draining: 15 s, three times the longest request (STROKE_REQUEST_TIMEOUT, 5 s), and the
-    # same as STROKE_SHUTDOWN_GRACE in deploy/task-definition.json (README, "Operations").
+    # same as STROKE_SHUTDOWN_GRACE in deploy/task-definition.json (docs/operators/operations.md).
     aws_quiet elbv2 modify-target-group-attributes --target-group-arn "$TARGET_GROUP_ARN" \
         --attributes Key=deregistration_delay.timeout_seconds,Value=15
 }

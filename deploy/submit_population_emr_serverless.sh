@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Score a population on Amazon EMR Serverless (README, "Population scoring").
+# Score a population on Amazon EMR Serverless (docs/data-teams/spark-clusters.md).
 #
 #   APPLICATION_ID=... EXECUTION_ROLE_ARN=... S3_PREFIX=s3://bucket/stroke-risk \
 #   INPUT=s3://bucket/patients/ OUTPUT=s3://bucket/scores/2026-11-30/ \
 #   deploy/submit_population_emr_serverless.sh [--dry-run]
 #
 # Uploads the job, the packed Python environment (VENV_ARCHIVE, made with venv-pack on
-# Amazon Linux as the README shows; this script does not build it) and the model exported
+# Amazon Linux as docs/data-teams/spark-clusters.md shows; this script does not build it) and the model exported
 # from the store as a file, then starts the job run. Settings (environment):
 #   APPLICATION_ID, EXECUTION_ROLE_ARN, S3_PREFIX, INPUT, OUTPUT   required
 #   MODEL_TAG (stroke_risk_model:latest), GROUP_BY (practice_id), AWS_REGION (eu-west-2),
@@ -49,7 +49,7 @@ for name in APPLICATION_ID EXECUTION_ROLE_ARN S3_PREFIX INPUT OUTPUT; do
 done
 [[ "$S3_PREFIX" == s3://* ]] || die "S3_PREFIX must start with s3://, not '$S3_PREFIX'"
 ((DRY_RUN)) || [[ -f "$VENV_ARCHIVE" ]] ||
-    die "no packed environment at $VENV_ARCHIVE: build it with venv-pack (README)"
+    die "no packed environment at $VENV_ARCHIVE: build it with venv-pack (docs/data-teams/spark-clusters.md)"
 S3_PREFIX="${S3_PREFIX%/}"
 AWS=("$AWS_CLI" --region "$AWS_REGION")
 

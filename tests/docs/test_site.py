@@ -2,11 +2,13 @@
 
 `make docs` runs `mkdocs build --strict`; these tests run the same build (into a temporary
 folder, so the repository's site/ is never touched), so `make test` fails on a broken link,
-a page left out of the navigation or a missing sample, and says which.
+a page left out of the navigation or a missing sample, and says which. The tests that break
+a copy of the docs on purpose build it again each, so they are marked slow.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -34,6 +36,7 @@ def build(project: Path, site: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(MKDOCS), "build", "--strict", "--site-dir", str(site)],
         cwd=project,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
         capture_output=True,
         text=True,
         timeout=BUILD_TIMEOUT_SECONDS,
@@ -84,6 +87,7 @@ def test_the_built_site_loads_nothing_from_other_servers(built_site: Path) -> No
     assert fetched == {}
 
 
+@pytest.mark.slow  # a build of its own each (about 10 s)
 def test_a_page_with_a_broken_link_fails_the_strict_build(
     copy_of_the_docs: Path, tmp_path: Path
 ) -> None:
@@ -94,6 +98,7 @@ def test_a_page_with_a_broken_link_fails_the_strict_build(
     assert "no-such-page.md" in completed.stderr
 
 
+@pytest.mark.slow  # a build of its own each (about 10 s)
 def test_a_link_to_a_missing_heading_fails_the_strict_build(
     copy_of_the_docs: Path, tmp_path: Path
 ) -> None:
@@ -104,6 +109,7 @@ def test_a_link_to_a_missing_heading_fails_the_strict_build(
     assert "no-such-heading" in completed.stderr
 
 
+@pytest.mark.slow  # a build of its own each (about 10 s)
 def test_a_page_left_out_of_the_navigation_fails_the_strict_build(
     copy_of_the_docs: Path, tmp_path: Path
 ) -> None:
@@ -113,6 +119,7 @@ def test_a_page_left_out_of_the_navigation_fails_the_strict_build(
     assert "forgotten.md" in completed.stderr
 
 
+@pytest.mark.slow  # a build of its own each (about 10 s)
 def test_a_missing_sample_fails_the_strict_build(copy_of_the_docs: Path, tmp_path: Path) -> None:
     (copy_of_the_docs / "docs" / "samples" / "replies" / "predict.json").unlink()
     completed = build(copy_of_the_docs, tmp_path / "site")

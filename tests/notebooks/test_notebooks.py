@@ -24,7 +24,7 @@ from tests.model.fitting import FAMILIES
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOKS = ("exploratory_analysis.ipynb", "training.ipynb")
 FALLBACK_KERNEL = "stroke-risk"
-# Each notebook runs in about 10 to 25 s on two cores (measured; see README). Their speed
+# Each notebook runs in about 10 to 25 s on two cores (measured; see docs/data-teams/training.md). Their speed
 # is not asserted here: a timed test flakes on a shared machine. The 300 s execution
 # timeout below only guards against a hang.
 

@@ -5,7 +5,7 @@ Schemathesis generates requests, valid and invalid, from the service's `/docs.js
 Hypothesis runs a fixed, derandomised number of them per operation so the test is
 bounded and repeatable. A 200 must match the reply models the API documents
 (`stroke_risk.core.responses`) and the OpenAPI document's response schema; a refusal
-must be the documented `{"error": ..., "detail": [...]}` (README, "Errors").
+must be the documented `{"error": ..., "detail": [...]}` (docs/provider-it/errors-and-limits.md).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class ErrorDetail(BaseModel):
 
 
 class Refusal(BaseModel):
-    """A 4xx body as the README documents it: one sentence, and for 400 each field."""
+    """A 4xx body as the manual documents it: one sentence, and for 400 each field."""
 
     model_config = ConfigDict(extra="forbid")
 
