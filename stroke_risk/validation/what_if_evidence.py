@@ -13,7 +13,7 @@ smoked". Rows with a blank BMI are left out of every BMI model and the mutually 
 one (a blank BMI goes with a four-fold stroke rate here, a collection artifact). The label
 is cross-sectional (a stroke at any time before the record), so a factor that people
 change after a stroke, smoking above all, is open to reverse causation: crude rates by
-smoking status are reported to show it (here 7.9% of former vs 5.3% of current smokers).
+smoking status are reported to show it (7.9% former vs 5.3% current smokers).
 """
 
 from __future__ import annotations
