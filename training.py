@@ -16,6 +16,7 @@ from stroke_risk.training.dataset import load_training_data
 from stroke_risk.training.model_store import save_model
 from stroke_risk.training.train import train
 from stroke_risk.validation.reports import write_reports
+from stroke_risk.validation.served_card import card_record
 from stroke_risk.validation.validate import validate_chosen_model
 
 logger = logging.getLogger("training")
@@ -60,7 +61,6 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as exc:
         logger.error("%s", exc)
         return 2
-    tag = save_model(result)
     validation = None
     if args.validate:
         logger.info("Validating %s (bootstrap and repeated CV; a few minutes)", result.winner)
@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             n_jobs=args.jobs,
             plots_dir=args.output_dir,
         )
+    # Saved after validation, so the served model card carries its figures.
+    tag = save_model(result, card_record(validation, result.test_subgroups))
     paths = write_reports(result, args.output_dir, tag, validation)
     lines = [f"{'candidate':<22}{'CV ROC AUC':>18}{'OOF Brier':>11}{'OOF O/E':>9}"]
     for c in result.candidates:

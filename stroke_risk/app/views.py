@@ -16,6 +16,8 @@ import altair as alt
 import pandas as pd
 from pydantic import ValidationError
 
+from stroke_risk.core.model_card import MODEL_CARD_PATH
+from stroke_risk.core.outcome import OutcomeSummary
 from stroke_risk.core.responses import Assessment
 from stroke_risk.core.schema import (
     FEATURES,
@@ -298,9 +300,48 @@ def band_ranges(thresholds: tuple[float, float]) -> dict[str, str]:
 
 
 def band_text(assessment: Assessment) -> str:
-    """'High risk (15% and above)'."""
+    """'High band (15% and above)' for a stroke-history model; 'High risk (...)' only for
+    a model whose outcome is a future stroke."""
     meaning = band_ranges(assessment.risk_band_thresholds)[assessment.risk_band]
-    return f"{assessment.risk_band.capitalize()} risk ({meaning})"
+    return f"{assessment.outcome.band_label(assessment.risk_band)} ({meaning})"
+
+
+# --- What the number is: every sentence from the reply's outcome (the model's record). ---
+
+
+def headline_label(assessment: Assessment) -> str:
+    """The result's heading: 'Stroke history among similar adults in the data (not a future
+    risk)', or '5-year risk of stroke' for a model trained on follow-up data."""
+    return assessment.outcome.headline
+
+
+def frequency_text(assessment: Assessment) -> str:
+    """'About 9 in 100 adults like this in the data had had a stroke.'"""
+    return assessment.outcome.natural_frequency(assessment.probability)
+
+
+def outcome_caveat(assessment: Assessment) -> str:
+    """Why a history number is not a forecast; empty for a future-risk model."""
+    return assessment.outcome.not_prospective
+
+
+def band_counts_label(outcome: OutcomeSummary, band: str, meaning: str | None) -> str:
+    """A worklist's band counter: 'High band (15% and above)'."""
+    label = outcome.band_label(band)
+    return f"{label} ({meaning})" if meaning else label
+
+
+def model_card_url(service_url: str) -> str:
+    """The served card of the model answering this app (its HTML page)."""
+    return service_url.rstrip("/") + MODEL_CARD_PATH
+
+
+def model_card_markdown(service_url: str, model_tag: str) -> str:
+    """The link the app shows beside every result."""
+    return (
+        f"[Model card for {model_tag}]({model_card_url(service_url)}): what the number is, "
+        "the data it comes from and how it was validated."
+    )
 
 
 def comparison_text(assessment: Assessment) -> str:

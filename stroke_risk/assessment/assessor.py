@@ -29,9 +29,15 @@ from stroke_risk.assessment.drivers import (
 )
 from stroke_risk.assessment.patient_warnings import PatientWarnings
 from stroke_risk.assessment.peers import PeerGroups
-from stroke_risk.assessment.results import DECIMALS, AssessmentResult, round_as_numpy
+from stroke_risk.assessment.results import (
+    DECIMALS,
+    AssessmentResult,
+    OutcomeResult,
+    round_as_numpy,
+)
 from stroke_risk.assessment.what_ifs import WhatIfs
 from stroke_risk.core.config import Settings
+from stroke_risk.core.outcome import KAGGLE_HISTORY, OutcomeSummary
 from stroke_risk.core.responses import DISCLAIMER, RiskBand
 from stroke_risk.core.schema import FEATURES, NUMERIC_FEATURES, Patient
 from stroke_risk.scoring.intervals import ProbabilityIntervals
@@ -92,12 +98,18 @@ class RiskAssessor:
         settings: Settings,
         model_tag: str,
         intervals: ProbabilityIntervals | None = None,
+        outcome: OutcomeSummary = KAGGLE_HISTORY,
     ) -> None:
         self.lean = lean
         self.profile = profile
         self.settings = settings
         self.model_tag = model_tag
         self.intervals = intervals
+        # What the number is (the model's record): every reply names it.
+        self.outcome = outcome
+        self._outcome_result = OutcomeResult(
+            outcome.kind, outcome.horizon_years, outcome.validation, outcome.label
+        )
         self.thresholds = tuple(settings.risk_band_thresholds)
         # Additive models are explained by swapping one field's term (see shape_functions).
         self.shapes = ShapeFunctions(lean) if is_additive(lean) else None
@@ -280,4 +292,5 @@ class RiskAssessor:
             warnings,
             self.model_tag,
             DISCLAIMER,
+            self._outcome_result,
         )

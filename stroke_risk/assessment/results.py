@@ -53,6 +53,16 @@ class GuidanceResult(msgspec.Struct, gc=False):
     source: str
 
 
+class OutcomeResult(msgspec.Struct, gc=False):
+    """The reply's ``outcome`` (:class:`stroke_risk.core.outcome.OutcomeSummary`): one
+    object per model, shared by every result of a batch."""
+
+    kind: str
+    horizon_years: float | None
+    validation: str
+    label: str
+
+
 class AssessmentResult(msgspec.Struct, gc=False):
     probability: float
     probability_interval: list[float] | None
@@ -68,6 +78,7 @@ class AssessmentResult(msgspec.Struct, gc=False):
     warnings: list[str]
     model_tag: str
     disclaimer: str
+    outcome: OutcomeResult
 
 
 _encoder = msgspec.json.Encoder()

@@ -31,7 +31,7 @@ from stroke_risk.scoring.shape_functions import ShapeFunctions
 
 _SMOKING = GuidanceResult(
     "smoking_status",
-    "Stopping smoking lowers the risk of stroke; offer support to stop.",
+    "Stopping smoking helps prevent strokes; offer support to stop.",
     "Not estimated by this model: the data are cross-sectional, and people who stopped "
     "smoking after a stroke are recorded as former smokers.",
     "Clinical guidelines on primary prevention of stroke (e.g. AHA/ASA 2024; NICE).",
@@ -46,7 +46,7 @@ _WEIGHT = GuidanceResult(
 )
 _BLOOD_PRESSURE = GuidanceResult(
     "hypertension",
-    "Controlling blood pressure is the most effective way to lower stroke risk; review "
+    "Controlling blood pressure is the most effective way to prevent strokes; review "
     "treatment and targets.",
     "Not estimated by this model: the data record a diagnosis of hypertension, not whether "
     "it is controlled.",

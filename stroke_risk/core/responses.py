@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from stroke_risk.core.outcome import OutcomeSummary
+
 # Short, because it is repeated in every result of a batch; the README and model card
 # carry the full caveats (educational data set, label is a history of stroke).
 DISCLAIMER = "Decision support, not a diagnosis. See the model card for its limits."
@@ -85,7 +87,15 @@ class PeerComparison(BaseModel):
 class Assessment(BaseModel):
     """One patient's result. Decision support, not a diagnosis."""
 
-    probability: float = Field(ge=0, le=1, description="Calibrated probability of stroke.")
+    # The service's OpenAPI document replaces this with the loaded model's own words
+    # (OutcomeSummary.probability_description); this is what a history model's number is.
+    probability: float = Field(
+        ge=0,
+        le=1,
+        description="The model's calibrated probability of its outcome, named in `outcome`: "
+        "for a model trained on a stroke history (the shipped one), how common a stroke "
+        "history is among similar adults in the development data, not a future risk.",
+    )
     probability_interval: list[float] | None = Field(
         min_length=2,
         max_length=2,
@@ -116,6 +126,11 @@ class Assessment(BaseModel):
     warnings: list[str]
     model_tag: str
     disclaimer: str = DISCLAIMER
+    outcome: OutcomeSummary = Field(
+        description="What `probability` is, from the model's own record: a stroke history "
+        "(no horizon) or an incident stroke within `horizon_years`; every channel's words "
+        "follow its `label`."
+    )
 
 
 class BatchResults(BaseModel):

@@ -26,6 +26,7 @@ from stroke_risk.core.responses import Assessment
 from tests.conftest import API_KEYS, EXAMPLE_PATIENT
 from tests.environment import skip_or_fail, without_developer_settings
 from tests.servers import BIN, RunningServer, loopback_server
+from tests.wording import SHIPPED, reply_outcome
 
 APP_PATH = REPO_ROOT / "app" / "app.py"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -264,13 +265,14 @@ def example_assessment(**changes: Any) -> Assessment:
         "guidance": [
             {
                 "factor": "smoking_status",
-                "advice": "Stopping smoking lowers the risk of stroke.",
+                "advice": "Stopping smoking helps prevent strokes.",
                 "why_not_from_model": "Not estimated by this model.",
                 "source": "Guidelines.",
             }
         ],
         "warnings": [],
         "model_tag": "stroke_risk_model:test",
+        "outcome": reply_outcome(SHIPPED),
     }
     return Assessment.model_validate(base | changes)
 
