@@ -5,7 +5,7 @@ support intervention (45 CFR 170.315(b)(11)(iv)(B)), each filled from what was s
 the model: the training metadata (test figures, the outcome record, the development data's
 hash and size), the training profile (the adults' make-up: sex, age bands, work, residence,
 smoking) and, when the model was trained by `make validate`, the validation summary saved
-beside them (:data:`MODEL_CARD_METADATA_KEY`). Nothing here fits or evaluates a model, so
+beside them (the custom object :data:`MODEL_CARD_KEY`). Nothing here fits or evaluates a model, so
 the service renders the card without any training library; a model saved before the
 validation summary existed says so in the sections it would fill.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from stroke_risk.core.outcome import ModelOutcome
 
-MODEL_CARD_METADATA_KEY = "model_card"
+MODEL_CARD_KEY = "model_card"  # the custom object saved with the model at training
 MODEL_CARD_PATH = "/model-card"
 MODEL_CARD_JSON_PATH = "/model-card.json"
 
@@ -81,10 +81,12 @@ def served_model_card(
     metadata: dict[str, Any],
     profile: dict[str, Any],
     outcome: ModelOutcome,
+    recorded: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The card as a JSON-ready dict: the loaded tag, the outcome record, and one section
-    per HTI-1 heading (``source_attributes[key] = {"heading": ..., ...}``)."""
-    recorded: dict[str, Any] = metadata.get(MODEL_CARD_METADATA_KEY) or {}
+    per HTI-1 heading (``source_attributes[key] = {"heading": ..., ...}``). ``recorded`` is
+    the validation summary saved with the model (None for a model saved without one)."""
+    recorded = recorded or {}
     validation: dict[str, Any] | None = recorded.get("validation")
     test = metadata.get("test_metrics", {})
     sections: dict[str, dict[str, Any]] = {
@@ -172,7 +174,7 @@ def served_model_card(
         sections[key] = {"heading": heading, **sections[key]}
     return {
         "model_tag": tag,
-        "outcome": {**outcome.as_metadata(), "label": outcome.label},
+        "outcome": outcome.model_dump(),
         "source_attributes": sections,
     }
 

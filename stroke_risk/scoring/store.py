@@ -14,7 +14,7 @@ from typing import Any
 import bentoml
 from bentoml.exceptions import NotFound
 
-from stroke_risk.core.model_card import served_model_card
+from stroke_risk.core.model_card import MODEL_CARD_KEY, served_model_card
 from stroke_risk.core.outcome import ModelOutcome, outcome_from_metadata
 from stroke_risk.scoring.intervals import ProbabilityIntervals
 from stroke_risk.scoring.lean import LeanModel, LeanModelError
@@ -77,5 +77,7 @@ def load_lean(model: bentoml.Model) -> StoredLean:
         profile=profile,
         intervals=objects.get("intervals"),
         outcome=outcome,
-        model_card=served_model_card(str(model.tag), metadata, profile.model_dump(), outcome),
+        model_card=served_model_card(
+            str(model.tag), metadata, profile.model_dump(), outcome, objects.get(MODEL_CARD_KEY)
+        ),
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from stroke_risk.core.model_card import (
     HTI1_HEADINGS,
-    MODEL_CARD_METADATA_KEY,
     NOT_RECORDED,
     model_card_html,
     served_model_card,
@@ -63,7 +62,7 @@ def test_a_model_saved_without_validation_says_so_instead_of_inventing_figures()
 
 def test_the_validation_saved_at_training_is_what_the_card_shows():
     record = card_record(VALIDATION)
-    card = served_model_card("t", {MODEL_CARD_METADATA_KEY: record}, PROFILE, SHIPPED)
+    card = served_model_card("t", {}, PROFILE, SHIPPED, record)
     shown = card["source_attributes"]["quantitative_performance"]["internal_validation"]
     assert shown["optimism_corrected"]["roc_auc"] == {"apparent": 0.85, "corrected": 0.84}
     assert shown["adults"]["patients"] == 4254 and shown["adults"]["age_only_roc_auc"] == 0.80
