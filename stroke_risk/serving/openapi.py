@@ -137,7 +137,8 @@ def _scoring_operation(
     return {
         "tags": ["Scoring"],
         "summary": summary,
-        "description": f"{old.get('description', '')}\n\nThe number: {outcome.label}.".strip(),
+        # What the number is, from the loaded model's record (not BentoML's docstring copy).
+        "description": f"The number: {outcome.label}. {outcome.not_prospective}".strip(),
         "operationId": operation_id,
         "parameters": [
             {
