@@ -17,5 +17,10 @@ def load_assessor(model: bentoml.Model, settings: Settings) -> RiskAssessor:
     """The explained-risk scorer for a stored model, refusing one whose lean copy drifted."""
     stored = load_lean(model)
     return RiskAssessor(
-        stored.lean, stored.profile, settings, stored.tag, intervals=stored.intervals
+        stored.lean,
+        stored.profile,
+        settings,
+        stored.tag,
+        intervals=stored.intervals,
+        evidence=stored.evidence,
     )

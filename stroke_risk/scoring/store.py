@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import bentoml
 from bentoml.exceptions import NotFound
 
+from stroke_risk.core.evidence import ReplyEvidence, evidence_from_metadata
 from stroke_risk.core.outcome import ModelOutcome, outcome_from_metadata
 from stroke_risk.scoring.intervals import ProbabilityIntervals
 from stroke_risk.scoring.lean import LeanModel, LeanModelError
@@ -56,6 +57,9 @@ class StoredLean:
     # What the number is (stroke history, or incident stroke within a horizon): every
     # channel's wording follows it.
     outcome: ModelOutcome
+    # What the reply may quote (glucose effects by range, ranking by age band); empty for
+    # models saved before it was recorded: no glucose what-if and no ranking caveat then.
+    evidence: ReplyEvidence
 
 
 def load_lean(model: bentoml.Model) -> StoredLean:
@@ -70,4 +74,5 @@ def load_lean(model: bentoml.Model) -> StoredLean:
         profile=TrainingProfile.model_validate(objects["profile"]),
         intervals=objects.get("intervals"),
         outcome=outcome_from_metadata(model.info.metadata),
+        evidence=evidence_from_metadata(model.info.metadata),
     )
