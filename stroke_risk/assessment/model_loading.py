@@ -28,4 +28,5 @@ def assessor_from_stored(stored: StoredLean, settings: Settings) -> RiskAssessor
         stored.tag,
         intervals=stored.intervals,
         outcome=stored.outcome,
+        evidence=stored.evidence,
     )

@@ -14,6 +14,7 @@ from typing import Any
 import bentoml
 from bentoml.exceptions import NotFound
 
+from stroke_risk.core.evidence import ReplyEvidence, evidence_from_metadata
 from stroke_risk.core.model_card import MODEL_CARD_KEY, served_model_card
 from stroke_risk.core.outcome import ModelOutcome, outcome_from_metadata
 from stroke_risk.scoring.intervals import ProbabilityIntervals
@@ -60,6 +61,9 @@ class StoredLean:
     outcome: ModelOutcome
     # The model card the service serves (HTI-1 source attributes), from what was stored.
     model_card: dict[str, Any]
+    # What the reply may quote (glucose effects by range, ranking by age band); empty for
+    # models saved before it was recorded: no glucose what-if and no ranking caveat then.
+    evidence: ReplyEvidence
 
 
 def load_lean(model: bentoml.Model) -> StoredLean:
@@ -80,4 +84,5 @@ def load_lean(model: bentoml.Model) -> StoredLean:
         model_card=served_model_card(
             str(model.tag), metadata, profile.model_dump(), outcome, objects.get(MODEL_CARD_KEY)
         ),
+        evidence=evidence_from_metadata(model.info.metadata),
     )

@@ -240,6 +240,7 @@ def example_assessment(**changes: Any) -> Assessment:
                 "odds_ratio": 3.21,
                 "log_odds": 1.1663,
                 "direction": "raises",
+                "kind": "clinical",
             },
             {
                 "factor": "bmi",
@@ -249,8 +250,10 @@ def example_assessment(**changes: Any) -> Assessment:
                 "odds_ratio": 1.0,
                 "log_odds": 0.0,
                 "direction": "none",
+                "kind": "clinical",
             },
         ],
+        "context_factors": [],
         "other_factors_log_odds": 0.9,
         "what_if": [
             {
@@ -271,6 +274,14 @@ def example_assessment(**changes: Any) -> Assessment:
             }
         ],
         "warnings": [],
+        "interval_crosses_band_edge": False,
+        "data_support": "adequate",
+        "data_support_note": None,
+        "beyond_data": False,
+        "extrapolated_fields": [],
+        "beyond_data_note": None,
+        "ranking_caveat": None,
+        "not_recorded": [],
         "model_tag": "stroke_risk_model:test",
         "outcome": reply_outcome(SHIPPED),
     }
