@@ -39,7 +39,7 @@ from stroke_risk.app.views import (
     frequency_text,
     headline_label,
     highlight_bands,
-    interval_text,
+    interval_caption,
     model_card_markdown,
     model_card_url,
     option_label,
@@ -47,7 +47,9 @@ from stroke_risk.app.views import (
     patient_from_form,
     percent_text,
     reference_text,
+    reply_flags,
     what_if_views,
+    worklist_caption,
 )
 from stroke_risk.core.patient_tables import ID_COLUMN, DataError
 from stroke_risk.core.responses import DISCLAIMER, Assessment
@@ -62,6 +64,8 @@ TABLE_COLUMNS = {
     "risk_low_percent": "95% interval from (%)",
     "risk_high_percent": "95% interval to (%)",
     "risk_band": "Band",
+    "band_not_settled": "Interval crosses a band edge",
+    "beyond_data": "Beyond the data (extrapolated)",
     "relative_to_peers": "× peers",
     "peer_group": "Peer group",
     "main_factors": "Main factors",
@@ -235,16 +239,15 @@ def show_assessment(
     risk, band = st.columns(2)
     risk.metric(headline_label(assessment), percent_text(assessment.probability), border=True)
     if assessment.probability_interval is not None:
-        risk.caption(
-            f"{interval_text(assessment)}: 95% uncertainty interval (the range this model's "
-            "own procedure gives on other samples of the same data)."
-        )
+        risk.caption(interval_caption(assessment))
     with band:
         st.badge(band_text(assessment), color=BAND_COLOURS[assessment.risk_band])
         st.markdown(f"**{frequency_text(assessment)}**")
     if outcome_caveat(assessment):
         st.caption(outcome_caveat(assessment))
     st.write(comparison_text(assessment))
+    for flag in reply_flags(assessment):
+        st.warning(flag)
     for warning in assessment.warnings:
         st.warning(warning)
 
@@ -374,6 +377,7 @@ def show_scored_upload(upload: ScoredUpload, file_name: str, service_url: str) -
         hide_index=True,
         column_config={column: TABLE_COLUMNS[column] for column in shown},
     )
+    st.caption(worklist_caption(upload))
     st.download_button(
         "Download the scored CSV",
         scored_csv(results),

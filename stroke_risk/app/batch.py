@@ -85,6 +85,9 @@ def results_frame(
     frame["risk_low_percent"] = [None if lo is None else round(100 * lo, 1) for lo, _ in intervals]
     frame["risk_high_percent"] = [None if hi is None else round(100 * hi, 1) for _, hi in intervals]
     frame["risk_band"] = [a.risk_band for a in assessments]
+    # The band's and the number's standing, as every channel shows them (reply_flags).
+    frame["band_not_settled"] = [a.interval_crosses_band_edge for a in assessments]
+    frame["beyond_data"] = [a.beyond_data for a in assessments]
     frame["people_like_this"] = [a.outcome.natural_frequency(a.probability) for a in assessments]
     frame["relative_to_peers"] = [a.comparison.relative_risk for a in assessments]
     frame["peer_group"] = [a.comparison.group for a in assessments]

@@ -26,6 +26,11 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from stroke_risk.app.views import band_ranges, format_value, interval_text, percent_text
+from stroke_risk.core.reply_flags import (
+    PATIENT_BAND_NOT_SETTLED,
+    PATIENT_BEYOND_THE_DATA,
+    flag_sentences,
+)
 from stroke_risk.core.responses import Assessment, Factor
 from stroke_risk.core.units import GlucoseUnit, glucose_text
 
@@ -90,6 +95,10 @@ def number_section(assessment: Assessment) -> Section:
             f"The tool is not exact. Your number could be anywhere from {percent_text(low)} "
             f"to {percent_text(high)}."
         )
+    if assessment.interval_crosses_band_edge:
+        paragraphs.append(PATIENT_BAND_NOT_SETTLED)
+    if assessment.beyond_data:
+        paragraphs.append(PATIENT_BEYOND_THE_DATA)
     peers = assessment.comparison
     paragraphs.append(
         f"For people of your sex and age, the average is {percent_text(peers.average_risk)}."
@@ -152,8 +161,11 @@ def for_the_doctor(assessment: Assessment, model_card_url: str | None) -> list[s
     """The fine print at the foot: the clinician's terms, warnings, sources, the card."""
     outcome = assessment.outcome
     lines = [f"For your doctor: {outcome.label}, {interval_text(assessment)}."]
+    if assessment.probability_interval is not None:
+        lines.append(f"The range is the 95% interval: {assessment.interval_name}.")
     if outcome.not_prospective:
         lines.append(outcome.not_prospective)
+    lines += flag_sentences(assessment.model_dump())
     lines += [f"Note: {warning}" for warning in assessment.warnings]
     lines += [f"Guideline advice: {a.advice} ({a.source})" for a in assessment.guidance]
     if model_card_url:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from stroke_risk.core.model_card import MODEL_CARD_PATH
 from stroke_risk.core.outcome import OutcomeSummary
+from stroke_risk.core.reply_flags import BEYOND_THE_DATA, INTERVAL_LABEL, flag_sentences
 from stroke_risk.core.responses import Assessment
 from stroke_risk.core.schema import (
     FEATURES,
@@ -303,7 +304,8 @@ def band_text(assessment: Assessment) -> str:
     """'High band (15% and above)' for a stroke-history model; 'High risk (...)' only for
     a model whose outcome is a future stroke."""
     meaning = band_ranges(assessment.risk_band_thresholds)[assessment.risk_band]
-    return f"{assessment.outcome.band_label(assessment.risk_band)} ({meaning})"
+    text = f"{assessment.outcome.band_label(assessment.risk_band)} ({meaning})"
+    return f"{text}, {BEYOND_THE_DATA}" if assessment.beyond_data else text
 
 
 # --- What the number is: every sentence from the reply's outcome (the model's record). ---
@@ -311,8 +313,28 @@ def band_text(assessment: Assessment) -> str:
 
 def headline_label(assessment: Assessment) -> str:
     """The result's heading: 'Stroke history among similar adults in the data (not a future
-    risk)', or '5-year risk of stroke' for a model trained on follow-up data."""
-    return assessment.outcome.headline
+    risk)', or '5-year risk of stroke' for a model trained on follow-up data; marked when
+    a value lies beyond the data."""
+    headline = assessment.outcome.headline
+    return f"{headline}, {BEYOND_THE_DATA}" if assessment.beyond_data else headline
+
+
+def interval_caption(assessment: Assessment) -> str:
+    """The interval by its one name: '22.6% (18.1% to 27.9%): 95% interval, model
+    instability: ...'; empty for a model without intervals."""
+    if assessment.probability_interval is None:
+        return ""
+    return f"{interval_text(assessment)}: {INTERVAL_LABEL}, {assessment.interval_name}."
+
+
+def reply_flags(assessment: Assessment) -> list[str]:
+    """What the GP must read beside the number: beyond the data, an unsettled band, thin
+    data support and where the model barely ranks (each a sentence from the reply)."""
+    sentences = flag_sentences(assessment.model_dump())
+    sentences += [
+        note for note in (assessment.data_support_note, assessment.ranking_caveat) if note
+    ]
+    return sentences
 
 
 def frequency_text(assessment: Assessment) -> str:
@@ -495,3 +517,10 @@ def highlight_bands(frame: pd.DataFrame) -> pd.DataFrame | Any:
         lambda band: f"background-color: {BAND_BACKGROUNDS.get(band, 'transparent')}",
         subset=["risk_band"],
     ).format({k: v for k, v in formats.items() if k in frame.columns}, na_rep="")
+
+
+def worklist_caption(upload: Any) -> str:
+    """Under an upload's table: what it ranks by and what its interval is, by name."""
+    first = next(iter(upload.assessments.values()), None)
+    interval = f" The 95% interval is {first.interval_name}." if first is not None else ""
+    return f"{upload.outcome.ranking}{interval}"

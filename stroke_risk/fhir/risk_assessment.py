@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 from stroke_risk.core.outcome import OutcomeSummary
+from stroke_risk.core.reply_flags import INTERVAL_LABEL, flag_sentences
 from stroke_risk.fhir.estimate import FHIR_ELEMENT, Estimate
 from stroke_risk.fhir.mapping import get_fhir_model_class
 from stroke_risk.fhir.texts import details, outcome_of
@@ -102,9 +103,9 @@ def risk_assessment(
     predictions = [prediction]
     interval = result.get("probability_interval")
     if isinstance(interval, list | tuple) and len(interval) == 2:
-        predictions.append(
-            _range(interval[0], interval[1], "95% interval of the estimate", outcome)
-        )
+        name = result.get("interval_name")
+        rationale = f"{INTERVAL_LABEL}: {name}" if name else f"{INTERVAL_LABEL} of the estimate"
+        predictions.append(_range(interval[0], interval[1], rationale, outcome))
     if estimate.assumed and estimate.low is not None and estimate.high is not None:
         unknown = ", ".join(estimate.assumed)
         predictions.append(
@@ -115,6 +116,7 @@ def risk_assessment(
     body["prediction"] = predictions
     body["note"] = [
         {"text": outcome_note(outcome, card_url)},
+        *({"text": sentence} for sentence in flag_sentences(result)),
         {"text": result.get("disclaimer", "Decision support, not a diagnosis.")},
     ]
     return _validated(body)

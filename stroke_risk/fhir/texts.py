@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from stroke_risk.core.outcome import OutcomeSummary, outcome_of_reply
+from stroke_risk.core.reply_flags import BEYOND_THE_DATA, flag_sentences, interval_words
 from stroke_risk.fhir.estimate import Estimate
 
 LABELS = {
@@ -46,11 +47,18 @@ def outcome_of(estimate: Estimate) -> OutcomeSummary:
 
 def headline(result: dict[str, Any], outcome: OutcomeSummary) -> str:
     """'Stroke history 12.3% (moderate band, not a future risk)' for a history model;
-    '5-year stroke risk 12.3% (moderate)' for an incident one."""
+    '5-year stroke risk 12.3% (moderate)' for an incident one; then whether the number is
+    beyond the data and whether its band is settled."""
     percent = result.get("percent", round(100 * result["probability"], 1))
     if outcome.is_prospective:
-        return f"{outcome.short_label} {percent}% ({result['risk_band']})"
-    return f"{outcome.short_label} {percent}% ({result['risk_band']} band, not a future risk)"
+        text = f"{outcome.short_label} {percent}% ({result['risk_band']})"
+    else:
+        text = f"{outcome.short_label} {percent}% ({result['risk_band']} band, not a future risk)"
+    if result.get("beyond_data"):
+        text += f", {BEYOND_THE_DATA}"
+    if result.get("interval_crosses_band_edge"):
+        text += ", band not settled"
+    return text
 
 
 def summary(estimate: Estimate) -> str:
@@ -98,7 +106,12 @@ def details(estimate: Estimate) -> str:
         parts.append(outcome.not_prospective)
     interval = result.get("probability_interval")
     if isinstance(interval, list | tuple) and len(interval) == 2:
-        parts.append(f"95% interval {pct(interval[0])} to {pct(interval[1])}.")
+        name = result.get("interval_name")
+        if isinstance(name, str):
+            parts.append(f"{interval_words(name, interval[0], interval[1])}.")
+        else:
+            parts.append(f"95% interval {pct(interval[0])} to {pct(interval[1])}.")
+    parts += flag_sentences(result)
     if estimate.low is not None and estimate.high is not None and estimate.high > estimate.low:
         unknown = ", ".join(LABELS[name].lower() for name in estimate.assumed)
         parts.append(

@@ -31,12 +31,13 @@ from pyspark import SparkFiles, StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
-from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+from pyspark.sql.types import BooleanType, DoubleType, StringType, StructField, StructType
 
 from stroke_risk.assessment.assessor import RiskAssessor
 from stroke_risk.core.config import Settings, get_settings
 from stroke_risk.core.outcome import KAGGLE_HISTORY, OutcomeSummary
 from stroke_risk.core.patient_tables import ID_COLUMN, DataError
+from stroke_risk.core.responses import INTERVAL_NAME
 from stroke_risk.core.schema import FEATURES
 from stroke_risk.population.model_source import (
     build_assessor,
@@ -97,7 +98,7 @@ def _check_columns(frame: DataFrame, group_by: list[str]) -> None:
 
 
 def _output_schema(frame: DataFrame, group_by: list[str]) -> StructType:
-    kinds = {"string": StringType(), "double": DoubleType()}
+    kinds = {"string": StringType(), "double": DoubleType(), "boolean": BooleanType()}
     fields = [StructField(ID_COLUMN, StringType())]
     fields += [frame.schema[name] for name in group_by]
     fields += [StructField(n, kinds[k]) for n, k in SCORE_COLUMNS.items()]
@@ -236,6 +237,7 @@ def write_summary(
     group_by: list[str],
     model_tag: str,
     outcome: OutcomeSummary = KAGGLE_HISTORY,
+    interval_name: str = INTERVAL_NAME,
 ) -> None:
     """``summary.json`` (totals and groups) and ``summary.csv`` (one line per group), beside
     the Parquet output: a local folder or object storage (``s3://``), through pyarrow's
@@ -245,6 +247,8 @@ def write_summary(
         "model_tag": model_tag,
         "ranked_by": outcome.ranking,
         "outcome": outcome.model_dump(),
+        # probability_low/high and interval_crosses_band_edge: this interval, by its name.
+        "interval_name": interval_name,
         "group_by": group_by,
         "patients_scored": sum(r["patients"] for r in summary),
         "rows_rejected": sum(r["rejected"] for r in summary),
