@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from stroke_risk.core.config import get_settings
-from stroke_risk.core.evidence import EVIDENCE_METADATA_KEY
+from stroke_risk.core.evidence import EVIDENCE_METADATA_KEY, evidence_metadata
 from stroke_risk.core.patient_tables import DataError
 from stroke_risk.training.dataset import load_training_data
 from stroke_risk.training.model_store import save_model
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     # Saved with the model, so the reply quotes only what was measured (core.evidence).
     evidence = reply_evidence(load_training_data(args.data), validation)
-    result.extra[EVIDENCE_METADATA_KEY] = evidence.model_dump(mode="json")
+    result.extra[EVIDENCE_METADATA_KEY] = evidence_metadata(evidence)
     # Saved after validation, so the served model card carries its figures.
     tag = save_model(result, card_record(validation, result.test_subgroups))
     paths = write_reports(result, args.output_dir, tag, validation)

@@ -45,14 +45,17 @@ _SEX_WORDS = {"Female": "women", "Male": "men", "Other": "patients of sex Other"
 
 
 def _number(value: float) -> str:
-    return f"{value:g}" if abs(value) >= 100 or float(value).is_integer() else f"{value:.1f}"
+    return f"{value:g}" if float(value).is_integer() else f"{value:.1f}"
 
 
-def _quantity(name: str, value: float) -> str:
-    suffix = unit(name)
-    if name == "age":
-        return f"{_number(value)} years"
-    return f"{_number(value)} {suffix}" if suffix else _number(value)
+def _unit(name: str) -> str:
+    return "years" if name == "age" else unit(name) or ""
+
+
+def _words(name: str) -> str:
+    """'age', 'average glucose', 'BMI': a field's title as it reads inside a sentence."""
+    title = Patient.model_fields[name].title or name
+    return title if title.isupper() else title.lower()
 
 
 def _interval(ci: tuple[float, float] | None) -> str:
@@ -144,8 +147,8 @@ class DataSupport:
             if value is not None and not low <= value <= high:
                 fields.append(name)
                 parts.append(
-                    f"{Patient.model_fields[name].title} {_quantity(name, value)} (the data "
-                    f"cover {_quantity(name, low)} to {_quantity(name, high)})"
+                    f"{_words(name)} {_number(value)} {_unit(name)} (the data cover "
+                    f"{_number(low)} to {_number(high)} {_unit(name)})"
                 )
         return (
             "thin" if notes else "adequate",

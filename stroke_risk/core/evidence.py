@@ -45,7 +45,7 @@ class GlucoseRangeEffect(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     low: float = Field(description="mg/dL, inclusive.")
-    high: float | None = Field(description="mg/dL, exclusive; None: no upper end.")
+    high: float | None = Field(default=None, description="mg/dL, exclusive; None: open.")
     label: str = Field(description="e.g. 'under 140 mg/dL'.")
     odds_ratio: float
     ci: tuple[float, float] = Field(description="Wald 95% interval.")
@@ -69,8 +69,8 @@ class AgeBandRanking(BaseModel):
     band: str = Field(description="e.g. '80+', as core.age_bands names it.")
     patients: int
     strokes: int
-    roc_auc: float | None
-    roc_auc_ci: tuple[float, float] | None
+    roc_auc: float | None = None
+    roc_auc_ci: tuple[float, float] | None = None
     calibration_slope: float | None = None
     calibration_slope_ci: tuple[float, float] | None = None
 
@@ -97,6 +97,12 @@ class ReplyEvidence(BaseModel):
 
 
 NO_EVIDENCE = ReplyEvidence()
+
+
+def evidence_metadata(evidence: ReplyEvidence) -> dict[str, Any]:
+    """The record as the model store keeps it: plain JSON, no nulls (BentoML's metadata
+    refuses None; an absent key reads back as None)."""
+    return evidence.model_dump(mode="json", exclude_none=True)
 
 
 def evidence_from_metadata(metadata: dict[str, Any]) -> ReplyEvidence:

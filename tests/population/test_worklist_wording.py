@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from stroke_risk.core.responses import INTERVAL_NAME
 from stroke_risk.population.job import write_summary
 from tests.wording import INCIDENT_5_YEARS, SHIPPED, future_risk_claims
 
@@ -36,6 +37,7 @@ def test_the_shipped_models_worklist_ranks_a_stroke_history_not_a_future_risk(tm
         "stroke history" in summary["ranked_by"] and "not by a future risk" in summary["ranked_by"]
     )
     assert summary["outcome"]["label"] == SHIPPED.label
+    assert summary["interval_name"] == INTERVAL_NAME
     assert not future_risk_claims(json.dumps(summary))
 
 
