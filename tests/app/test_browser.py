@@ -17,7 +17,7 @@ import pytest
 import requests
 from PIL import Image
 
-from stroke_risk.app.views import people_like_this
+from stroke_risk.core.responses import Assessment
 from tests.app.conftest import publish_screenshot, sample_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -96,11 +96,15 @@ def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
         page.goto(app_url)
         fill_in_the_form(page)
         page.get_by_role("button", name="Estimate risk").click()
-        frequency = people_like_this(expected["probability"]).capitalize()
+        frequency = Assessment.model_validate(expected).outcome.natural_frequency(
+            expected["probability"]
+        )
         page.get_by_text(frequency).wait_for(timeout=TIMEOUT_MS)
         # The headline metric by its label (the what-if cards are metrics too), and with
         # Playwright's retrying assertion, since Streamlit may still be re-rendering.
-        headline = page.get_by_test_id("stMetric").filter(has_text="Estimated stroke risk")
+        headline = page.get_by_test_id("stMetric").filter(
+            has_text=Assessment.model_validate(expected).outcome.headline
+        )
         expect(headline.get_by_test_id("stMetricValue")).to_have_text(
             f"{100 * expected['probability']:.1f}%", timeout=TIMEOUT_MS
         )
