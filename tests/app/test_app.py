@@ -115,6 +115,24 @@ def test_a_hanging_service_is_reported_as_too_slow(app, silent_service_url):
 
 
 @pytest.mark.slow
+def test_a_patient_beyond_the_data_is_marked_so_on_screen(app, service_url):
+    """Age 95 and glucose 400 mg/dL (the data stop at 82 years and 272 mg/dL): the GP sees
+    the estimate marked as extrapolated in the headline, the band and a warning, and the
+    interval by its name."""
+    patient = {**EXAMPLE_PATIENT, "age": 95.0, "avg_glucose_level": 400.0}
+    at = submit(fill_patient_form(app(service_url), patient))
+    assert not at.exception and not at.error
+    expected = StrokeRiskClient(service_url).assess(patient)
+    assert expected.beyond_data
+    assert at.metric[0].label.endswith("beyond the data: extrapolated")
+    assert "beyond the data: extrapolated" in texts(at.markdown)  # the band badge
+    assert expected.beyond_data_note in texts(at.warning)
+    assert expected.interval_name in texts(at.caption)
+    shown = texts(at.markdown) + texts(at.caption) + texts(at.warning)
+    assert not future_risk_claims(shown), future_risk_claims(shown)
+
+
+@pytest.mark.slow
 def test_a_refused_key_is_said_plainly(app, keyed_service_url):
     at = submit(fill_patient_form(app(keyed_service_url, api_key="wrong-key")))
     assert "refused the API key" in texts(at.error)
