@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 
-import msgspec
 import numpy as np
 import pytest
 from scipy.special import logit
@@ -14,77 +13,18 @@ from stroke_risk.assessment.results import (
     AssessmentResult,
     FactorResult,
     GuidanceResult,
+    NotRecordedResult,
     WhatIfResult,
     encode_json,
 )
 from stroke_risk.core.config import Settings
-from stroke_risk.core.evidence import GlucoseRangeEffect, ReplyEvidence
-from stroke_risk.core.responses import Assessment, Factor, Guidance, WhatIf
-from stroke_risk.core.schema import ADULT_AGE, FEATURES, Patient
-from stroke_risk.scoring.intervals import ProbabilityIntervals
-from stroke_risk.scoring.profile import build_profile
-from stroke_risk.training.bootstrap_refits import bootstrap_refits
-from stroke_risk.training.families import candidates
-from stroke_risk.training.lean_compile import compile_lean_model, frame_to_columns
-from tests.model.fitting import FAMILIES, training_split
+from stroke_risk.core.evidence import ReplyEvidence
+from stroke_risk.core.responses import Assessment, Factor, Guidance, NotRecorded, WhatIf
+from stroke_risk.core.schema import Patient
+from stroke_risk.training.lean_compile import frame_to_columns
+from tests.model.replies import adult_patients, assess, effect_within
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", params=FAMILIES)
-def assessor(request, stroke_data, fitted_family) -> RiskAssessor:
-    train = training_split(stroke_data)
-    lean = compile_lean_model(fitted_family(request.param), train)
-    adults = train[train["age"] >= ADULT_AGE]
-    profile = build_profile(adults, lean.predict(frame_to_columns(adults)))
-    return RiskAssessor(lean, profile, Settings(), f"test:{request.param}")
-
-
-@pytest.fixture(scope="module")
-def with_intervals(stroke_data, fitted_family) -> RiskAssessor:
-    """A logistic regression with 40 bootstrap refits behind its intervals."""
-    train = training_split(stroke_data)
-    candidate = next(c for c in candidates(0) if c.name == "logistic_regression")
-    estimator = candidate.pipeline.set_params(**{k: v[0] for k, v in candidate.quick_grid.items()})
-    lean = compile_lean_model(fitted_family("logistic_regression"), train)
-    refits = bootstrap_refits(estimator, train, 40, seed=3)
-    adults = train[train["age"] >= ADULT_AGE]
-    profile = build_profile(adults, lean.predict(frame_to_columns(adults)))
-    intervals = ProbabilityIntervals.from_lean_models(refits)
-    return RiskAssessor(lean, profile, Settings(), "test:intervals", intervals=intervals)
-
-
-def effect_within(
-    low: float, high: float | None, ci: tuple[float, float], odds_ratio: float | None = None
-) -> GlucoseRangeEffect:
-    """A glucose range's within-range effect, as the evidence record holds it."""
-    return GlucoseRangeEffect(
-        low=low,
-        high=high,
-        label=f"from {low:g}",
-        odds_ratio=odds_ratio if odds_ratio is not None else (ci[0] * ci[1]) ** 0.5,
-        ci=ci,
-        patients=500,
-        strokes=50,
-    )
-
-
-def assess(assessor: RiskAssessor, patients: list[Patient]) -> list[dict]:
-    """The results as the plain data a client decodes."""
-    return msgspec.to_builtins(assessor.assess(patients))
-
-
-def adult_patients(stroke_data, n: int | None = None, seed: int = 1) -> list[Patient]:
-    adults = stroke_data[stroke_data["age"] >= ADULT_AGE]
-    sample = adults if n is None else adults.sample(n, random_state=seed)
-    frame = sample[list(FEATURES)].astype(object)
-    rows = frame.where(frame.notna(), None).to_dict(orient="records")
-    return [Patient.model_validate(row) for row in rows]
-
-
-@pytest.fixture(scope="module")
-def patients(stroke_data) -> list[Patient]:
-    return adult_patients(stroke_data, 400)
 
 
 def test_one_patient_at_a_time_equals_the_batch(assessor, patients):
@@ -231,6 +171,7 @@ def test_without_refits_the_reply_has_no_interval(assessor, patients):
         (FactorResult, Factor),
         (WhatIfResult, WhatIf),
         (GuidanceResult, Guidance),
+        (NotRecordedResult, NotRecorded),
     ],
 )
 def test_the_results_built_have_the_documented_fields_in_order(built, documented):
