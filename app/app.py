@@ -28,6 +28,7 @@ from stroke_risk.app.views import (
     BAND_COLOURS,
     BMI_NOT_MEASURED,
     BODY_INPUTS,
+    NO_WHAT_IF,
     FormField,
     band_counts_label,
     band_ranges,
@@ -264,7 +265,7 @@ def show_assessment(
     st.markdown("### What if")
     views = what_if_views(assessment, unit)
     if not views:
-        st.write("Glucose is already at or below its healthy target.")
+        st.write(NO_WHAT_IF)
     for view in views:
         with st.container(border=True):
             change, risk = st.columns([3, 2], vertical_alignment="center")

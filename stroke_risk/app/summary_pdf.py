@@ -139,8 +139,8 @@ def advice_section(assessment: Assessment, glucose_unit: GlucoseUnit) -> Section
             f"{percent_text(what_if.probability)}, not {percent_text(assessment.probability)}. "
             "This does not prove that the change would help you."
         )
-    if not assessment.what_if:
-        paragraphs.append("- Your blood sugar is already at a healthy level.")
+    if not assessment.what_if and not assessment.guidance:
+        paragraphs.append("- Keep up your checks with your doctor.")
     for advice in assessment.guidance:
         paragraphs.append(f"- {PATIENT_ADVICE.get(advice.factor, advice.advice)}")
     if assessment.guidance:

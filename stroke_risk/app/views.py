@@ -60,6 +60,11 @@ DIRECTION_COLOURS: dict[str, str] = {"raises": "#d62728", "lowers": "#2a7ab0", "
 BMI_NOT_MEASURED = "BMI not measured"
 GLUCOSE = "avg_glucose_level"
 GLUCOSE_KEY_SUFFIXES: dict[GlucoseUnit, str] = {"mg/dL": "", "mmol/L": ".mmol_l"}
+# A what-if is shown only where the data show an effect for this patient (the reply decides).
+NO_WHAT_IF = (
+    "No what-if for this patient: one is shown only where these data show the effect of a "
+    "change within the patient's own range, and the value is not already healthy."
+)
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,8 @@ def test_the_summary_speaks_the_chosen_glucose_unit():
 def test_a_summary_without_a_title_or_what_ifs_still_reads_well():
     text = pdf_text(summary_pdf(example_assessment(what_if=[]), title=""))
     assert DEFAULT_TITLE in text
-    assert "Your blood sugar is already at a healthy level." in text
+    assert "blood sugar" not in text  # no what-if: nothing said about a change
+    assert "Stopping smoking helps prevent strokes" in text
 
 
 def test_the_summary_is_small_and_built_without_touching_the_disk(
