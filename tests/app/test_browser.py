@@ -109,7 +109,7 @@ def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
             f"{100 * expected['probability']:.1f}%", timeout=TIMEOUT_MS
         )
         shows(page.get_by_text("Result for Mr B, 10:40"))
-        shows(page.get_by_text(f"{expected['risk_band'].capitalize()} risk ("))
+        shows(page.get_by_text(f"{expected['risk_band'].capitalize()} band ("))
         page.get_by_test_id("stVegaLiteChart").wait_for(timeout=TIMEOUT_MS)  # the drivers
         shows(page.get_by_text(expected["disclaimer"], exact=True))
         shows(page.get_by_text(f"Model {expected['model_tag']}", exact=True))
@@ -121,7 +121,9 @@ def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
         upload.to_csv(csv_path, index=False)
         page.get_by_role("tab", name="Many patients (CSV upload)").click()
         page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(csv_path)
-        page.get_by_text("Scored 11 patients, highest risk first.").wait_for(timeout=TIMEOUT_MS)
+        page.get_by_text(
+            re.compile(r"Scored 11 patients\. Ranked by how common a stroke history")
+        ).wait_for(timeout=TIMEOUT_MS)
         shows(page.get_by_text(re.compile(r"line 5 \(id \d+\), column 'age'")))
         page.get_by_role("button", name="Download the scored CSV").wait_for(timeout=TIMEOUT_MS)
         batch = screenshot(page, artifacts / "app-batch.png")
