@@ -239,6 +239,7 @@ def example_assessment(**changes: Any) -> Assessment:
                 "odds_ratio": 3.21,
                 "log_odds": 1.1663,
                 "direction": "raises",
+                "kind": "clinical",
             },
             {
                 "factor": "bmi",
@@ -248,6 +249,19 @@ def example_assessment(**changes: Any) -> Assessment:
                 "odds_ratio": 1.0,
                 "log_odds": 0.0,
                 "direction": "none",
+                "kind": "clinical",
+            },
+        ],
+        "context_factors": [
+            {
+                "factor": "residence_type",
+                "label": "Residence",
+                "value": "Rural",
+                "reference_value": "Urban",
+                "odds_ratio": 0.91,
+                "log_odds": -0.0943,
+                "direction": "lowers",
+                "kind": "context",
             },
         ],
         "other_factors_log_odds": 0.9,
@@ -270,6 +284,14 @@ def example_assessment(**changes: Any) -> Assessment:
             }
         ],
         "warnings": [],
+        "interval_crosses_band_edge": False,
+        "data_support": "adequate",
+        "data_support_note": None,
+        "beyond_data": False,
+        "extrapolated_fields": [],
+        "beyond_data_note": None,
+        "ranking_caveat": None,
+        "not_recorded": [],
         "model_tag": "stroke_risk_model:test",
     }
     return Assessment.model_validate(base | changes)
