@@ -39,9 +39,6 @@ ADVICE_HEADING = "Advice to talk over with your doctor (not a plan from this too
 # Characters the views use that Helvetica (Latin-1) lacks, and how they are printed.
 _PLAIN = str.maketrans({"→": "->", "–": "-", "—": "-", "’": "'", "‘": "'", "“": '"', "”": '"'})
 AGREED_ACTION_LINES = 4
-# The factors that describe a person's circumstances rather than their health: shown
-# apart, and never as something to change.
-CONTEXT_FACTORS = frozenset({"work_type", "residence_type", "ever_married", "gender"})
 # Guideline advice in the patient's words; the reply's own wording goes to the doctor's
 # block with its source.
 PATIENT_ADVICE: dict[str, str] = {
@@ -107,10 +104,10 @@ def number_section(assessment: Assessment) -> Section:
 
 
 def drivers_section(assessment: Assessment, glucose_unit: GlucoseUnit) -> Section:
-    """What raises or lowers the number, health first; circumstances apart, not to change."""
-    moving = [f for f in assessment.contributing_factors if f.direction != "none"]
-    health = [f for f in moving if f.factor not in CONTEXT_FACTORS]
-    context = [f for f in moving if f.factor in CONTEXT_FACTORS]
+    """What raises or lowers the number: the reply's clinical factors, then its context
+    factors (residence, work, marriage) apart, never as something to change."""
+    health = [f for f in assessment.contributing_factors if f.direction != "none"]
+    context = [f for f in assessment.context_factors if f.direction != "none"]
     paragraphs = [
         f"- {_what_it_is(f, glucose_unit).capitalize()} {f.direction} your number." for f in health
     ]

@@ -74,10 +74,10 @@ _BLOOD_PRESSURE = GuidanceResult(
 )
 _DIABETES = GuidanceResult(
     GLUCOSE,
-    "Assess for diabetes (HbA1c): an average glucose of 140 mg/dL or more corresponds to "
-    "an HbA1c of 6.5% or more, the level that diagnoses diabetes.",
-    "Not from this model: the higher stroke rate above 140 mg/dL in these data points to "
-    "diabetes, which a test settles, rather than to an effect of glucose itself.",
+    "Assess for diabetes (HbA1c): this average glucose corresponds to an HbA1c of 6.5% or "
+    "more, the level that diagnoses diabetes.",
+    "Not from this model: the higher stroke rate at this glucose level in these data points "
+    "to diabetes, which a test settles, rather than to an effect of glucose itself.",
     "Guideline: American Diabetes Association, Standards of Care in Diabetes-2025, "
     "section 2 (Diagnosis and Classification of Diabetes); NICE PH38, Type 2 diabetes: "
     "prevention in people at high risk.",

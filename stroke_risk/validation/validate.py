@@ -29,6 +29,7 @@ from stroke_risk.training.families import MODEL_STEP, candidates
 from stroke_risk.training.model_store import jsonable
 from stroke_risk.validation.benchmarks import BENCHMARK_FITS, BENCHMARK_THRESHOLDS, compare_models
 from stroke_risk.validation.calibration_curve import loess_calibration, plot_calibration_curve
+from stroke_risk.validation.data_support_evidence import data_support_evidence
 from stroke_risk.validation.decision_curves import (
     DEFAULT_THRESHOLDS,
     decision_curve,
@@ -320,6 +321,14 @@ def validate_chosen_model(
             y, p, bench, BENCHMARK_THRESHOLDS, n_boot=resamples, seed=seed
         )
     result["intended_population"] = jsonable(population)
+    result["data_support"] = jsonable(
+        data_support_evidence(
+            frame,
+            arrays["main_probabilities"],
+            arrays["bootstrap_probabilities"],
+            p_all,
+        )
+    )
     children = ~adults
     result["children"] = jsonable(
         {

@@ -253,7 +253,18 @@ def example_assessment(**changes: Any) -> Assessment:
                 "kind": "clinical",
             },
         ],
-        "context_factors": [],
+        "context_factors": [
+            {
+                "factor": "residence_type",
+                "label": "Residence",
+                "value": "Rural",
+                "reference_value": "Urban",
+                "odds_ratio": 0.91,
+                "log_odds": -0.0943,
+                "direction": "lowers",
+                "kind": "context",
+            },
+        ],
         "other_factors_log_odds": 0.9,
         "what_if": [
             {

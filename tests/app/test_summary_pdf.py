@@ -76,6 +76,8 @@ def test_the_summary_states_the_number_what_moves_it_the_advice_and_the_disclaim
     average = percent_text(assessment.comparison.average_risk)
     assert f"For people of your sex and age, the average is {average}." in text  # the peers
     assert "Your age (67 years) raises your number." in text  # the drivers, no odds
+    # Context factors apart, never as something to change.
+    assert "like your residence (Rural). These are not things you need to change." in text
     assert "If your blood sugar came down to 99 mg/dL" in text  # the what-if
     assert "would be 18.0%, not 22.6%" in text
     assert "Stopping smoking helps prevent strokes" in text  # the guidance
