@@ -19,17 +19,18 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
-from stroke_risk.assessment.model_loading import load_assessor
+from stroke_risk.assessment.model_loading import assessor_from_stored, load_assessor
 from stroke_risk.assessment.results import encode_batch_reply, encode_json
 from stroke_risk.core.api_keys import serving, startup_refusal, startup_summary
 from stroke_risk.core.config import get_settings
 from stroke_risk.core.responses import Assessment, BatchResults
 from stroke_risk.core.schema import Patient, PatientBatch
-from stroke_risk.scoring.store import model_exists
+from stroke_risk.scoring.store import load_lean, model_exists
 from stroke_risk.serving import connection_intake, graceful_shutdown
 from stroke_risk.serving.api_guard import ApiGuard, RequestIdInAccessLog, body_limits
 from stroke_risk.serving.batch_admission import BatchAdmission
 from stroke_risk.serving.large_body_parsing import install as parse_large_bodies_in_a_thread
+from stroke_risk.serving.model_card_routes import ServedModelCard
 from stroke_risk.serving.openapi import OpenApiDocument
 from stroke_risk.serving.process_memory import map_large_blocks_separately
 from stroke_risk.serving.request_timeout import install as install_request_timeout
@@ -90,7 +91,9 @@ if not model_exists(settings.model_tag):
     http={"cors": {"enabled": False}},
 )
 class StrokeRisk:
-    """Stroke risk as decision support, not a diagnosis (see the model card)."""
+    """The loaded model's estimate as decision support, not a diagnosis: what the number
+    is (a stroke history, or a risk within a horizon) is the model's own record, named in
+    every reply's ``outcome`` and in the served model card (/model-card)."""
 
     model_ref = bentoml.models.BentoModel(settings.model_tag)
 
@@ -98,7 +101,9 @@ class StrokeRisk:
         map_large_blocks_separately()  # a batch's big buffers go back to the system after it
         # Only the lean numpy model is loaded: its equality with the trained pipeline was
         # proven at training time and is checked again here from the stored evidence.
-        self.assessor = load_assessor(self.model_ref, settings)
+        stored = load_lean(self.model_ref)
+        self.assessor = assessor_from_stored(stored, settings)
+        self.model_card = stored.model_card  # served at /model-card(.json)
         logger.info("Loaded %s", self.assessor.model_tag)
         # Straight to stderr: the service's own INFO lines are not in BentoML's log setup.
         sys.stderr.write(f"{startup_summary(settings)}\n")
@@ -119,14 +124,15 @@ class StrokeRisk:
 
     @bentoml.api(route="/predict", output_spec=Assessment)
     async def predict(self, patient: Patient, /) -> Response:
-        """Stroke risk for one patient, with its drivers and what-ifs."""
+        """One adult patient's estimate (what it is: the reply's ``outcome``), with its
+        drivers and what-ifs."""
         # Inline: under a millisecond of work, less than a hop to a thread would cost.
         (result,) = self.assessor.assess([patient])
         return Response(encode_json(result), media_type="application/json")
 
     @bentoml.api(route="/predict_batch", output_spec=BatchResults)
     async def predict_batch(self, batch: PatientBatch, /) -> Response:
-        """Stroke risk for many patients, in the order given."""
+        """Many patients' estimates, in the order given (each names its ``outcome``)."""
         # In a thread, so the event loop answers health checks and single patients
         # meanwhile; BatchAdmission keeps the number of such threads small.
         results, body = await anyio.to_thread.run_sync(self._score_batch, batch.patients)
@@ -154,6 +160,10 @@ StrokeRisk.add_asgi_middleware(
     BatchAdmission,
     limit=settings.max_concurrent_batches,
     retry_after=settings.busy_retry_after,
+)
+# The loaded model's card, inside the guard (keyed like the docs).
+StrokeRisk.add_asgi_middleware(
+    ServedModelCard, card=lambda: bentoml.get_current_service().model_card
 )
 
 # --- EHR integration: FHIR R4 and CDS Hooks (stroke_risk/fhir; README "Connecting an EHR") ---
@@ -198,6 +208,7 @@ StrokeRisk.add_asgi_middleware(
     OpenApiDocument,
     assess=lambda: bentoml.get_current_service().assessor.assess,
     additions=(_add_ehr_routes,),
+    outcome=lambda: bentoml.get_current_service().assessor.outcome,
 )
 
 if __name__ == "__main__" and sys.argv[1:] == ["--openapi"]:
@@ -209,4 +220,8 @@ if __name__ == "__main__" and sys.argv[1:] == ["--openapi"]:
 
     document = json.loads(json.dumps(StrokeRisk.openapi_spec.asdict()))
     assessor = load_assessor(bentoml.models.get(settings.model_tag), settings)
-    json.dump(contract(document, assessor.assess, (_add_ehr_routes,)), sys.stdout, indent=1)
+    json.dump(
+        contract(document, assessor.assess, (_add_ehr_routes,), assessor.outcome),
+        sys.stdout,
+        indent=1,
+    )

@@ -11,11 +11,14 @@ import sys
 from pathlib import Path
 
 from stroke_risk.core.config import get_settings
+from stroke_risk.core.evidence import EVIDENCE_METADATA_KEY, evidence_metadata
 from stroke_risk.core.patient_tables import DataError
 from stroke_risk.training.dataset import load_training_data
 from stroke_risk.training.model_store import save_model
 from stroke_risk.training.train import train
+from stroke_risk.validation.reply_evidence import reply_evidence
 from stroke_risk.validation.reports import write_reports
+from stroke_risk.validation.served_card import card_record
 from stroke_risk.validation.validate import validate_chosen_model
 
 logger = logging.getLogger("training")
@@ -60,7 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as exc:
         logger.error("%s", exc)
         return 2
-    tag = save_model(result)
     validation = None
     if args.validate:
         logger.info("Validating %s (bootstrap and repeated CV; a few minutes)", result.winner)
@@ -75,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
             n_jobs=args.jobs,
             plots_dir=args.output_dir,
         )
+    # Saved with the model, so the reply quotes only what was measured (core.evidence).
+    evidence = reply_evidence(load_training_data(args.data), validation)
+    result.extra[EVIDENCE_METADATA_KEY] = evidence_metadata(evidence)
+    # Saved after validation, so the served model card carries its figures.
+    tag = save_model(result, card_record(validation, result.test_subgroups))
     paths = write_reports(result, args.output_dir, tag, validation)
     lines = [f"{'candidate':<22}{'CV ROC AUC':>18}{'OOF Brier':>11}{'OOF O/E':>9}"]
     for c in result.candidates:

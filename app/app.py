@@ -1,4 +1,4 @@
-"""Stroke risk for clinics without their own IT: one patient, or a CSV of many.
+"""Stroke decision support for clinics without their own IT: one patient, or a CSV of many.
 
     streamlit run app/app.py      (or `make app`; the prediction service must be running)
 
@@ -28,21 +28,29 @@ from stroke_risk.app.views import (
     BAND_COLOURS,
     BMI_NOT_MEASURED,
     BODY_INPUTS,
+    NO_WHAT_IF,
     FormField,
+    band_counts_label,
     band_ranges,
     band_text,
     comparison_text,
     factor_chart,
     factors_text,
     form_fields,
+    frequency_text,
+    headline_label,
     highlight_bands,
-    interval_text,
+    interval_caption,
+    model_card_markdown,
+    model_card_url,
     option_label,
+    outcome_caveat,
     patient_from_form,
-    people_like_this,
     percent_text,
     reference_text,
+    reply_flags,
     what_if_views,
+    worklist_caption,
 )
 from stroke_risk.core.patient_tables import ID_COLUMN, DataError
 from stroke_risk.core.responses import DISCLAIMER, Assessment
@@ -53,10 +61,12 @@ TABLE_COLUMNS = {
     "rank": "Rank",
     ID_COLUMN: "Id",
     "line": "Line",
-    "risk_percent": "Risk (%)",
+    "risk_percent": "Estimate (%)",
     "risk_low_percent": "95% interval from (%)",
     "risk_high_percent": "95% interval to (%)",
     "risk_band": "Band",
+    "band_not_settled": "Interval crosses a band edge",
+    "beyond_data": "Beyond the data (extrapolated)",
     "relative_to_peers": "× peers",
     "peer_group": "Peer group",
     "main_factors": "Main factors",
@@ -222,22 +232,23 @@ def summary_title_input() -> None:
     )
 
 
-def show_assessment(assessment: Assessment, reference: str, unit: GlucoseUnit) -> None:
+def show_assessment(
+    assessment: Assessment, reference: str, unit: GlucoseUnit, service_url: str
+) -> None:
     # h2 under the page's h1 (no skipped heading level, axe-core's heading-order rule).
     st.header(f"Result for {reference}" if reference else "Result")
     risk, band = st.columns(2)
-    risk.metric("Estimated stroke risk", percent_text(assessment.probability), border=True)
+    risk.metric(headline_label(assessment), percent_text(assessment.probability), border=True)
     if assessment.probability_interval is not None:
-        risk.caption(
-            f"{interval_text(assessment)}: 95% uncertainty interval (the range this model's "
-            "own procedure gives on other samples of the same data)."
-        )
+        risk.caption(interval_caption(assessment))
     with band:
         st.badge(band_text(assessment), color=BAND_COLOURS[assessment.risk_band])
-        st.markdown(
-            f"**{people_like_this(assessment.probability).capitalize()}** have had a stroke."
-        )
+        st.markdown(f"**{frequency_text(assessment)}**")
+    if outcome_caveat(assessment):
+        st.caption(outcome_caveat(assessment))
     st.write(comparison_text(assessment))
+    for flag in reply_flags(assessment):
+        st.warning(flag)
     for warning in assessment.warnings:
         st.warning(warning)
 
@@ -254,13 +265,13 @@ def show_assessment(assessment: Assessment, reference: str, unit: GlucoseUnit) -
     st.markdown("### What if")
     views = what_if_views(assessment, unit)
     if not views:
-        st.write("Glucose is already at or below its healthy target.")
+        st.write(NO_WHAT_IF)
     for view in views:
         with st.container(border=True):
             change, risk = st.columns([3, 2], vertical_alignment="center")
             change.markdown(f"**{view.title}**  \n{view.change}")
             risk.metric(
-                f"Risk now {view.before}, would be",
+                f"Now {view.before}, would be",
                 view.after,
                 view.delta,
                 delta_color="inverse",
@@ -278,18 +289,25 @@ def show_assessment(assessment: Assessment, reference: str, unit: GlucoseUnit) -
             st.markdown(f"- **{advice.advice}** {advice.why_not_from_model} _{advice.source}_")
     st.info(assessment.disclaimer)
     st.caption(f"Model {assessment.model_tag}")
+    st.markdown(model_card_markdown(service_url, assessment.model_tag))
     st.markdown("### Printable summary for the patient")
     # Built in memory on each run (a few ms); Streamlit keeps the bytes in memory too.
     st.download_button(
         "Download the patient summary (PDF)",
-        summary_pdf(assessment, title=summary_title(), reference=reference, glucose_unit=unit),
+        summary_pdf(
+            assessment,
+            title=summary_title(),
+            reference=reference,
+            glucose_unit=unit,
+            model_card_url=model_card_url(service_url),
+        ),
         file_name="stroke-risk-summary.pdf",
         mime="application/pdf",
         on_click="ignore",
         icon=":material/print:",
         key="one.summary",
-        help="One page: the risk in words, the drivers, the what-ifs as a plan with room "
-        "for agreed actions and a review date.",
+        help="For the patient, in plain words: the number, what raises it, advice to "
+        "discuss, room for agreed actions and a review date.",
     )
 
 
@@ -308,7 +326,9 @@ def one_patient_tab(client: StrokeRiskClient) -> None:
         if result is not None:
             if st.session_state.get("one.bmi_note"):
                 st.caption(st.session_state["one.bmi_note"])
-            show_assessment(result, st.session_state.get("one.reference", ""), glucose_unit())
+            show_assessment(
+                result, st.session_state.get("one.reference", ""), glucose_unit(), client.base_url
+            )
         elif not st.session_state.get("one.problems") and not st.session_state.get("one.error"):
             st.info("Fill in every field and press **Estimate risk**. " + DISCLAIMER)
 
@@ -335,7 +355,7 @@ def score_upload(client: StrokeRiskClient, uploaded) -> None:
         progress.empty()
 
 
-def show_scored_upload(upload: ScoredUpload, file_name: str) -> None:
+def show_scored_upload(upload: ScoredUpload, file_name: str, service_url: str) -> None:
     if upload.errors:
         st.warning(problems_text(upload))
         with st.expander(f"Rows left out ({len(upload.skipped_lines)})"):
@@ -346,10 +366,11 @@ def show_scored_upload(upload: ScoredUpload, file_name: str) -> None:
         return
     counts = results["risk_band"].value_counts()
     ranges = band_ranges(upload.thresholds) if upload.thresholds else {}
-    st.success(f"Scored {len(results):,} patients, highest risk first.")
+    outcome = upload.outcome
+    st.success(f"Scored {len(results):,} patients. {outcome.ranking}")
     bands = list(reversed(BAND_COLOURS))  # high first, as in the table
     for column, band in zip(st.columns(len(bands)), bands, strict=True):
-        label = f"{band.capitalize()} risk" + (f" ({ranges[band]})" if band in ranges else "")
+        label = band_counts_label(outcome, band, ranges.get(band))
         column.metric(label, int(counts.get(band, 0)))
     shown = [column for column in TABLE_COLUMNS if column in results.columns]
     st.dataframe(
@@ -357,6 +378,7 @@ def show_scored_upload(upload: ScoredUpload, file_name: str) -> None:
         hide_index=True,
         column_config={column: TABLE_COLUMNS[column] for column in shown},
     )
+    st.caption(worklist_caption(upload))
     st.download_button(
         "Download the scored CSV",
         scored_csv(results),
@@ -376,7 +398,10 @@ def show_scored_upload(upload: ScoredUpload, file_name: str) -> None:
         ):
             with st.spinner("Writing the summaries..."):
                 st.session_state["batch.summaries"] = summaries_zip(
-                    high_risk, title=summary_title(), glucose_unit=glucose_unit()
+                    high_risk,
+                    title=summary_title(),
+                    glucose_unit=glucose_unit(),
+                    model_card_url=model_card_url(service_url),
                 )
         if st.session_state.get("batch.summaries"):
             st.download_button(
@@ -387,7 +412,9 @@ def show_scored_upload(upload: ScoredUpload, file_name: str) -> None:
                 on_click="ignore",
                 key="batch.summaries_download",
             )
-    st.caption(f"{DISCLAIMER} Model {results['model_tag'].iloc[0]}")
+    tag = results["model_tag"].iloc[0]
+    st.caption(f"{DISCLAIMER} Model {tag}")
+    st.markdown(model_card_markdown(service_url, tag))
 
 
 def many_patients_tab(client: StrokeRiskClient) -> None:
@@ -409,12 +436,12 @@ def many_patients_tab(client: StrokeRiskClient) -> None:
             score_upload(client, uploaded)
             st.rerun()
     elif st.session_state.get("batch.upload") is not None:
-        show_scored_upload(st.session_state["batch.upload"], uploaded.name)
+        show_scored_upload(st.session_state["batch.upload"], uploaded.name, client.base_url)
 
 
-st.set_page_config(page_title="Stroke risk", layout="wide")
+st.set_page_config(page_title="Stroke decision support", layout="wide")
 client = StrokeRiskClient.from_environment(secrets_for_client())
-st.title("Stroke risk")
+st.title("Stroke decision support")
 st.caption(
     "A calibrated, explained estimate for GPs and clinics. Decision support, not a diagnosis."
 )

@@ -15,7 +15,8 @@ from typing import IO, Any
 import pandas as pd
 
 from stroke_risk.app.client import ServiceError, ServiceRejectedData, StrokeRiskClient
-from stroke_risk.app.views import format_value, people_like_this, percent_text
+from stroke_risk.app.views import format_value, percent_text
+from stroke_risk.core.outcome import KAGGLE_HISTORY, OutcomeSummary
 from stroke_risk.core.patient_tables import ID_COLUMN, DataError, RowError, load_patients_csv
 from stroke_risk.core.responses import Assessment
 from stroke_risk.core.schema import FEATURES, NUMERIC_FEATURES
@@ -33,6 +34,12 @@ class ScoredUpload:
     thresholds: tuple[float, float] | None = None  # the service's risk bands, once scored
     # The full replies by file line, for the printable summaries (kept in memory only).
     assessments: dict[int, Assessment] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> OutcomeSummary:
+        """What the ranked number is, as the replies name it (the shipped history model's
+        when nothing was scored)."""
+        return next(iter(self.assessments.values())).outcome if self.assessments else KAGGLE_HISTORY
 
     @property
     def skipped_lines(self) -> list[int]:
@@ -78,7 +85,10 @@ def results_frame(
     frame["risk_low_percent"] = [None if lo is None else round(100 * lo, 1) for lo, _ in intervals]
     frame["risk_high_percent"] = [None if hi is None else round(100 * hi, 1) for _, hi in intervals]
     frame["risk_band"] = [a.risk_band for a in assessments]
-    frame["people_like_this"] = [people_like_this(a.probability) for a in assessments]
+    # The band's and the number's standing, as every channel shows them (reply_flags).
+    frame["band_not_settled"] = [a.interval_crosses_band_edge for a in assessments]
+    frame["beyond_data"] = [a.beyond_data for a in assessments]
+    frame["people_like_this"] = [a.outcome.natural_frequency(a.probability) for a in assessments]
     frame["relative_to_peers"] = [a.comparison.relative_risk for a in assessments]
     frame["peer_group"] = [a.comparison.group for a in assessments]
     frame["peer_average_percent"] = [round(100 * a.comparison.average_risk, 1) for a in assessments]

@@ -16,6 +16,9 @@ import altair as alt
 import pandas as pd
 from pydantic import ValidationError
 
+from stroke_risk.core.model_card import MODEL_CARD_PATH
+from stroke_risk.core.outcome import OutcomeSummary
+from stroke_risk.core.reply_flags import BEYOND_THE_DATA, INTERVAL_LABEL, flag_sentences
 from stroke_risk.core.responses import Assessment
 from stroke_risk.core.schema import (
     FEATURES,
@@ -57,6 +60,11 @@ DIRECTION_COLOURS: dict[str, str] = {"raises": "#d62728", "lowers": "#2a7ab0", "
 BMI_NOT_MEASURED = "BMI not measured"
 GLUCOSE = "avg_glucose_level"
 GLUCOSE_KEY_SUFFIXES: dict[GlucoseUnit, str] = {"mg/dL": "", "mmol/L": ".mmol_l"}
+# A what-if is shown only where the data show an effect for this patient (the reply decides).
+NO_WHAT_IF = (
+    "No what-if for this patient: one is shown only where these data show the effect of a "
+    "change within the patient's own range, and the value is not already healthy."
+)
 
 
 @dataclass(frozen=True)
@@ -298,9 +306,69 @@ def band_ranges(thresholds: tuple[float, float]) -> dict[str, str]:
 
 
 def band_text(assessment: Assessment) -> str:
-    """'High risk (15% and above)'."""
+    """'High band (15% and above)' for a stroke-history model; 'High risk (...)' only for
+    a model whose outcome is a future stroke."""
     meaning = band_ranges(assessment.risk_band_thresholds)[assessment.risk_band]
-    return f"{assessment.risk_band.capitalize()} risk ({meaning})"
+    text = f"{assessment.outcome.band_label(assessment.risk_band)} ({meaning})"
+    return f"{text}, {BEYOND_THE_DATA}" if assessment.beyond_data else text
+
+
+# --- What the number is: every sentence from the reply's outcome (the model's record). ---
+
+
+def headline_label(assessment: Assessment) -> str:
+    """The result's heading: 'Stroke history among similar adults in the data (not a future
+    risk)', or '5-year risk of stroke' for a model trained on follow-up data; marked when
+    a value lies beyond the data."""
+    headline = assessment.outcome.headline
+    return f"{headline}, {BEYOND_THE_DATA}" if assessment.beyond_data else headline
+
+
+def interval_caption(assessment: Assessment) -> str:
+    """The interval by its one name: '22.6% (18.1% to 27.9%): 95% interval, model
+    instability: ...'; empty for a model without intervals."""
+    if assessment.probability_interval is None:
+        return ""
+    return f"{interval_text(assessment)}: {INTERVAL_LABEL}, {assessment.interval_name}."
+
+
+def reply_flags(assessment: Assessment) -> list[str]:
+    """What the GP must read beside the number: beyond the data, an unsettled band, thin
+    data support and where the model barely ranks (each a sentence from the reply)."""
+    sentences = flag_sentences(assessment.model_dump())
+    sentences += [
+        note for note in (assessment.data_support_note, assessment.ranking_caveat) if note
+    ]
+    return sentences
+
+
+def frequency_text(assessment: Assessment) -> str:
+    """'About 9 in 100 adults like this in the data had had a stroke.'"""
+    return assessment.outcome.natural_frequency(assessment.probability)
+
+
+def outcome_caveat(assessment: Assessment) -> str:
+    """Why a history number is not a forecast; empty for a future-risk model."""
+    return assessment.outcome.not_prospective
+
+
+def band_counts_label(outcome: OutcomeSummary, band: str, meaning: str | None) -> str:
+    """A worklist's band counter: 'High band (15% and above)'."""
+    label = outcome.band_label(band)
+    return f"{label} ({meaning})" if meaning else label
+
+
+def model_card_url(service_url: str) -> str:
+    """The served card of the model answering this app (its HTML page)."""
+    return service_url.rstrip("/") + MODEL_CARD_PATH
+
+
+def model_card_markdown(service_url: str, model_tag: str) -> str:
+    """The link the app shows beside every result."""
+    return (
+        f"[Model card for {model_tag}]({model_card_url(service_url)}): what the number is, "
+        "the data it comes from and how it was validated."
+    )
 
 
 def comparison_text(assessment: Assessment) -> str:
@@ -454,3 +522,10 @@ def highlight_bands(frame: pd.DataFrame) -> pd.DataFrame | Any:
         lambda band: f"background-color: {BAND_BACKGROUNDS.get(band, 'transparent')}",
         subset=["risk_band"],
     ).format({k: v for k, v in formats.items() if k in frame.columns}, na_rep="")
+
+
+def worklist_caption(upload: Any) -> str:
+    """Under an upload's table: what it ranks by and what its interval is, by name."""
+    first = next(iter(upload.assessments.values()), None)
+    interval = f" The 95% interval is {first.interval_name}." if first is not None else ""
+    return f"{upload.outcome.ranking}{interval}"

@@ -21,18 +21,27 @@ from typing import Any
 import numpy as np
 
 from stroke_risk.assessment.bands import risk_band
+from stroke_risk.assessment.data_support import DataSupport
 from stroke_risk.assessment.drivers import (
     Drivers,
     odds_ratio_of_rounded_share,
     odds_ratios,
     reference_columns,
 )
+from stroke_risk.assessment.not_recorded import NotRecordedFields
 from stroke_risk.assessment.patient_warnings import PatientWarnings
 from stroke_risk.assessment.peers import PeerGroups
-from stroke_risk.assessment.results import DECIMALS, AssessmentResult, round_as_numpy
+from stroke_risk.assessment.results import (
+    DECIMALS,
+    AssessmentResult,
+    OutcomeResult,
+    round_as_numpy,
+)
 from stroke_risk.assessment.what_ifs import WhatIfs
 from stroke_risk.core.config import Settings
-from stroke_risk.core.responses import DISCLAIMER, RiskBand
+from stroke_risk.core.evidence import NO_EVIDENCE, ReplyEvidence
+from stroke_risk.core.outcome import KAGGLE_HISTORY, OutcomeSummary
+from stroke_risk.core.responses import DISCLAIMER, INTERVAL_NAME, RiskBand
 from stroke_risk.core.schema import FEATURES, NUMERIC_FEATURES, Patient
 from stroke_risk.scoring.intervals import ProbabilityIntervals
 from stroke_risk.scoring.lean import Columns, LeanModel
@@ -62,6 +71,8 @@ class Scores:
     shares: np.ndarray  # (n, factors): log-odds shares against the reference patient
     changed: np.ndarray  # (changes, n): probability with each supported change made
     applies: list[np.ndarray]  # per change: whether it applies to each patient
+    unrecorded_smoking: np.ndarray  # (n,): smoking not recorded, scored as assumed
+    smoking_range: np.ndarray  # (n, 2): lowest, highest over known statuses (0 if recorded)
 
 
 def patients_to_columns(patients: list[Patient]) -> Columns:
@@ -92,31 +103,59 @@ class RiskAssessor:
         settings: Settings,
         model_tag: str,
         intervals: ProbabilityIntervals | None = None,
+        outcome: OutcomeSummary = KAGGLE_HISTORY,
+        evidence: ReplyEvidence = NO_EVIDENCE,
     ) -> None:
         self.lean = lean
         self.profile = profile
         self.settings = settings
         self.model_tag = model_tag
         self.intervals = intervals
+        # What the number is (the model's record): every reply names it.
+        self.outcome = outcome
+        self._outcome_result = OutcomeResult(
+            outcome.kind, outcome.horizon_years, outcome.validation, outcome.label
+        )
+        self.evidence = evidence
         self.thresholds = tuple(settings.risk_band_thresholds)
         # Additive models are explained by swapping one field's term (see shape_functions).
         self.shapes = ShapeFunctions(lean) if is_additive(lean) else None
         self.drivers = Drivers(lean, profile, self.shapes, settings.top_factors)
-        self.what_ifs = WhatIfs(lean, settings, reference_columns(profile), self.shapes)
+        self.what_ifs = WhatIfs(lean, settings, reference_columns(profile), self.shapes, evidence)
         self.peers = PeerGroups(profile)
-        self.warnings = PatientWarnings(profile)
+        bmi_fill = float(lean.encoder.medians[NUMERIC_FEATURES.index("bmi")])
+        self.warnings = PatientWarnings(profile, bmi_fill)
+        self.not_recorded = NotRecordedFields(profile, bmi_fill)
+        self.support = DataSupport(profile, evidence, self.thresholds)  # type: ignore[arg-type]
+        self._smoking = FEATURES.index("smoking_status")
+        self._smoking_terms = (
+            [self.shapes.term("smoking_status", s) for s in self.not_recorded.known_smoking]
+            if self.shapes is not None
+            else None
+        )
 
     def risk_band(self, probability: float) -> RiskBand:
         return risk_band(probability, self.thresholds)
 
     def scores(self, columns: Columns) -> Scores:
-        """Every number behind the replies, unrounded, for patients given as columns."""
+        """Every number behind the replies, unrounded, for patients given as columns.
+
+        Smoking not recorded is scored as the assumed known status (never a learned
+        "not recorded" effect), with the range over every known status beside it."""
+        columns, unknown = self.not_recorded.assume(columns)
         applies = self.what_ifs.applies(columns)
+        n = len(unknown)
+        smoking_range = np.zeros((n, 2))
         if self.shapes is not None:
             terms = self.shapes.terms(columns)
             margin = self.shapes.margins(terms)
             changed = self.what_ifs.changed_margins(margin, terms, applies)
             to_p = self.shapes.probabilities
+            if unknown.any():
+                rows = np.flatnonzero(unknown)
+                own = margin[rows] - terms[rows, self._smoking]
+                known = to_p(own[None, :] + np.array(self._smoking_terms)[:, None])
+                smoking_range[rows] = np.column_stack([known.min(axis=0), known.max(axis=0)])
             probability, changed = to_p(margin), to_p(changed)
             shares = self.drivers.shares_from_terms(terms)
         else:  # not additive (a decision tree): score variant rows, enumerate coalitions
@@ -124,17 +163,28 @@ class RiskAssessor:
             n_variants = 1 + len(self.what_ifs)
             variants = np.repeat(base[None], n_variants, axis=0)
             self.what_ifs.set_changed(variants, first=1, applies=applies)
-            n = len(base)
             p = self.lean.predict_encoded(variants.reshape(n_variants * n, -1))
             p = p.reshape(n_variants, n)
             probability, changed = p[0], p[1:]
             shares = self.drivers.shares_by_enumeration(base)
+            if unknown.any():
+                rows = np.flatnonzero(unknown)
+                subset = {name: values[rows] for name, values in columns.items()}
+                known = np.array(
+                    [
+                        self.lean.predict(
+                            {**subset, "smoking_status": np.full(len(rows), s, dtype=object)}
+                        )
+                        for s in self.not_recorded.known_smoking
+                    ]
+                )
+                smoking_range[rows] = np.column_stack([known.min(axis=0), known.max(axis=0)])
         if self.intervals is not None:
             low, high = self.intervals.interval(columns)
             interval = np.column_stack([low, high])
         else:
             interval = None
-        return Scores(probability, interval, shares, changed, applies)
+        return Scores(probability, interval, shares, changed, applies, unknown, smoking_range)
 
     def assess(self, patients: list[Patient]) -> list[AssessmentResult]:
         """One explained result per patient, in order."""
@@ -151,7 +201,9 @@ class RiskAssessor:
         adult of the data set)."""
         shapes = self.shapes
         assert shapes is not None  # nosec B101  # type narrowing, not a check
-        values = patient.__dict__
+        given = patient.__dict__
+        values = self.not_recorded.assume_one(given)
+        unknown = values is not given
         term = shapes.term
         terms = [term(name, values[name]) for name in FEATURES]
         margin = shapes.margin(terms)
@@ -161,38 +213,58 @@ class RiskAssessor:
         p = to_p(margin)
         shares = self.drivers.shares_one(terms)
         interval = self.intervals.interval_one(values) if self.intervals is not None else None
+        smoking_range = [0.0, 0.0]
+        if unknown:
+            assert self._smoking_terms is not None  # nosec B101  # type narrowing
+            own = margin - terms[self._smoking]
+            known = [to_p(own + t) for t in self._smoking_terms]
+            smoking_range = [min(known), max(known)]
         n = len(FEATURES)
         # One numpy rounding for the reply's numbers, as the batch path rounds its table.
         numbers = (
             np.array(
-                [p, *(interval or (0.0, 0.0)), *shares, *changed, *[p - x for x in changed]]
+                [
+                    p,
+                    *(interval or (0.0, 0.0)),
+                    *shares,
+                    *changed,
+                    *[p - x for x in changed],
+                    *smoking_range,
+                ]
             ).round(DECIMALS)
             + 0.0  # no "-0.0" in replies
         ).tolist()
         rounded = numbers[3 : 3 + n]
-        # Ranked by the rounded shares (ties in factor order), as the batch path does.
-        top = sorted(range(n), key=[-abs(x) for x in rounded].__getitem__)
+        # Clinical factors ranked by the rounded shares (ties in factor order), as the batch
+        # path does; context factors apart; smoking not recorded never listed.
+        eligible = [
+            k for k in range(n) if self.drivers.clinical[k] and not (unknown and k == self._smoking)
+        ]
+        top = sorted(eligible, key=[-abs(x) for x in rounded].__getitem__)
         top = top[: self.settings.top_factors]
-        other = sum(shares) - sum(shares[k] for k in top)
+        context = self.drivers.context
+        other = sum(shares) - sum(shares[k] for k in top) - sum(shares[k] for k in context)
         numbers.insert(3, round_as_numpy(other))
         # Only the listed factors' odds ratios are shown. math's exp may differ from
         # numpy's in the last place, but never once rounded (odds_ratio_of_rounded_share).
         odds = [0.0] * n
-        for k in top:
+        for k in (*top, *context):
             odds[k] = odds_ratio_of_rounded_share(rounded[k])
         warnings = []
-        if self.warnings.may_warn(values):
+        if self.warnings.may_warn(given):
             warnings = self.warnings.many(patients_to_columns([patient])).get(0, [])
         return self._result(
-            values,
+            given,
             numbers,
             odds,
             interval is not None,
             round_as_numpy(100 * p, 10.0),
             top,
             applies,
-            self.peers.compare_one(values["gender"], values["age"], p),
+            self.peers.compare_one(given["gender"], given["age"], p),
             warnings,
+            self.support.one(given),
+            unknown,
         )
 
     def _assess_many(self, patients: list[Patient]) -> list[AssessmentResult]:
@@ -201,8 +273,19 @@ class RiskAssessor:
         probability, shares = scores.probability, scores.shares
         n = len(probability)
         rounded = np.abs(np.round(shares, DECIMALS))
-        top = np.argsort(-rounded, axis=1, kind="stable")[:, : self.settings.top_factors]
-        other = shares.sum(axis=1) - np.take_along_axis(shares, top, axis=1).sum(axis=1)
+        # Clinical factors ranked by the rounded shares; context and smoking not recorded
+        # never ranked (they sort after every clinical factor and are dropped).
+        eligible = np.repeat(self.drivers.clinical[None, :], n, axis=0)
+        eligible[:, self._smoking] &= ~scores.unrecorded_smoking
+        ranked = np.argsort(-np.where(eligible, rounded, -1.0), axis=1, kind="stable")
+        top = ranked[:, : self.settings.top_factors]
+        listed = np.take_along_axis(eligible, top, axis=1)
+        context = self.drivers.context
+        other = (
+            shares.sum(axis=1)
+            - np.where(listed, np.take_along_axis(shares, top, axis=1), 0.0).sum(axis=1)
+            - shares[:, context].sum(axis=1)
+        )
         interval = scores.interval if scores.interval is not None else np.zeros((n, 2))
         # Round everything in one call and turn it into Python floats per patient.
         table = np.round(
@@ -214,6 +297,7 @@ class RiskAssessor:
                     shares,
                     scores.changed.T,
                     (probability[None] - scores.changed).T,
+                    scores.smoking_range,
                 ]
             ),
             DECIMALS,
@@ -223,9 +307,16 @@ class RiskAssessor:
         odds = odds_ratios(table[:, 4 : 4 + len(FEATURES)]).tolist()
         percent = np.round(100 * probability, 1).tolist()
         top_list = top.tolist()
-        applies_rows = np.column_stack(scores.applies).tolist()
+        if not listed.all():  # more factors asked for than are eligible
+            top_list = [
+                [k for k, ok in zip(row, oks, strict=True) if ok]
+                for row, oks in zip(top_list, listed.tolist(), strict=True)
+            ]
+        applies_rows = np.column_stack(scores.applies).tolist() if scores.applies else [[]] * n
         comparisons = self.peers.compare_many(columns["gender"], columns["age"], probability)
         warnings = self.warnings.many(columns)
+        support = self.support.many(columns)
+        unknown = scores.unrecorded_smoking.tolist()
         has_interval = scores.interval is not None
         return [
             self._result(
@@ -238,6 +329,8 @@ class RiskAssessor:
                 applies_rows[i],
                 comparisons[i],
                 warnings.get(i, []),
+                support[i],
+                unknown[i],
             )
             for i, patient in enumerate(patients)
         ]
@@ -253,13 +346,18 @@ class RiskAssessor:
         applies: list[bool],
         comparison: dict[str, Any],
         warnings: list[str],
+        support: tuple[Any, ...],
+        unrecorded_smoking: bool,
     ) -> AssessmentResult:
         """The reply for one patient. ``row`` holds, rounded: probability, the interval's
         ends, the unlisted factors' share, each factor's share, each change's risk, each
-        change's reduction."""
+        change's reduction, and the range over smoking statuses (if not recorded).
+        ``values`` are the patient's fields as given."""
         n_factors, n_changes = len(FEATURES), len(self.what_ifs)
         changed_at = 4 + n_factors
         p = row[0]
+        shares = row[4:changed_at]
+        data_support, support_note, beyond, fields, beyond_note, caveat = support
         return AssessmentResult(
             p,
             row[1:3] if has_interval else None,
@@ -268,7 +366,8 @@ class RiskAssessor:
             self.thresholds,
             comparison,
             self.drivers.reference,
-            self.drivers.results(values, row[4:changed_at], odds, top),
+            self.drivers.results(values, shares, odds, top),
+            self.drivers.results(values, shares, odds, self.drivers.context),
             row[3],
             self.what_ifs.results(
                 values,
@@ -278,6 +377,18 @@ class RiskAssessor:
             ),
             self.what_ifs.guidance(values),
             warnings,
+            INTERVAL_NAME,
+            has_interval and self.support.crosses_band_edge(row[1], row[2]),
+            data_support,
+            support_note,
+            beyond,
+            fields,
+            beyond_note,
+            caveat,
+            self.not_recorded.results(
+                values["bmi"] is None, row[-2:] if unrecorded_smoking else None
+            ),
             self.model_tag,
             DISCLAIMER,
+            self._outcome_result,
         )

@@ -12,6 +12,11 @@ For an additive model (logistic regression, depth-one XGBoost) a factor's Shaple
 is its own term's difference from the reference's, times the calibration slope: no
 enumeration needed. Any other model (a decision tree) is explained by enumerating all
 2^10 coalitions of the factors, which gives the same exact values, more slowly.
+
+The reply lists clinical factors (age, sex, conditions, glucose, BMI, smoking) as drivers,
+and residence, work and marriage apart, as context: associations of this data set
+(rural x0.91, self-employed x0.76, never married x1.12) that a GP cannot act on and a
+patient should not be asked to change.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from stroke_risk.assessment.results import DECIMALS, FactorResult, round_as_numpy
+from stroke_risk.core.responses import CONTEXT_FACTORS
 from stroke_risk.core.schema import FEATURES, NUMERIC_FEATURES, Patient
 from stroke_risk.scoring.lean import Columns, LeanModel
 from stroke_risk.scoring.profile import TrainingProfile
@@ -103,6 +109,11 @@ class Drivers:
         # Plain lists, read once per factor of every result of a batch.
         self.names = list(FEATURES)
         self.labels = [Patient.model_fields[name].title or name for name in FEATURES]
+        self.kinds = ["context" if name in CONTEXT_FACTORS else "clinical" for name in FEATURES]
+        # Context factors, in the schema's order: always listed, apart from the drivers.
+        self.context = [k for k, kind in enumerate(self.kinds) if kind == "context"]
+        self.clinical = np.array([kind == "clinical" for kind in self.kinds])
+        self.smoking = FEATURES.index("smoking_status")
         self.reference_values = [profile.reference[name] for name in FEATURES]
         # Calibrated log-odds = -(a * margin + b): a term's share is -a times its change.
         self.slope = -lean.calibration_a
@@ -147,7 +158,8 @@ class Drivers:
         odds_ratios: list[float],
         top: list[int],
     ) -> list[FactorResult]:
-        """The reply's ``contributing_factors``: the ``top`` factors, largest share first.
+        """The factors at positions ``top``, in that order (the reply's
+        ``contributing_factors`` or ``context_factors``).
 
         ``shares`` are already rounded to ``DECIMALS``; ``odds_ratios`` are their
         exponentials rounded to 3 (both computed in one numpy call per batch)."""
@@ -161,6 +173,7 @@ class Drivers:
                 odds_ratios[k],
                 shares[k],
                 _DIRECTIONS[(shares[k] > 0) - (shares[k] < 0)],
+                self.kinds[k],
             )
             for k in top
         ]

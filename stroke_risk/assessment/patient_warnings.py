@@ -19,8 +19,11 @@ from stroke_risk.scoring.profile import TrainingProfile
 class PatientWarnings:
     """Builds the warnings of one patient or of many, from the training profile."""
 
-    def __init__(self, profile: TrainingProfile) -> None:
+    def __init__(self, profile: TrainingProfile, bmi_fill: float) -> None:
         self.profile = profile
+        # The BMI the model fills in for a blank one (its imputer's median over every
+        # development row), which is what the sentence must name: not the adults' median.
+        self.bmi_fill = round(float(bmi_fill), 1)
         self.rare = profile.rare_categories()
         # The one-patient check's inputs as plain tuples (it runs on every request).
         self._ranges = [(name, *map(float, profile.ranges[name])) for name in NUMERIC_FEATURES]
@@ -56,8 +59,7 @@ class PatientWarnings:
         if missing_bmi.any():
             for i in np.flatnonzero(missing_bmi).tolist():
                 flagged.setdefault(i, []).append(
-                    f"BMI not measured: a typical BMI ({self.profile.reference['bmi']}) "
-                    "was assumed."
+                    f"BMI not measured: a typical BMI ({self.bmi_fill:g}) was assumed."
                 )
         for i in np.flatnonzero(columns["work_type"] == "children").tolist():
             flagged.setdefault(i, []).append(

@@ -14,6 +14,9 @@ from typing import Any
 
 import msgspec
 
+# Re-exported: the interval's one name, for channels that build on these Structs.
+from stroke_risk.core.responses import INTERVAL_NAME as INTERVAL_NAME
+
 DECIMALS = 4  # probabilities are reported to 0.01 percentage points
 _SCALE = 10.0**DECIMALS
 
@@ -35,6 +38,7 @@ class FactorResult(msgspec.Struct, gc=False):
     odds_ratio: float
     log_odds: float
     direction: str
+    kind: str
 
 
 class WhatIfResult(msgspec.Struct, gc=False):
@@ -53,6 +57,23 @@ class GuidanceResult(msgspec.Struct, gc=False):
     source: str
 
 
+class OutcomeResult(msgspec.Struct, gc=False):
+    """The reply's ``outcome`` (:class:`stroke_risk.core.outcome.OutcomeSummary`): one
+    object per model, shared by every result of a batch."""
+
+    kind: str
+    horizon_years: float | None
+    validation: str
+    label: str
+
+
+class NotRecordedResult(msgspec.Struct, gc=False):
+    factor: str
+    assumed_value: float | str
+    probability_range: list[float] | None
+    note: str
+
+
 class AssessmentResult(msgspec.Struct, gc=False):
     probability: float
     probability_interval: list[float] | None
@@ -62,12 +83,23 @@ class AssessmentResult(msgspec.Struct, gc=False):
     comparison: dict[str, Any]
     reference_patient: dict[str, Any]
     contributing_factors: list[FactorResult]
+    context_factors: list[FactorResult]
     other_factors_log_odds: float
     what_if: list[WhatIfResult]
     guidance: list[GuidanceResult]
     warnings: list[str]
+    interval_name: str
+    interval_crosses_band_edge: bool
+    data_support: str
+    data_support_note: str | None
+    beyond_data: bool
+    extrapolated_fields: list[str]
+    beyond_data_note: str | None
+    ranking_caveat: str | None
+    not_recorded: list[NotRecordedResult]
     model_tag: str
     disclaimer: str
+    outcome: OutcomeResult
 
 
 _encoder = msgspec.json.Encoder()

@@ -1,20 +1,22 @@
-"""What-ifs the data can support, and guideline advice for the factors they cannot.
+"""What-ifs only where the data show an effect for this patient; guideline advice otherwise.
 
 A what-if is the model's risk with one modifiable factor at a healthy value, all else
-unchanged. It is shown only where this data set can estimate the factor's effect: the
-model's effect and an age-adjusted estimate agree, and the estimate excludes no effect
-(the model card's "What-ifs the data can support" table, from `make validate`). Measured
-on the adults of the data set (age-adjusted odds ratios, 95% CI):
+unchanged. It is shown only where an age-adjusted effect of that factor *within the
+patient's own range* excludes no effect, read from the evidence recorded with the model
+(:class:`~stroke_risk.core.evidence.ReplyEvidence`, written by
+``stroke_risk.validation.what_if_evidence``). Measured on the adults of the data set
+(age-adjusted odds ratio per 50 mg/dL, 95% CI), glucose is 1.27 overall, but 1.13 (0.72 to
+1.77) under 140 mg/dL and 1.16 (0.78 to 1.73) at 140 and above, while 140+ against under
+140 is 1.81 (1.37 to 2.41): the overall slope is a gap between two clusters, a stand-in
+for diabetes, not an effect of lowering glucose within either. So the glucose what-if
+appears only for a patient whose own range shows an effect, and never lowers glucose past
+that range's lower edge (the gap between ranges is not a what-if).
 
-- glucose, per 50 mg/dL: 1.27 (1.13 to 1.41): supported.
-- smoking, current vs never: 1.36 (0.92 to 2.02), and former smokers have the highest crude
-  rate (8.1% against 5.4% for current smokers), because the label is cross-sectional and
-  people who stopped after their stroke count as former smokers: not supported.
-- BMI, per 5 kg/m²: 1.06 (0.95 to 1.19), 0.99 adjusted for the other factors: not supported.
-
-Where a factor matters clinically but these data cannot estimate it, the reply carries
-``guidance`` from clinical guidelines instead, labelled as not coming from the model. A
-what-if from this model for smoking would read "quitting barely matters", which is false.
+Smoking (current vs never 1.36, 0.92 to 2.02; former smokers have the highest crude rate,
+as people who stopped after a stroke count as former smokers) and BMI (per 5 kg/m² 1.06,
+0.95 to 1.19) show no effect these data can support, so they, blood pressure and glucose
+at 140 mg/dL or above get ``guidance``: advice from a named guideline, labelled as not
+coming from the model.
 """
 
 from __future__ import annotations
@@ -25,32 +27,60 @@ import numpy as np
 
 from stroke_risk.assessment.results import GuidanceResult, WhatIfResult
 from stroke_risk.core.config import Settings
+from stroke_risk.core.evidence import GLUCOSE_RANGE_EDGE, ReplyEvidence
 from stroke_risk.core.schema import FEATURES
 from stroke_risk.scoring.lean import Columns, LeanModel
 from stroke_risk.scoring.shape_functions import ShapeFunctions
 
+GLUCOSE = "avg_glucose_level"
+# 140 mg/dL average glucose ~ HbA1c 6.5%, the level that diagnoses diabetes (core.evidence).
+DIABETES_RANGE_GLUCOSE = GLUCOSE_RANGE_EDGE
+
 _SMOKING = GuidanceResult(
     "smoking_status",
-    "Stopping smoking lowers the risk of stroke; offer support to stop.",
-    "Not estimated by this model: the data are cross-sectional, and people who stopped "
-    "smoking after a stroke are recorded as former smokers.",
-    "Clinical guidelines on primary prevention of stroke (e.g. AHA/ASA 2024; NICE).",
+    "Stopping smoking helps prevent strokes; offer support to stop (behavioural support "
+    "with medication or very low nicotine products).",
+    "No what-if from this model: its smoking effect is an association in cross-sectional "
+    "data (people who stopped after a stroke are recorded as former smokers), not the "
+    "effect of stopping.",
+    "Guideline: NICE NG209, Tobacco: preventing uptake, promoting quitting and treating "
+    "dependence (2021); AHA/ASA 2024 Guideline for the Primary Prevention of "
+    "Stroke.",
+)
+_SMOKING_NOT_RECORDED = GuidanceResult(
+    "smoking_status",
+    "Ask about smoking and record the answer; if the patient smokes, offer support to stop.",
+    "Smoking is not recorded: the estimate assumed a status (see not_recorded) and gives "
+    "the range over every status.",
+    "Guideline: NICE NG209, Tobacco: preventing uptake, promoting quitting and treating "
+    "dependence (2021).",
 )
 _WEIGHT = GuidanceResult(
     "bmi",
     "Weight loss in overweight or obesity lowers blood pressure and the risk of diabetes, "
-    "both causes of stroke.",
-    "Not estimated by this model: once age is accounted for, BMI shows no association "
-    "with stroke in these data.",
-    "Clinical guidelines on obesity and cardiovascular prevention (e.g. NICE).",
+    "both causes of stroke; discuss support to manage weight.",
+    "No what-if from this model: once age is accounted for, BMI shows no association with "
+    "stroke in these data.",
+    "Guideline: NICE NG246, Overweight and obesity management (2025).",
 )
 _BLOOD_PRESSURE = GuidanceResult(
     "hypertension",
-    "Controlling blood pressure is the most effective way to lower stroke risk; review "
+    "Controlling blood pressure is the most effective way to prevent strokes; review "
     "treatment and targets.",
-    "Not estimated by this model: the data record a diagnosis of hypertension, not whether "
+    "No what-if from this model: the data record a diagnosis of hypertension, not whether "
     "it is controlled.",
-    "Clinical guidelines on hypertension (e.g. NICE NG136; ESC/ESH).",
+    "Guideline: NICE NG136, Hypertension in adults: diagnosis and management "
+    "(2019); AHA/ASA 2024 Guideline for the Primary Prevention of Stroke.",
+)
+_DIABETES = GuidanceResult(
+    GLUCOSE,
+    "Assess for diabetes (HbA1c): this average glucose corresponds to an HbA1c of 6.5% or "
+    "more, the level that diagnoses diabetes.",
+    "Not from this model: the higher stroke rate at this glucose level in these data points "
+    "to diabetes, which a test settles, rather than to an effect of glucose itself.",
+    "Guideline: American Diabetes Association, Standards of Care in Diabetes-2025, "
+    "section 2 (Diagnosis and Classification of Diabetes); NICE PH38, Type 2 diabetes: "
+    "prevention in people at high risk.",
 )
 
 
@@ -63,15 +93,18 @@ class WhatIfs:
         settings: Settings,
         reference: Columns,
         shapes: ShapeFunctions | None,
+        evidence: ReplyEvidence,
     ) -> None:
         self.settings = settings
-        self.changes: tuple[tuple[str, str, Any], ...] = (
-            (
-                "avg_glucose_level",
-                f"bring average glucose to {settings.healthy_glucose:g} mg/dL",
-                settings.healthy_glucose,
-            ),
-        )
+        # One change per glucose range whose within-range effect excludes no effect: its
+        # target is the healthy value, or the range's lower edge if that is higher.
+        ranges = [r for r in evidence.glucose_ranges if r.excludes_no_effect]
+        self.ranges = [(r.low, r.high) for r in ranges]
+        changes = []
+        for r in ranges:
+            target = max(settings.healthy_glucose, r.low)
+            changes.append((GLUCOSE, f"bring average glucose to {target:g} mg/dL", target))
+        self.changes: tuple[tuple[str, str, Any], ...] = tuple(changes)
         encoder = lean.encoder
         self.slices = encoder.slices()
         # The encoded value of each change's target, written straight into encoded rows.
@@ -93,12 +126,22 @@ class WhatIfs:
         return len(self.changes)
 
     def applies_one(self, values: dict[str, Any]) -> list[bool]:
-        """Which changes apply to one patient (the factor is not already healthy)."""
-        return [values["avg_glucose_level"] > self.settings.healthy_glucose]
+        """Which changes apply to one patient: glucose in the change's range and above
+        its target."""
+        glucose = values[GLUCOSE]
+        return [
+            low <= glucose and (high is None or glucose < high) and glucose > target
+            for (low, high), (_, _, target) in zip(self.ranges, self.changes, strict=True)
+        ]
 
     def applies(self, columns: Columns) -> list[np.ndarray]:
         """Which changes apply to each patient: one boolean array per change."""
-        return [columns["avg_glucose_level"] > self.settings.healthy_glucose]
+        glucose = columns[GLUCOSE]
+        out = []
+        for (low, high), (_, _, target) in zip(self.ranges, self.changes, strict=True):
+            inside = glucose >= low if high is None else (glucose >= low) & (glucose < high)
+            out.append(inside & (glucose > target))
+        return out
 
     def changed_margins_one(
         self, margin: float, terms: list[float], applies: list[bool]
@@ -140,12 +183,16 @@ class WhatIfs:
         ]
 
     def guidance(self, values: dict[str, Any]) -> list[GuidanceResult]:
-        """Guideline advice for the factors the data cannot estimate, where it applies."""
+        """Guideline advice, each naming its guideline, where it applies."""
         out = []
+        if values[GLUCOSE] >= DIABETES_RANGE_GLUCOSE:
+            out.append(_DIABETES)
         if values["hypertension"] == 1:
             out.append(_BLOOD_PRESSURE)
         if values["smoking_status"] == "smokes":
             out.append(_SMOKING)
+        elif values["smoking_status"] == "Unknown":
+            out.append(_SMOKING_NOT_RECORDED)
         bmi = values["bmi"]
         if bmi is not None and bmi > self.settings.healthy_bmi:
             out.append(_WEIGHT)

@@ -11,11 +11,26 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from stroke_risk.core.outcome import OutcomeSummary
+
 # Short, because it is repeated in every result of a batch; the README and model card
 # carry the full caveats (educational data set, label is a history of stroke).
 DISCLAIMER = "Decision support, not a diagnosis. See the model card for its limits."
 
 RiskBand = Literal["low", "moderate", "high"]
+FactorKind = Literal["clinical", "context"]
+DataSupport = Literal["adequate", "thin"]
+
+# The one name of ``probability_interval``: every channel shows these words beside it (and
+# never the range over unrecorded fields under the same name).
+INTERVAL_NAME = (
+    "model instability: the same model refitted on resamples of the data, settings fixed; "
+    "not the uncertainty of this patient's risk"
+)
+
+# Residence, work and marriage: associations in this data set, not things a patient can or
+# should change; the reply lists them apart from the clinical factors.
+CONTEXT_FACTORS: tuple[str, ...] = ("ever_married", "work_type", "residence_type")
 
 
 class Factor(BaseModel):
@@ -38,6 +53,11 @@ class Factor(BaseModel):
     )
     log_odds: float = Field(description="The same on the log-odds scale: log(odds_ratio).")
     direction: Literal["raises", "lowers", "none"]
+    kind: FactorKind = Field(
+        description="'clinical' (age, sex, conditions, glucose, BMI, smoking) or 'context' "
+        "(residence, work, marriage): context is how this data set's patients differ, not "
+        "something to change."
+    )
 
 
 class WhatIf(BaseModel):
@@ -61,7 +81,26 @@ class Guidance(BaseModel):
     factor: str
     advice: str
     why_not_from_model: str = Field(description="Why this data set cannot estimate it.")
-    source: str = Field(description="Where the advice comes from.")
+    source: str = Field(description="The guideline the advice comes from, named.")
+
+
+class NotRecorded(BaseModel):
+    """A field the record does not hold, and what the estimate did about it.
+
+    No learned "not recorded" effect is ever used: a blank BMI is filled with a typical
+    value, and smoking not recorded is scored as the most common known status, with the
+    range over every known status beside it (as the FHIR path does for unrecorded fields).
+    """
+
+    factor: str
+    assumed_value: float | str = Field(description="The value the estimate actually used.")
+    probability_range: list[float] | None = Field(
+        min_length=2,
+        max_length=2,
+        description="[lowest, highest] probability over every allowed value of the field; "
+        "null where only a typical value is assumed (BMI).",
+    )
+    note: str = Field(description="One sentence saying what was assumed.")
 
 
 class ReferencePatient(BaseModel):
@@ -85,13 +124,23 @@ class PeerComparison(BaseModel):
 class Assessment(BaseModel):
     """One patient's result. Decision support, not a diagnosis."""
 
-    probability: float = Field(ge=0, le=1, description="Calibrated probability of stroke.")
+    # The service's OpenAPI document replaces this with the loaded model's own words
+    # (OutcomeSummary.probability_description); this is what a history model's number is.
+    probability: float = Field(
+        ge=0,
+        le=1,
+        description="The model's calibrated probability of its outcome, named in `outcome`: "
+        "for a model trained on a stroke history (the shipped one), how common a stroke "
+        "history is among similar adults in the development data, not a future risk.",
+    )
     probability_interval: list[float] | None = Field(
         min_length=2,
         max_length=2,
-        description="[low, high]: 95% of bootstrap refits of the whole training procedure "
-        "give this patient a probability in this range. Wider where the data are thin. "
-        "null only for models trained before intervals existed.",
+        description="[low, high]: 95% of the model's refits on bootstrap resamples of the "
+        "data (same family and settings) give this patient a probability in this range: "
+        "model instability (interval_name), not the uncertainty of the patient's risk, and "
+        "hardly wider where data are thin (see data_support). null only for models trained "
+        "before intervals existed.",
     )
     percent: float = Field(description="The probability as a percentage, one decimal.")
     risk_band: RiskBand
@@ -102,20 +151,61 @@ class Assessment(BaseModel):
     )
     comparison: PeerComparison
     reference_patient: ReferencePatient
-    contributing_factors: list[Factor] = Field(description="Largest shares first.")
+    contributing_factors: list[Factor] = Field(
+        description="Clinical factors only, largest shares first. A field not recorded "
+        "(smoking 'Unknown') is never listed: see not_recorded."
+    )
+    context_factors: list[Factor] = Field(
+        description="Residence, work and marriage, always apart from the clinical factors: "
+        "how this data set's patients differ, never something to change."
+    )
     other_factors_log_odds: float = Field(
-        description="The log-odds share of the factors not listed, so that the shares add up."
+        description="The log-odds share of the factors not listed, so that the shares "
+        "(contributing_factors, context_factors and this) add up."
     )
     what_if: list[WhatIf] = Field(
-        description="Only supported factors, and only where not already at a healthy value."
+        description="Only where the data show an effect for this patient (an age-adjusted "
+        "effect within the patient's own range that excludes no effect, from the model's "
+        "validation record), and only where not already at a healthy value."
     )
     guidance: list[Guidance] = Field(
-        description="Guideline advice for factors this data set cannot estimate; not from "
-        "the model."
+        description="Guideline advice, each citing its guideline; not from the model."
     )
     warnings: list[str]
+    interval_name: str = Field(
+        default=INTERVAL_NAME, description="What probability_interval is, in words."
+    )
+    interval_crosses_band_edge: bool = Field(
+        description="The interval spans more than one risk band: the band is not settled."
+    )
+    data_support: DataSupport = Field(
+        description="'thin' where few training patients are like this one (few strokes in "
+        "the patient's sex and age group, or a category rare in training); the interval "
+        "does not widen to show it, so this flag does."
+    )
+    data_support_note: str | None = Field(description="Why the support is thin; null if not.")
+    beyond_data: bool = Field(
+        description="A value lies outside the range of the training data: the estimate is "
+        "extrapolated, not an ordinary estimate."
+    )
+    extrapolated_fields: list[str] = Field(description="The fields beyond the training data.")
+    beyond_data_note: str | None = Field(
+        description="Each extrapolated value and the range the model covers; null if none."
+    )
+    ranking_caveat: str | None = Field(
+        description="Where the model's own validation shows it barely ranks patients of "
+        "this age band (numbers from that record); null without such a record."
+    )
+    not_recorded: list[NotRecorded] = Field(
+        description="Fields the record does not hold and what was assumed for each."
+    )
     model_tag: str
     disclaimer: str = DISCLAIMER
+    outcome: OutcomeSummary = Field(
+        description="What `probability` is, from the model's own record: a stroke history "
+        "(no horizon) or an incident stroke within `horizon_years`; every channel's words "
+        "follow its `label`."
+    )
 
 
 class BatchResults(BaseModel):

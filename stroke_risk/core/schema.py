@@ -74,10 +74,20 @@ def _flag(value: object) -> object:
 Flag = Annotated[Literal[0, 1], BeforeValidator(_flag)]
 
 # Absolute limits: values outside are rejected as impossible or mistyped. Values inside
-# these limits but outside the training data's range are scored with a warning.
+# these limits but outside the training data's range are scored, marked "beyond the data:
+# extrapolated" in the reply (assessment.data_support).
 AGE_LIMITS = (0.0, 120.0)
-GLUCOSE_LIMITS = (20.0, 600.0)
+# Glucose's lower limit is the data's own minimum (55.1 mg/dL), rounded down: an average
+# glucose below it is far likelier a mmol/L value sent as mg/dL (25 mg/dL, scored as such,
+# came out "low") than a patient, so it is refused naming both units.
+GLUCOSE_LIMITS = (55.0, 600.0)
 BMI_LIMITS = (10.0, 100.0)
+GLUCOSE_UNIT_ERROR = "glucose_unit"
+GLUCOSE_UNIT_MESSAGE = (
+    f"average glucose must be in mg/dL, {GLUCOSE_LIMITS[0]:g} to {GLUCOSE_LIMITS[1]:g}: a "
+    f"value under {GLUCOSE_LIMITS[0]:g} is likely in mmol/L (multiply mmol/L by 18 for "
+    "mg/dL, e.g. 5.5 mmol/L = 99 mg/dL)"
+)
 
 
 def _number(limits: tuple[float, float]) -> Any:
@@ -85,8 +95,20 @@ def _number(limits: tuple[float, float]) -> Any:
     return Annotated[float, Field(strict=True, allow_inf_nan=False, ge=limits[0], le=limits[1])]
 
 
+def _glucose_in_mg_dl(value: float) -> float:
+    if value < GLUCOSE_LIMITS[0]:
+        raise PydanticCustomError(GLUCOSE_UNIT_ERROR, GLUCOSE_UNIT_MESSAGE)
+    return value
+
+
 Age = _number(AGE_LIMITS)
-Glucose = _number(GLUCOSE_LIMITS)
+# The lower limit is checked by _glucose_in_mg_dl (its message names both units); the JSON
+# schema still documents it as the minimum.
+Glucose = Annotated[
+    float,
+    Field(strict=True, allow_inf_nan=False, le=GLUCOSE_LIMITS[1]),
+    AfterValidator(_glucose_in_mg_dl),
+]
 Bmi = _number(BMI_LIMITS)
 
 # The intended population is adults. The data hold 856 patients under 18 with 2 strokes,
@@ -163,8 +185,9 @@ class PatientRecord(BaseModel):
     avg_glucose_level: Glucose = Field(
         title="Average glucose",
         description="Average blood glucose in mg/dL (divide by 18 for mmol/L). "
-        "Trained on 55 to 272.",
-        json_schema_extra={"x-unit": "mg/dL"},
+        f"Trained on 55 to 272; under {GLUCOSE_LIMITS[0]:g} is refused as a likely mmol/L "
+        "value, above 272 is scored as an extrapolation.",
+        json_schema_extra={"x-unit": "mg/dL", "minimum": GLUCOSE_LIMITS[0]},
     )
     bmi: Bmi | None = Field(
         title="BMI",

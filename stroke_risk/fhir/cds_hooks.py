@@ -1,8 +1,10 @@
 """CDS Hooks 2.0: the discovery document, the patient-view request, its card, feedback.
 
 Shapes follow the specification (cds-hooks.hl7.org/2.0) and its reference sandbox: a
-card's summary is at most 140 characters and links to more; the indicator follows the
-risk band.
+card's summary is at most 140 characters and links to more (the served model card among
+them). The indicator is ``info`` unless the model's outcome record allows alerting (an
+incident outcome, externally validated: OutcomeSummary.cds_indicator); only then does it
+follow the band. A stroke-history number is never a ``warning`` or ``critical`` alert.
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from stroke_risk.fhir.codes import code_lists
 from stroke_risk.fhir.estimate import Estimate
 from stroke_risk.fhir.mapping import FhirInputError, parse_resource, resources_of_bundle
-from stroke_risk.fhir.texts import details, summary
+from stroke_risk.fhir.texts import details, outcome_of, summary
 
 SERVICE_ID = "stroke-risk"
-INDICATOR = {"low": "info", "moderate": "warning", "high": "critical"}
 
 
 def observation_codes() -> list[str]:
@@ -55,9 +56,11 @@ def discovery() -> dict[str, Any]:
             {
                 "hook": "patient-view",
                 "id": SERVICE_ID,
-                "title": "Stroke risk",
-                "description": "Calibrated stroke-risk estimate with its drivers and what-ifs, "
-                "from the patient's record. Decision support, not a diagnosis.",
+                "title": "Stroke-risk model",
+                "description": "The loaded model's calibrated estimate (the card says what it "
+                "is: a stroke history among similar adults, or a risk within a horizon), with "
+                "its drivers and what-ifs, from the patient's record. Decision support, not a "
+                "diagnosis.",
                 "prefetch": prefetch_templates(),
                 "usageRequirements": "Needs Patient (birthDate, gender), glucose, BMI or weight "
                 "and height, smoking status Observations, and Conditions.",
@@ -137,21 +140,46 @@ def resources_from_prefetch(prefetch: dict[str, Any]) -> tuple[list[Any], list[s
 
 
 def source(model_card_url: str | None) -> dict[str, str]:
-    """A card's source: the model, linking to its model card when one is configured."""
+    """A card's source: the model, linking to its model card when one is known."""
     label = {"label": "Stroke-risk model (see its model card)"}
     return {**label, "url": model_card_url} if model_card_url else label
 
 
-def card(estimate: Estimate, model_card_url: str | None, app_url: str | None) -> dict[str, Any]:
-    """The one card of a patient-view answer."""
+def card(
+    estimate: Estimate,
+    model_card_url: str | None,
+    app_url: str | None,
+    published_card_url: str | None = None,
+) -> dict[str, Any]:
+    """The one card of a patient-view answer. ``model_card_url`` is the served card of the
+    model that answered; ``published_card_url`` an optional page about the project."""
     band = (estimate.result or {}).get("risk_band") if estimate.outcome == "scored" else None
     body: dict[str, Any] = {
         "uuid": str(uuid.uuid4()),
         "summary": summary(estimate),
-        "indicator": INDICATOR.get(band or "", "info"),
+        "indicator": outcome_of(estimate).cds_indicator(band),
         "detail": details(estimate),
         "source": source(model_card_url),
     }
+    links = []
+    if model_card_url:
+        links.append(
+            {
+                "label": "Model card: what this number is and how it was validated",
+                "url": model_card_url,
+                "type": "absolute",
+            }
+        )
+    if published_card_url and published_card_url != model_card_url:
+        links.append(
+            {
+                "label": "Published model documentation",
+                "url": published_card_url,
+                "type": "absolute",
+            }
+        )
     if app_url:
-        body["links"] = [{"label": "Open the stroke-risk app", "url": app_url, "type": "absolute"}]
+        links.append({"label": "Open the stroke-risk app", "url": app_url, "type": "absolute"})
+    if links:
+        body["links"] = links
     return body

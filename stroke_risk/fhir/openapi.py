@@ -108,7 +108,7 @@ def paths() -> dict[str, Any]:
         "/cds-services/stroke-risk": {
             "post": {
                 "tags": tags,
-                "summary": "CDS Hooks patient-view: one card with the stroke risk",
+                "summary": "CDS Hooks patient-view: one card with the model's estimate",
                 "operationId": "cds_stroke_risk",
                 "requestBody": {"required": True, "content": _json("CdsRequest")},
                 "responses": {

@@ -1,7 +1,10 @@
 """An estimate as a FHIR R4 ``RiskAssessment``, and refusals as an ``OperationOutcome``.
 
 Both are validated with ``fhir.resources`` before they leave, so an EHR never receives a
-resource its own validator would reject.
+resource its own validator would reject. What the prediction's outcome is comes from the
+reply's ``outcome`` (the model's record): a stroke history has no time window (no
+``when[x]``) and a ``note`` saying it is not a prospective risk; an incident outcome gets a
+``whenRange`` of its horizon.
 """
 
 from __future__ import annotations
@@ -9,16 +12,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from stroke_risk.core.outcome import OutcomeSummary
+from stroke_risk.core.reply_flags import INTERVAL_LABEL, flag_sentences
 from stroke_risk.fhir.estimate import FHIR_ELEMENT, Estimate
 from stroke_risk.fhir.mapping import get_fhir_model_class
-from stroke_risk.fhir.texts import details
+from stroke_risk.fhir.texts import details, outcome_of
 
 SNOMED = "http://snomed.info/sct"
 RISK_PROBABILITY = "http://terminology.hl7.org/CodeSystem/risk-probability"
 MODEL_SYSTEM = "urn:stroke-risk:model"
-STROKE = {
-    "coding": [{"system": SNOMED, "code": "230690007", "display": "Cerebrovascular accident"}]
-}
+STROKE_CODING = {"system": SNOMED, "code": "230690007", "display": "Cerebrovascular accident"}
+# A refusal names no model's outcome: the condition alone.
+STROKE = {"coding": [STROKE_CODING]}
+UCUM = "http://unitsofmeasure.org"
 BANDS = {"low": "low", "moderate": "moderate", "high": "high"}
 
 
@@ -27,12 +33,44 @@ def _qualitative(band: str) -> dict[str, Any]:
     return {"coding": [{"system": RISK_PROBABILITY, "code": code, "display": code.capitalize()}]}
 
 
-def risk_assessment(estimate: Estimate, now: dt.datetime) -> dict[str, Any]:
+def outcome_concept(outcome: OutcomeSummary) -> dict[str, Any]:
+    """``prediction.outcome``: the condition's code, and in ``text`` what is predicted
+    (a stroke history, or a stroke within the horizon)."""
+    return {"coding": [STROKE_CODING], "text": outcome.fhir_outcome_text}
+
+
+def when(outcome: OutcomeSummary) -> dict[str, Any]:
+    """``whenRange`` for an incident outcome's horizon; nothing for a history (no window)."""
+    if outcome.horizon_years is None:
+        return {}
+    years = {"unit": "years", "system": UCUM, "code": "a"}
+    return {
+        "whenRange": {
+            "low": {"value": 0, **years},
+            "high": {"value": outcome.horizon_years, **years},
+        }
+    }
+
+
+def outcome_note(outcome: OutcomeSummary, card_url: str | None) -> str:
+    """The note naming the label, whether it is a prospective risk, and the model card."""
+    text = f"Outcome: {outcome.label}."
+    if outcome.not_prospective:
+        text += f" {outcome.not_prospective}"
+    if card_url:
+        text += f" Model card: {card_url}"
+    return text
+
+
+def risk_assessment(
+    estimate: Estimate, now: dt.datetime, card_url: str | None = None
+) -> dict[str, Any]:
     """The RiskAssessment for a scored or not-applicable estimate, as JSON-ready data.
 
     ``prediction[0]`` is the estimate (probabilityDecimal). Ranges are further predictions
     of the same outcome with ``probabilityRange``, each saying what it is in ``rationale``:
     FHIR allows one probability per prediction, so a point and a range cannot share one.
+    ``card_url`` is the served model card of the model that answered, named in a note.
     """
     mapped = estimate.mapped
     body: dict[str, Any] = {
@@ -47,15 +85,17 @@ def risk_assessment(estimate: Estimate, now: dt.datetime) -> dict[str, Any]:
         body["prediction"] = [{"outcome": STROKE, "rationale": f"No estimate: {estimate.reason}"}]
         body["note"] = [{"text": details(estimate)}]
         return _validated(body)
+    outcome = outcome_of(estimate)
     body["method"] = {
         "coding": [{"system": MODEL_SYSTEM, "code": result.get("model_tag", "unknown")}],
         "text": f"stroke-risk model {result.get('model_tag', '')}".strip(),
     }
     prediction: dict[str, Any] = {
-        "outcome": STROKE,
+        "outcome": outcome_concept(outcome),
         "probabilityDecimal": result["probability"],
         "qualitativeRisk": _qualitative(result["risk_band"]),
         "rationale": details(estimate),
+        **when(outcome),
     }
     relative = (result.get("comparison") or {}).get("relative_risk")
     if isinstance(relative, int | float):
@@ -63,22 +103,31 @@ def risk_assessment(estimate: Estimate, now: dt.datetime) -> dict[str, Any]:
     predictions = [prediction]
     interval = result.get("probability_interval")
     if isinstance(interval, list | tuple) and len(interval) == 2:
-        predictions.append(_range(interval[0], interval[1], "95% interval of the estimate"))
+        name = result.get("interval_name")
+        rationale = f"{INTERVAL_LABEL}: {name}" if name else f"{INTERVAL_LABEL} of the estimate"
+        predictions.append(_range(interval[0], interval[1], rationale, outcome))
     if estimate.assumed and estimate.low is not None and estimate.high is not None:
         unknown = ", ".join(estimate.assumed)
         predictions.append(
-            _range(estimate.low, estimate.high, f"lowest to highest over unrecorded {unknown}")
+            _range(
+                estimate.low, estimate.high, f"lowest to highest over unrecorded {unknown}", outcome
+            )
         )
     body["prediction"] = predictions
-    body["note"] = [{"text": result.get("disclaimer", "Decision support, not a diagnosis.")}]
+    body["note"] = [
+        {"text": outcome_note(outcome, card_url)},
+        *({"text": sentence} for sentence in flag_sentences(result)),
+        {"text": result.get("disclaimer", "Decision support, not a diagnosis.")},
+    ]
     return _validated(body)
 
 
-def _range(low: float, high: float, rationale: str) -> dict[str, Any]:
+def _range(low: float, high: float, rationale: str, outcome: OutcomeSummary) -> dict[str, Any]:
     return {
-        "outcome": STROKE,
+        "outcome": outcome_concept(outcome),
         "probabilityRange": {"low": {"value": low}, "high": {"value": high}},
         "rationale": rationale,
+        **when(outcome),
     }
 
 

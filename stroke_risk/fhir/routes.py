@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from stroke_risk.core.api_keys import KeyRing
 from stroke_risk.core.config import Settings
+from stroke_risk.core.model_card import MODEL_CARD_PATH
 from stroke_risk.core.validation_errors import describe
 from stroke_risk.fhir.cds_hooks import (
     CdsRequest,
@@ -46,6 +47,7 @@ from stroke_risk.fhir.lazy_app import warn_if_open
 from stroke_risk.fhir.mapping import FhirInputError, map_bundle, map_resources
 from stroke_risk.fhir.risk_assessment import operation_outcome, refusal_outcome, risk_assessment
 from stroke_risk.fhir.security import JwtVerifier, Refused, api_key_is_valid
+from stroke_risk.fhir.texts import NOT_ESTIMATED
 
 logger = logging.getLogger("stroke_risk.fhir")
 FHIR_JSON = "application/fhir+json"
@@ -167,7 +169,7 @@ def build_app(
         result = estimate(mapped, assessor())
         if result.outcome in ("not_enough_data", "refused"):
             return _fhir(refusal_outcome(result), 422)
-        return _fhir(risk_assessment(result, clock()))
+        return _fhir(risk_assessment(result, clock(), card_url(request)))
 
     async def cds_discovery(request: Request) -> Response:
         return await refused(request) or JSONResponse(discovery())
@@ -189,7 +191,7 @@ def build_app(
                 {
                     "cards": [
                         _notice(
-                            "Stroke risk not estimated: this service may not read from "
+                            f"{NOT_ESTIMATED}: this service may not read from "
                             "that fhirServer (STROKE_CDS_FHIR_SERVERS); send prefetch"
                         )
                     ]
@@ -207,13 +209,13 @@ def build_app(
                 )
             except (FetchFailed, FhirInputError) as error:
                 message = getattr(error, "message", str(error))
-                return JSONResponse({"cards": [_notice(f"Stroke risk not estimated: {message}")]})
+                return JSONResponse({"cards": [_notice(f"{NOT_ESTIMATED}: {message}")]})
         elif "patient" in missing:
             return JSONResponse(
                 {
                     "cards": [
                         _notice(
-                            "Stroke risk not estimated: no Patient in the prefetch "
+                            f"{NOT_ESTIMATED}: no Patient in the prefetch "
                             "and no fhirServer to read it from"
                         )
                     ]
@@ -224,14 +226,19 @@ def build_app(
         except FhirInputError as error:
             return _cds_error(error.status, f"{error.location}: {error.message}")
         result = estimate(mapped, assessor())
-        return JSONResponse({"cards": [card(result, settings.model_card_url, settings.app_url)]})
+        return JSONResponse(
+            {"cards": [card(result, card_url(request), settings.app_url, settings.model_card_url)]}
+        )
+
+    def card_url(request: Request) -> str:
+        """The served model card of the model answering (not an external page, which need
+        not match the version serving): this service's public URL when set, else the one
+        the request arrived at."""
+        base = settings.cds_base_url or str(request.base_url)
+        return base.rstrip("/") + MODEL_CARD_PATH
 
     def _notice(summary: str) -> dict[str, Any]:
-        return {
-            "summary": summary[:140],
-            "indicator": "info",
-            "source": source(settings.model_card_url),
-        }
+        return {"summary": summary[:140], "indicator": "info", "source": source(None)}
 
     async def cds_feedback(request: Request) -> Response:
         if (denied := await refused(request)) is not None:

@@ -3,14 +3,18 @@
 Read defensively: only ``probability``, ``percent``, ``risk_band``, ``comparison``,
 ``contributing_factors[].label/direction``, ``what_if[].change/probability``,
 ``warnings``, ``model_tag`` and ``disclaimer`` are relied on; ``probability_interval``,
-``reference`` and ``guidance`` are used when present, so the reply may grow without
-breaking the EHR's view of it.
+``reference``, ``guidance`` and ``outcome`` are used when present, so the reply may grow
+without breaking the EHR's view of it. What the number is comes from the reply's
+``outcome`` (the model's own record; a reply without one is the shipped history model's):
+a history number is never called a risk.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from stroke_risk.core.outcome import OutcomeSummary, outcome_of_reply
+from stroke_risk.core.reply_flags import BEYOND_THE_DATA, flag_sentences, interval_words
 from stroke_risk.fhir.estimate import Estimate
 
 LABELS = {
@@ -31,14 +35,39 @@ def pct(probability: float) -> str:
     return f"{100 * probability:.1f}%"
 
 
+# A card or notice with no estimate: it names no outcome, as no model answered.
+NOT_ESTIMATED = "No stroke estimate"
+
+
+def outcome_of(estimate: Estimate) -> OutcomeSummary:
+    """What the estimate's number is, from its reply (the shipped history model's if the
+    reply names none)."""
+    return outcome_of_reply(estimate.result)
+
+
+def headline(result: dict[str, Any], outcome: OutcomeSummary) -> str:
+    """'Stroke history 12.3% (moderate band, not a future risk)' for a history model;
+    '5-year stroke risk 12.3% (moderate)' for an incident one; then whether the number is
+    beyond the data and whether its band is settled."""
+    percent = result.get("percent", round(100 * result["probability"], 1))
+    if outcome.is_prospective:
+        text = f"{outcome.short_label} {percent}% ({result['risk_band']})"
+    else:
+        text = f"{outcome.short_label} {percent}% ({result['risk_band']} band, not a future risk)"
+    if result.get("beyond_data"):
+        text += f", {BEYOND_THE_DATA}"
+    if result.get("interval_crosses_band_edge"):
+        text += ", band not settled"
+    return text
+
+
 def summary(estimate: Estimate) -> str:
     """One line of at most 140 characters, as CDS Hooks asks of a card's summary."""
     if estimate.outcome != "scored" or estimate.result is None:
-        text = f"Stroke risk not estimated: {estimate.reason}"
+        text = f"{NOT_ESTIMATED}: {estimate.reason}"
     else:
         result = estimate.result
-        percent = result.get("percent", round(100 * result["probability"], 1))
-        text = f"Stroke risk {percent}% ({result['risk_band']})"
+        text = headline(result, outcome_of(estimate))
         if estimate.low is not None and estimate.high is not None and estimate.high > estimate.low:
             text += f", {pct(estimate.low)}-{pct(estimate.high)} over unrecorded fields"
         comparison = result.get("comparison") or {}
@@ -68,10 +97,21 @@ def details(estimate: Estimate) -> str:
             parts += ["", "**Data found**", *data]
         return "\n".join(parts)
     result = estimate.result
-    parts = [f"**Stroke risk {pct(result['probability'])}**, {result['risk_band']} band."]
+    outcome = outcome_of(estimate)
+    parts = [
+        f"**{outcome.headline}: {pct(result['probability'])}**, {result['risk_band']} band.",
+        outcome.natural_frequency(result["probability"]),
+    ]
+    if outcome.not_prospective:
+        parts.append(outcome.not_prospective)
     interval = result.get("probability_interval")
     if isinstance(interval, list | tuple) and len(interval) == 2:
-        parts.append(f"95% interval {pct(interval[0])} to {pct(interval[1])}.")
+        name = result.get("interval_name")
+        if isinstance(name, str):
+            parts.append(f"{interval_words(name, interval[0], interval[1])}.")
+        else:
+            parts.append(f"95% interval {pct(interval[0])} to {pct(interval[1])}.")
+    parts += flag_sentences(result)
     if estimate.low is not None and estimate.high is not None and estimate.high > estimate.low:
         unknown = ", ".join(LABELS[name].lower() for name in estimate.assumed)
         parts.append(

@@ -23,7 +23,7 @@ import msgspec
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import DoubleType, StringType, StructField
+from pyspark.sql.types import BooleanType, DoubleType, StringType, StructField
 
 from stroke_risk.assessment.assessor import RiskAssessor
 from stroke_risk.assessment.results import AssessmentResult
@@ -94,7 +94,7 @@ def read_fhir_ndjson(spark: SparkSession, path: str, group_by: list[str]) -> Dat
 
 def output_fields() -> list[StructField]:
     """The scored columns of a FHIR input, ``rejection`` last."""
-    kinds = {"string": StringType(), "double": DoubleType()}
+    kinds = {"string": StringType(), "double": DoubleType(), "boolean": BooleanType()}
     columns = {**{k: v for k, v in SCORE_COLUMNS.items() if k != "rejection"}, **FHIR_COLUMNS}
     return [StructField(n, kinds[k]) for n, k in columns.items()] + [
         StructField("rejection", StringType())

@@ -7,7 +7,9 @@ whole Arrow batches with it (``mapInArrow``): no row-by-row Python UDF, no HTTP.
 - ``scored/``: Parquet, partitioned by the grouping column when given, one row per patient
   with ``rank`` within the group (1 = highest risk);
 - ``rejected/``: Parquet, the id and the validation message of each row not scored;
-- ``summary.json`` and ``summary.csv``: patients per band, mean risk, rejected rows, per group.
+- ``summary.json`` and ``summary.csv``: patients per band, mean risk, rejected rows, per group;
+  ``summary.json`` also says what the worklist ranks by (``ranked_by``, ``outcome``), from the
+  model's own outcome record: for the shipped model a stroke history, not a future risk.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ from pyspark import SparkFiles, StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
-from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+from pyspark.sql.types import BooleanType, DoubleType, StringType, StructField, StructType
 
 from stroke_risk.assessment.assessor import RiskAssessor
 from stroke_risk.core.config import Settings, get_settings
+from stroke_risk.core.outcome import KAGGLE_HISTORY, OutcomeSummary
 from stroke_risk.core.patient_tables import ID_COLUMN, DataError
+from stroke_risk.core.responses import INTERVAL_NAME
 from stroke_risk.core.schema import FEATURES
 from stroke_risk.population.model_source import (
     build_assessor,
@@ -94,7 +98,7 @@ def _check_columns(frame: DataFrame, group_by: list[str]) -> None:
 
 
 def _output_schema(frame: DataFrame, group_by: list[str]) -> StructType:
-    kinds = {"string": StringType(), "double": DoubleType()}
+    kinds = {"string": StringType(), "double": DoubleType(), "boolean": BooleanType()}
     fields = [StructField(ID_COLUMN, StringType())]
     fields += [frame.schema[name] for name in group_by]
     fields += [StructField(n, kinds[k]) for n, k in SCORE_COLUMNS.items()]
@@ -171,7 +175,8 @@ def score_fhir(
 
 
 def rank_within_groups(scored: DataFrame, group_by: list[str]) -> DataFrame:
-    """``rank`` 1 for the highest risk in each group; ties broken by id, so reruns agree."""
+    """``rank`` 1 for the highest probability in each group (what it is: the summary's
+    ``ranked_by``); ties broken by id, so reruns agree."""
     order = [F.col("probability").desc(), F.col(ID_COLUMN).asc()]
     if group_by:
         window = Window.partitionBy(*group_by).orderBy(*order)
@@ -226,12 +231,24 @@ def _group_name(group: tuple, keys: list[str]) -> str:
     return "/".join(f"{k}={'' if v is None else v}" for k, v in zip(keys, group, strict=True))
 
 
-def write_summary(summary: list[dict], output: str, group_by: list[str], model_tag: str) -> None:
+def write_summary(
+    summary: list[dict],
+    output: str,
+    group_by: list[str],
+    model_tag: str,
+    outcome: OutcomeSummary = KAGGLE_HISTORY,
+    interval_name: str = INTERVAL_NAME,
+) -> None:
     """``summary.json`` (totals and groups) and ``summary.csv`` (one line per group), beside
     the Parquet output: a local folder or object storage (``s3://``), through pyarrow's
-    file systems, written by the driver (the summary is a few lines per group)."""
+    file systems, written by the driver (the summary is a few lines per group).
+    ``outcome`` (the model's record) says what the worklist ranks by."""
     totals = {
         "model_tag": model_tag,
+        "ranked_by": outcome.ranking,
+        "outcome": outcome.model_dump(),
+        # probability_low/high and interval_crosses_band_edge: this interval, by its name.
+        "interval_name": interval_name,
         "group_by": group_by,
         "patients_scored": sum(r["patients"] for r in summary),
         "rows_rejected": sum(r["rejected"] for r in summary),
@@ -306,8 +323,14 @@ def run(spark: SparkSession, options: JobOptions, settings: Settings | None = No
         summary = summarise(scored, rejected, group_by)
     finally:
         results.unpersist()
-    write_summary(summary, options.output, group_by, stored.tag)
+    write_summary(summary, options.output, group_by, stored.tag, stored.outcome)
     scored_count = sum(r["patients"] for r in summary)
     rejected_count = sum(r["rejected"] for r in summary)
     log.info("done: %d patients scored, %d rows rejected", scored_count, rejected_count)
-    return {"patients_scored": scored_count, "rows_rejected": rejected_count, "groups": summary}
+    log.info("%s", stored.outcome.ranking)
+    return {
+        "patients_scored": scored_count,
+        "rows_rejected": rejected_count,
+        "groups": summary,
+        "ranked_by": stored.outcome.ranking,
+    }

@@ -15,6 +15,7 @@ import bentoml
 from bentoml._internal.models.model import ModelStore
 
 from stroke_risk.assessment.assessor import RiskAssessor
+from stroke_risk.assessment.model_loading import assessor_from_stored
 from stroke_risk.core.config import Settings
 from stroke_risk.scoring.store import StoredLean, get_model, load_lean
 
@@ -43,6 +44,4 @@ def load_stored_lean(model: str) -> StoredLean:
 
 def build_assessor(stored: StoredLean, settings: Settings) -> RiskAssessor:
     """The service's assessor, exactly as :func:`stroke_risk.assessment.model_loading` builds it."""
-    return RiskAssessor(
-        stored.lean, stored.profile, settings, stored.tag, intervals=stored.intervals
-    )
+    return assessor_from_stored(stored, settings)

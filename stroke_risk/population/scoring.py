@@ -34,6 +34,9 @@ SCORE_COLUMNS: dict[str, str] = {
     "probability_high": "double",
     "percent": "double",
     "risk_band": "string",
+    # The band's and the number's standing, as every channel shows them (core.reply_flags).
+    "interval_crosses_band_edge": "boolean",
+    "beyond_data": "boolean",
     "peer_group": "string",
     "relative_risk": "double",
     **{
@@ -46,7 +49,7 @@ SCORE_COLUMNS: dict[str, str] = {
     "what_if_reduction": "double",
     "rejection": "string",
 }
-_ARROW_TYPES = {"double": pa.float64(), "string": pa.string()}
+_ARROW_TYPES = {"double": pa.float64(), "string": pa.string(), "boolean": pa.bool_()}
 
 
 def worklist_columns(results: list[AssessmentResult]) -> dict[str, list[Any]]:
@@ -65,6 +68,8 @@ def worklist_columns(results: list[AssessmentResult]) -> dict[str, list[Any]]:
         add["probability_high"](interval[1])
         add["percent"](result.percent)
         add["risk_band"](result.risk_band)
+        add["interval_crosses_band_edge"](result.interval_crosses_band_edge)
+        add["beyond_data"](result.beyond_data)
         add["peer_group"](comparison["group"])
         add["relative_risk"](comparison["relative_risk"])
         factors = result.contributing_factors

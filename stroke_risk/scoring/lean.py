@@ -209,5 +209,5 @@ class LeanModel:
         return self.calibrate(self.score(matrix))
 
     def predict(self, columns: Columns) -> np.ndarray:
-        """Calibrated probability of stroke for each patient."""
+        """Calibrated probability of the model's outcome (its record: core.outcome) per patient."""
         return self.predict_encoded(self.encoder.encode(columns))

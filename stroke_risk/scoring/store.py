@@ -9,10 +9,13 @@ pipeline by more than ``LEAN_TOLERANCE`` at training time is refused.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import bentoml
 from bentoml.exceptions import NotFound
 
+from stroke_risk.core.evidence import ReplyEvidence, evidence_from_metadata
+from stroke_risk.core.model_card import MODEL_CARD_KEY, served_model_card
 from stroke_risk.core.outcome import ModelOutcome, outcome_from_metadata
 from stroke_risk.scoring.intervals import ProbabilityIntervals
 from stroke_risk.scoring.lean import LeanModel, LeanModelError
@@ -56,6 +59,11 @@ class StoredLean:
     # What the number is (stroke history, or incident stroke within a horizon): every
     # channel's wording follows it.
     outcome: ModelOutcome
+    # The model card the service serves (HTI-1 source attributes), from what was stored.
+    model_card: dict[str, Any]
+    # What the reply may quote (glucose effects by range, ranking by age band); empty for
+    # models saved before it was recorded: no glucose what-if and no ranking caveat then.
+    evidence: ReplyEvidence
 
 
 def load_lean(model: bentoml.Model) -> StoredLean:
@@ -64,10 +72,17 @@ def load_lean(model: bentoml.Model) -> StoredLean:
     if gap > LEAN_TOLERANCE:
         raise LeanModelError(f"lean model differs from the pipeline by {gap:.2e}")
     objects = model.custom_objects
+    metadata = dict(model.info.metadata)
+    profile = TrainingProfile.model_validate(objects["profile"])
+    outcome = outcome_from_metadata(metadata)
     return StoredLean(
         tag=str(model.tag),
         lean=objects["lean"],
-        profile=TrainingProfile.model_validate(objects["profile"]),
+        profile=profile,
         intervals=objects.get("intervals"),
-        outcome=outcome_from_metadata(model.info.metadata),
+        outcome=outcome,
+        model_card=served_model_card(
+            str(model.tag), metadata, profile.model_dump(), outcome, objects.get(MODEL_CARD_KEY)
+        ),
+        evidence=evidence_from_metadata(model.info.metadata),
     )

@@ -6,7 +6,9 @@ than the route's limit (413, counted while reading, with Content-Length or chunk
 bodies that are not JSON (415) and requests with two Content-Type, Authorization or
 X-API-Key headers (400: the guard and BentoML could read different ones). Health checks
 stay open for load balancers; the docs (``/``, ``/docs.json``) and ``/metrics`` are open,
-need a key, or are switched off, as configured (``STROKE_DOCS``, ``STROKE_METRICS``).
+need a key, or are switched off, as configured (``STROKE_DOCS``, ``STROKE_METRICS``); the
+model card (``/model-card``, ``/model-card.json``) is open with open docs and needs a key
+otherwise.
 The Swagger page is served from here, without BentoML's third-party tracker
 (stroke_risk/serving/docs_page.py).
 
@@ -83,6 +85,9 @@ TOO_LARGE_ADVICE: dict[str, str] = {
 }
 # The documentation BentoML serves: the Swagger page, its files, and two schema documents.
 DOCS_PATHS = frozenset({"/", "/docs.json", "/schema.json"})
+# The loaded model's card (stroke_risk/serving/model_card_routes.py): keyed like the docs,
+# but never hidden with them: whoever may score patients may read what the number is.
+CARD_PATHS = frozenset({"/model-card", "/model-card.json"})
 DOCS_PREFIX = "/static_content/"
 METRICS_PATH = "/metrics"
 # A header sent twice could be read one way here and another way by BentoML.
@@ -200,6 +205,8 @@ class ApiGuard:
                 keyed |= paths
             elif mode == "off":
                 hidden |= paths
+        if docs != "open":
+            keyed |= CARD_PATHS
         self.keyed = frozenset(keyed) if len(self.keys) else frozenset()
         self.hidden = frozenset(hidden)
         self.docs_prefix_keyed = docs == "key" and bool(len(self.keys))

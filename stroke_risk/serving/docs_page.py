@@ -13,7 +13,7 @@ PAGE = b"""<!DOCTYPE html>
 <html lang="en">
   <head>
     <meta charset="UTF-8">
-    <title>Stroke risk API</title>
+    <title>Stroke-risk service API</title>
     <link rel="stylesheet" type="text/css" href="./static_content/swagger-ui.css" />
     <link rel="stylesheet" type="text/css" href="./static_content/index.css" />
     <link rel="icon" type="image/png" href="./static_content/favicon-light-32x32.png" />

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from stroke_risk.assessment.results import encode_json
+from stroke_risk.core.outcome import KAGGLE_HISTORY, OutcomeSummary
 from stroke_risk.core.responses import Assessment, BatchResults, ErrorResponse
 from stroke_risk.core.schema import Patient, PatientBatch
 
@@ -32,12 +33,12 @@ MODEL_VERSION = "X-Model-Version"
 
 # route -> (operationId, request model, reply model, summary)
 SCORING_ROUTES: dict[str, tuple[str, type[BaseModel], type[BaseModel], str]] = {
-    "/predict": ("predict", Patient, Assessment, "Stroke risk for one adult patient"),
+    "/predict": ("predict", Patient, Assessment, "Score one adult patient"),
     "/predict_batch": (
         "predict_batch",
         PatientBatch,
         BatchResults,
-        "Stroke risk for many patients, in the order given",
+        "Score many adult patients, in the order given",
     ),
 }
 # Status -> when it is sent; every one has an ErrorResponse body.
@@ -51,13 +52,23 @@ ERRORS: dict[str, str] = {
     "500": "Unexpected server error",
     "504": "Not answered within the request timeout",
 }
-INFO: dict[str, str] = {
-    "title": "Stroke risk API",
-    "version": "1",
-    "description": "Stroke risk for adult patients, calibrated and explained: decision "
-    "support, not a diagnosis. Send one patient to /predict or many to /predict_batch; "
-    "with API keys configured, send 'Authorization: Bearer <key>'.",
-}
+TITLE = "Stroke-risk service API"
+HOW_TO_CALL = (
+    "Send one patient to /predict or many to /predict_batch; with API keys configured, "
+    "send 'Authorization: Bearer <key>'. The loaded model's card: /model-card (JSON: "
+    "/model-card.json)."
+)
+
+
+def info(outcome: OutcomeSummary) -> dict[str, str]:
+    """The document's ``info``: what the loaded model's number is, from its own record."""
+    return {
+        "title": TITLE,
+        "version": "1",
+        "description": f"{outcome.api_description} {HOW_TO_CALL}",
+    }
+
+
 # Assesses patients for the examples (the service's live assessor): real numbers, never stale.
 Assess = Callable[[list[Patient]], Sequence[Any]]
 
@@ -99,7 +110,11 @@ def _headers(with_model_version: bool) -> dict[str, Any]:
 
 
 def _scoring_operation(
-    route: str, old: dict[str, Any], assess: Assess | None, example: dict[str, Any]
+    route: str,
+    old: dict[str, Any],
+    assess: Assess | None,
+    example: dict[str, Any],
+    outcome: OutcomeSummary,
 ) -> dict[str, Any]:
     operation_id, request_model, reply_model, summary = SCORING_ROUTES[route]
     request_example: Any = example if request_model is Patient else {"patients": [example]}
@@ -122,7 +137,8 @@ def _scoring_operation(
     return {
         "tags": ["Scoring"],
         "summary": summary,
-        "description": old.get("description", ""),
+        # What the number is, from the loaded model's record (not BentoML's docstring copy).
+        "description": f"The number: {outcome.label}. {outcome.not_prospective}".strip(),
         "operationId": operation_id,
         "parameters": [
             {
@@ -159,25 +175,31 @@ def contract(
     document: dict[str, Any],
     assess: Assess | None = None,
     additions: Sequence[Callable[[dict[str, Any]], dict[str, Any]]] = (),
+    outcome: OutcomeSummary = KAGGLE_HISTORY,
 ) -> dict[str, Any]:
     """BentoML's document made a valid OpenAPI 3.1 contract, with ``additions`` merged in.
 
-    ``assess`` (optional) scores the example patient for the replies' examples.
+    ``assess`` (optional) scores the example patient for the replies' examples;
+    ``outcome`` (the loaded model's record) gives the words for what the number is.
     """
     document["openapi"] = OPENAPI_VERSION
     # BentoML's own 'info' names its version and shows badges from four other sites (which
-    # the Swagger page would load); ours says what the service is.
-    document["info"] = INFO
+    # the Swagger page would load); ours says what the service's number is.
+    document["info"] = info(outcome)
     example = dict(Patient.model_config["json_schema_extra"]["example"])
     paths = document.setdefault("paths", {})
     for route in SCORING_ROUTES:
         if route in paths:
-            operation = _scoring_operation(route, paths[route]["post"], assess, example)
+            operation = _scoring_operation(route, paths[route]["post"], assess, example, outcome)
             paths[route] = {"post": operation}
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     _unused_bentoml_schemas(schemas)
     schemas.update(component_schemas())
+    # The field's words from the loaded model's record, not the class's generic ones.
+    schemas["Assessment"]["properties"]["probability"]["description"] = (
+        outcome.probability_description
+    )
     components["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer", "description": "An API key."},
         "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
@@ -201,11 +223,13 @@ class OpenApiDocument:
         assess: Callable[[], Assess] | None = None,
         additions: Sequence[Callable[[dict[str, Any]], dict[str, Any]]] = (),
         path: str = "/docs.json",
+        outcome: Callable[[], OutcomeSummary] | None = None,
     ) -> None:
         self.app = app
         self.assess = assess
         self.additions = tuple(additions)
         self.path = path
+        self.outcome = outcome
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
@@ -224,7 +248,8 @@ class OpenApiDocument:
             body = b"".join(chunks)
             if start.get("status") == 200:
                 assess = self.assess() if self.assess is not None else None
-                document = contract(json.loads(body), assess, self.additions)
+                outcome = self.outcome() if self.outcome is not None else KAGGLE_HISTORY
+                document = contract(json.loads(body), assess, self.additions, outcome)
                 body = json.dumps(document).encode()
             headers = [
                 (k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"

@@ -21,6 +21,7 @@ import sklearn
 import xgboost
 
 from stroke_risk.core.config import MODEL_NAME
+from stroke_risk.core.model_card import MODEL_CARD_KEY
 from stroke_risk.core.schema import Patient
 from stroke_risk.scoring.intervals import ProbabilityIntervals
 from stroke_risk.scoring.lean import LeanModel
@@ -87,18 +88,26 @@ def training_metadata(result: TrainingResult) -> dict[str, Any]:
     )
 
 
-def save_model(result: TrainingResult) -> str:
-    """Save the winner as ``stroke_risk_model`` and return its full tag."""
+def save_model(result: TrainingResult, model_card: dict[str, Any] | None = None) -> str:
+    """Save the winner as ``stroke_risk_model`` and return its full tag.
+
+    ``model_card``: what the served card needs from validation
+    (:func:`stroke_risk.validation.served_card.card_record`), stored as a custom object (it
+    holds nulls, e.g. a subgroup without strokes has no AUC, which BentoML's metadata
+    refuses) so the service can show it without any training library."""
+    metadata = training_metadata(result)
+    extra_objects = {} if model_card is None else {MODEL_CARD_KEY: jsonable(model_card)}
     saved = bentoml.sklearn.save_model(
         MODEL_NAME,
         result.model,
         signatures={"predict_proba": {"batchable": False}},
         labels={"family": result.winner, "quick": str(result.quick).lower()},
-        metadata=training_metadata(result),
+        metadata=metadata,
         custom_objects={
             "lean": result.lean,
             "profile": result.profile.model_dump(),
             "intervals": ProbabilityIntervals.from_lean_models(result.interval_refits),
+            **extra_objects,
         },
     )
     return str(saved.tag)

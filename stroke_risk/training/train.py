@@ -237,7 +237,7 @@ def train(data_path: Path, seed: int = 42, quick: bool = False, n_jobs: int = 2)
         n_test=len(test_frame),
         extra={
             "lean_max_difference": gap,
-            OUTCOME_METADATA_KEY: KAGGLE_HISTORY.model_dump(exclude_none=True),
+            OUTCOME_METADATA_KEY: KAGGLE_HISTORY.as_metadata(),
         },
         test_frame=test_frame,
         test_probabilities=p_test,

@@ -1,7 +1,8 @@
 """Performance by subgroup, each figure with an interval, and a flag where data are thin.
 
 Point estimates come from ``fairlearn.metrics.MetricFrame`` (one frame per grouping:
-sex, age band, residence, work type, BMI recorded or blank). fairlearn's own bootstrap
+sex, age band, hypertension, heart disease, smoking status, residence, work type, BMI
+recorded or blank). fairlearn's own bootstrap
 resamples the whole data set, so a small group's size changes from resample to resample;
 the intervals here instead resample WITHIN each group (its size and the other groups are
 held fixed), the usual design for a subgroup's own uncertainty. Calibration slope is only
@@ -20,10 +21,10 @@ from scipy.special import expit, logit
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from stroke_risk.core.age_bands import age_band
+from stroke_risk.core.evidence import MIN_EVENTS_TO_JUDGE
 from stroke_risk.training.evaluation import auc_rows, calibration_slope_intercept
 
 MIN_EVENTS_FOR_SLOPE = 20
-MIN_EVENTS_TO_JUDGE = 10
 _EPS = 1e-6  # as evaluation.calibration_slope_intercept clips
 
 
@@ -58,7 +59,8 @@ METRIC_FUNCTIONS = {
 
 
 def subgroup_labels(frame: pd.DataFrame) -> dict[str, pd.Series]:
-    """The groupings reported: sex, age band, residence, work type and BMI recorded/blank.
+    """The groupings reported: sex, age band, hypertension, heart disease, smoking status,
+    residence, work type and BMI recorded/blank.
 
     Every age band is kept (the thin ones are flagged rather than hidden: the under-40s
     hold a handful of strokes, and a GP should know that).
@@ -66,6 +68,9 @@ def subgroup_labels(frame: pd.DataFrame) -> dict[str, pd.Series]:
     return {
         "sex": frame["gender"].astype(str),
         "age_band": frame["age"].map(age_band),
+        "hypertension": frame["hypertension"].map({1: "yes", 0: "no"}).astype(str),
+        "heart_disease": frame["heart_disease"].map({1: "yes", 0: "no"}).astype(str),
+        "smoking_status": frame["smoking_status"].astype(str),
         "residence": frame["residence_type"].astype(str),
         "work_type": frame["work_type"].astype(str),
         "bmi": frame["bmi"].isna().map({True: "blank", False: "recorded"}),

@@ -29,6 +29,7 @@ from stroke_risk.training.families import MODEL_STEP, candidates
 from stroke_risk.training.model_store import jsonable
 from stroke_risk.validation.benchmarks import BENCHMARK_FITS, BENCHMARK_THRESHOLDS, compare_models
 from stroke_risk.validation.calibration_curve import loess_calibration, plot_calibration_curve
+from stroke_risk.validation.data_support_evidence import data_support_evidence
 from stroke_risk.validation.decision_curves import (
     DEFAULT_THRESHOLDS,
     decision_curve,
@@ -52,6 +53,7 @@ from stroke_risk.validation.subgroups import subgroup_performance
 from stroke_risk.validation.what_if_evidence import (
     age_adjusted_odds_ratios,
     crude_rates_by_smoking,
+    glucose_within_ranges,
     model_odds_ratios,
     model_odds_ratios_note,
 )
@@ -225,6 +227,7 @@ def validate(
         "odds_ratios": age_adjusted_odds_ratios(data),
         "model_odds_ratios": model_odds_ratios(fit(data, seed), data),
         "crude_stroke_rate_by_smoking": crude_rates_by_smoking(data),
+        "glucose_within_ranges": glucose_within_ranges(data),
         "note": model_odds_ratios_note(),
     }
     t = lap("what_if_evidence", t)
@@ -276,7 +279,9 @@ def validate_chosen_model(
 ) -> dict[str, Any]:
     """`make validate`: :func:`validate` for training's chosen family and hyperparameters,
     plus the intended population's own figures (adults: every channel refuses under-18s,
-    whose 856 easy negatives would flatter the all-rows figures)."""
+    whose 856 easy negatives would flatter the all-rows figures): the headline metrics,
+    the difference to age alone, the subgroup table (the reply's ranking caveat reads its
+    age bands) and the decision curve; children are summarised apart."""
     fit = family_fit(family, **{f"{MODEL_STEP}__{k}": v for k, v in best_params.items()})
     arrays: dict[str, np.ndarray] = {}
     parameters = (
@@ -295,19 +300,44 @@ def validate_chosen_model(
     )
     frame = data.reset_index(drop=True)
     adults = (frame["age"] >= ADULT_AGE).to_numpy()
-    y = frame[TARGET].to_numpy().astype(int)[adults]
-    p = arrays["validation_probabilities"][adults]
+    y_all = frame[TARGET].to_numpy().astype(int)
+    p_all = arrays["validation_probabilities"]
+    y, p = y_all[adults], p_all[adults]
+    resamples = 20 if quick else 200
     population: dict[str, Any] = {
         "definition": f"age >= {ADULT_AGE:g} (every scoring channel refuses younger patients)",
         "patients": int(adults.sum()),
         "strokes": int(y.sum()),
         "repeated_cv_out_of_fold": risk_metrics(y, p),
-        "decision_curve": decision_curve(
-            y, p, DEFAULT_THRESHOLDS, n_boot=20 if quick else 200, seed=seed
+        "decision_curve": decision_curve(y, p, DEFAULT_THRESHOLDS, n_boot=resamples, seed=seed),
+        "subgroups": subgroup_performance(
+            frame[adults].reset_index(drop=True), y, p, n_boot=resamples, seed=seed
         ),
     }
     for name in BENCHMARK_FITS:
         bench = arrays[f"{name}_probabilities"][adults]
         population[f"{name}_roc_auc"] = risk_metrics(y, bench)["roc_auc"]
+        population[f"model_minus_{name}"] = compare_models(
+            y, p, bench, BENCHMARK_THRESHOLDS, n_boot=resamples, seed=seed
+        )
     result["intended_population"] = jsonable(population)
+    result["data_support"] = jsonable(
+        data_support_evidence(
+            frame,
+            arrays["main_probabilities"],
+            arrays["bootstrap_probabilities"],
+            p_all,
+        )
+    )
+    children = ~adults
+    result["children"] = jsonable(
+        {
+            "definition": f"age < {ADULT_AGE:g}: in the development data, never scored",
+            "patients": int(children.sum()),
+            "strokes": int(y_all[children].sum()),
+            "repeated_cv_out_of_fold": risk_metrics(y_all[children], p_all[children])
+            if 0 < y_all[children].sum() < children.sum()
+            else None,
+        }
+    )
     return result

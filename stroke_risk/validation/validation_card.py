@@ -21,11 +21,17 @@ def _excludes_zero(ci: list[float]) -> bool:
 
 
 def headline(validation: dict[str, Any]) -> str:
-    """The first screen: how good it is, and how much better than age alone."""
+    """The first screen: how good it is for the adults it scores, how much better than age
+    alone among them, and the all-rows and children's figures apart."""
     corrected = validation["validation"]["optimism_corrected"]["metrics"]
     auc, brier = corrected["roc_auc"], corrected["brier"]
     adults = validation["intended_population"]
-    age = validation["benchmarks"]["age_only"]["model_minus_benchmark"]
+    adult_metrics = adults["repeated_cv_out_of_fold"]
+    # The adults' own paired comparison when present; the all-rows one otherwise (older runs).
+    age = (
+        adults.get("model_minus_age_only")
+        or validation["benchmarks"]["age_only"]["model_minus_benchmark"]
+    )
     nb = age["net_benefit"]
     nb_any = [row for row in nb if _excludes_zero(row["ci"])]
     nb_text = (
@@ -42,17 +48,26 @@ def headline(validation: dict[str, Any]) -> str:
         "this data set can say; read the drivers and what-ifs as descriptions of these data, "
         "not as proven causes."
     )
-    return f"""**Performance at a glance** (`make validate`; all rows, whole procedure refitted):
-- ROC AUC **{auc["corrected"]:.3f}** after bootstrap optimism correction (apparent
-  {auc["apparent"]:.3f}); Brier {brier["corrected"]:.4f}; calibration slope
-  {corrected["calibration_slope"]["corrected"]:.2f}, O/E
-  {corrected["observed_expected"]["corrected"]:.2f}.
-- Among adults, the intended population ({adults["patients"]:,} patients, {adults["strokes"]}
-  strokes), repeated-CV ROC AUC **{adults["repeated_cv_out_of_fold"]["roc_auc"]:.3f}**; an
+    children = validation.get("children")
+    children_text = (
+        f"\n- Children (under 18, never scored): {children['patients']:,} patients with "
+        f"{children['strokes']} strokes in the development data, too few to judge the model "
+        "there; they are kept in training and left out of every figure above."
+        if children
+        else ""
+    )
+    return f"""**Performance at a glance**, for the adults every channel scores (`make validate`):
+- Among adults ({adults["patients"]:,} patients, {adults["strokes"]} strokes), repeated-CV ROC
+  AUC **{adult_metrics["roc_auc"]:.3f}**, Brier {adult_metrics["brier"]:.4f}, calibration slope
+  {adult_metrics["calibration_slope"]:.2f}, O/E {adult_metrics["observed_expected"]:.2f}; an
   age-only model scores {adults["age_only_roc_auc"]:.3f} on the same adults.
-- Against an age-only model (AUC {age["roc_auc"]["benchmark"]:.3f}): AUC
-  {age["roc_auc"]["difference"]:+.4f} (95% CI {_ci(*age["roc_auc"]["ci"], 4)}), Brier
-  {age["brier"]["difference"]:+.5f} ({_ci(*age["brier"]["ci"], 5)}), and {nb_text}.
+- Against an age-only model among adults: AUC {age["roc_auc"]["difference"]:+.4f} (95% CI
+  {_ci(*age["roc_auc"]["ci"], 4)}), Brier {age["brier"]["difference"]:+.5f}
+  ({_ci(*age["brier"]["ci"], 5)}), and {nb_text}.
+- All {validation["validation"]["patients"]:,} development rows, children included (which
+  flatters it: their strokes are few and easy to rank last): ROC AUC {auc["corrected"]:.3f}
+  after bootstrap optimism correction (apparent {auc["apparent"]:.3f}); Brier
+  {brier["corrected"]:.4f}.{children_text}
 
 {verdict}
 """
@@ -105,8 +120,10 @@ def _decision_curve(validation: dict[str, Any]) -> str:
 
 
 def _subgroups(validation: dict[str, Any]) -> str:
+    """The adults' table when present (the population scored), else all rows'."""
     rows = []
-    for g in validation["subgroups"]:
+    adults = validation.get("intended_population", {})
+    for g in adults.get("subgroups") or validation["subgroups"]:
         auc = (
             f"{g['roc_auc']:.2f} ({_ci(*g['roc_auc_ci'], 2)})"
             if g.get("roc_auc") is not None and g.get("roc_auc_ci")
@@ -149,9 +166,29 @@ def _what_if_evidence(validation: dict[str, Any]) -> str:
         f"{row['smoking_status']} {100 * row['stroke_rate']:.1f}% (mean age {row['mean_age']:.0f})"
         for row in evidence.get("crude_stroke_rate_by_smoking", [])
     )
+    within = evidence.get("glucose_within_ranges")
+    glucose = ""
+    if within:
+        ranges = "\n".join(
+            f"| {row['label']} | {row['patients']:,} | {row['strokes']} "
+            f"| {row['odds_ratio']:.2f} ({_ci(*row['ci'], 2)}) "
+            f"| {'yes' if row['excludes_no_effect'] else 'no: guideline advice instead'} |"
+            for row in within["ranges"]
+        )
+        gap = within["between_ranges"]
+        glucose = (
+            f"\n\nGlucose within each range ({within['method']}), per 50 mg/dL:\n\n"
+            "| range | adults | strokes | odds ratio (95% CI) | what-if shown |\n"
+            "|---|---|---|---|---|\n"
+            f"{ranges}\n\n{gap['contrast']}: {gap['odds_ratio']:.2f} "
+            f"({_ci(*gap['ci'], 2)}), adjusted for age."
+        )
     return (
         "| contrast | adjusted for | odds ratio (95% CI) | this model's odds ratio |\n"
-        "|---|---|---|---|\n" + "\n".join(lines) + f"\n\nCrude stroke rates by smoking: {rates}."
+        "|---|---|---|---|\n"
+        + "\n".join(lines)
+        + f"\n\nCrude stroke rates by smoking: {rates}."
+        + glucose
     )
 
 
@@ -224,14 +261,16 @@ own with `STROKE_RISK_BAND_THRESHOLDS`.
 ## Calibration and subgroups
 ![Calibration (loess, with 95% band and the predictions' histogram)](calibration_loess.png)
 
-Per subgroup, on the out-of-fold predictions, with bootstrap CIs (resampled within the
-group); calibration slope only with at least 20 strokes. Where strokes are few the
+Per subgroup of adults (the population scored), on the out-of-fold predictions, with
+bootstrap CIs (resampled within the group); calibration slope only with at least 20
+strokes. Where strokes are few the
 intervals are too wide to say anything, and the note says so.
 
 {_subgroups(validation)}
 
 What a GP should keep in mind: within an age band the model ranks patients only a little
-better than chance (ROC AUC within bands above), so most of its discrimination is age;
+better than chance (ROC AUC within bands above; each reply in a band under 0.7 carries
+these numbers as its `ranking_caveat`), so most of its discrimination is age;
 patients with a blank BMI are **under-predicted** (their recorded stroke rate is far above
 the model's estimate, an artifact of how the data were collected that the model is
 deliberately not allowed to learn); estimates under 40 rest on very few strokes.
@@ -245,8 +284,11 @@ points; **{100 * instability["unstable_band_share"]:.0f}%** of patients change b
 
 ![Instability](instability.png)
 
-Every reply carries its own 95% interval (`probability_interval`) from the shipped model's
-200 refits, so a GP sees where an estimate is unstable.
+Every reply carries its own interval (`probability_interval`): the 95% range of the shipped
+model's refits on bootstrap resamples, settings fixed. It measures **model instability, not
+the uncertainty of the patient's risk**, and it is hardly wider where data are thin, so the
+reply flags thin data support separately (`data_support`) and says when the interval
+crosses a band edge (`interval_crosses_band_edge`).
 
 ## Sample size (Riley et al. 2020)
 Cox–Snell R² {size["cox_snell_r2"]:.4f} (Nagelkerke {size["nagelkerke_r2"]:.3f}) with
@@ -258,13 +300,17 @@ hundreds of split points does not fit within it, which is one reason the one-sta
 rule prefers the logistic regression.
 
 ## What-ifs the data can support
-A what-if is shown only where the model's effect and an age-adjusted estimate agree and
-the estimate excludes no effect. The label is cross-sectional: "formerly smoked" includes
-people who stopped after their stroke.
+A what-if is shown only where an age-adjusted effect *within the patient's own range*
+excludes no effect. The label is cross-sectional: "formerly smoked" includes people who
+stopped after their stroke.
 
 {_what_if_evidence(validation)}
 
-Glucose is supported; smoking and BMI are not (their CIs include 1, and smoking is open
-to reverse causation), so the service gives guideline advice for them, labelled as not
-from this model, as it does for blood-pressure control.
+Overall, glucose looks like a slope; within each range it is not: the difference is the gap
+between the two clusters, a stand-in for diabetes. So no range whose interval includes 1
+gets a glucose what-if; at 140 mg/dL and above the reply advises assessing for diabetes
+(HbA1c), citing the guideline. Smoking and BMI are not supported either (their CIs include
+1, and smoking is open to reverse causation), so the service gives guideline advice for
+them, each naming its guideline and labelled as not from this model, as it does for
+blood-pressure control.
 """

@@ -14,6 +14,13 @@ one (a blank BMI goes with a four-fold stroke rate here, a collection artifact).
 is cross-sectional (a stroke at any time before the record), so a factor that people
 change after a stroke, smoking above all, is open to reverse causation: crude rates by
 smoking status are reported to show it (7.9% former vs 5.3% current smokers).
+
+Glucose is also estimated *within* each of two ranges (under 140 mg/dL, 140 and above;
+:func:`glucose_within_ranges`), among adults: the overall slope turned out to be the gap
+between two clusters (a stand-in for diabetes) rather than an effect within either, and
+the reply offers a glucose what-if only where the patient's own range shows one. Those
+rows travel with the model (core.evidence.ReplyEvidence) so serving can read them without
+statsmodels.
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from statsmodels.stats.proportion import proportion_confint
 
-from stroke_risk.core.schema import TARGET
+from stroke_risk.core.evidence import GLUCOSE_RANGE_EDGE
+from stroke_risk.core.schema import ADULT_AGE, TARGET
 
 AGE_SPLINE = "cr(age, df=4, constraints='center')"
 NEVER = "never smoked"
@@ -204,3 +212,53 @@ def model_odds_ratios(predict: Any, data: pd.DataFrame) -> dict[str, list[dict[s
             )
         result[factor] = rows
     return result
+
+
+GLUCOSE_WITHIN_RANGE_METHOD = (
+    "adults; logistic regression of stroke on a natural cubic spline of age (4 df) and "
+    "glucose per 50 mg/dL, fitted within each glucose range; Wald 95% CI"
+)
+
+
+def glucose_within_ranges(data: pd.DataFrame, edge: float = GLUCOSE_RANGE_EDGE) -> dict[str, Any]:
+    """The age-adjusted odds ratio of stroke per 50 mg/dL of glucose within each range
+    (under ``edge``, ``edge`` and above), and of the upper range against the lower, among
+    adults (the population scored).
+
+    ``ranges`` rows carry ``low`` (inclusive) and ``high`` (exclusive, None: open) in
+    mg/dL, ``odds_ratio``, ``ci``, ``patients``, ``strokes`` and ``excludes_no_effect``:
+    the reply's glucose what-if is shown only to patients of a range where that is true.
+    """
+    frame = _prepared(data[data["age"] >= ADULT_AGE])
+    upper = frame["avg_glucose_level"] >= edge
+    formula = f"{TARGET} ~ {AGE_SPLINE} + glucose_per_50"
+    ranges = []
+    for label, low, high, rows in (
+        (f"under {edge:g} mg/dL", 0.0, edge, frame[~upper]),
+        (f"{edge:g} mg/dL and above", edge, None, frame[upper]),
+    ):
+        (row,) = _odds_ratios(rows, formula, {"glucose_per_50": "per 50 mg/dL"})
+        ranges.append(
+            {
+                "label": label,
+                "low": low,
+                "high": high,
+                "odds_ratio": row["odds_ratio"],
+                "ci": row["ci"],
+                "patients": row["patients"],
+                "strokes": row["strokes"],
+                "excludes_no_effect": row["ci"][0] > 1.0 or row["ci"][1] < 1.0,
+            }
+        )
+    between = frame.assign(upper_range=upper.astype(int))
+    (gap,) = _odds_ratios(
+        between,
+        f"{TARGET} ~ {AGE_SPLINE} + upper_range",
+        {"upper_range": f"{edge:g} mg/dL and above vs under {edge:g}"},
+    )
+    return {
+        "edge": edge,
+        "method": GLUCOSE_WITHIN_RANGE_METHOD,
+        "ranges": ranges,
+        "between_ranges": gap,
+    }

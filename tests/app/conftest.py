@@ -26,6 +26,7 @@ from stroke_risk.core.responses import Assessment
 from tests.conftest import API_KEYS, EXAMPLE_PATIENT
 from tests.environment import skip_or_fail, without_developer_settings
 from tests.servers import BIN, RunningServer, loopback_server
+from tests.wording import SHIPPED, reply_outcome
 
 APP_PATH = REPO_ROOT / "app" / "app.py"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -239,6 +240,7 @@ def example_assessment(**changes: Any) -> Assessment:
                 "odds_ratio": 3.21,
                 "log_odds": 1.1663,
                 "direction": "raises",
+                "kind": "clinical",
             },
             {
                 "factor": "bmi",
@@ -248,6 +250,19 @@ def example_assessment(**changes: Any) -> Assessment:
                 "odds_ratio": 1.0,
                 "log_odds": 0.0,
                 "direction": "none",
+                "kind": "clinical",
+            },
+        ],
+        "context_factors": [
+            {
+                "factor": "residence_type",
+                "label": "Residence",
+                "value": "Rural",
+                "reference_value": "Urban",
+                "odds_ratio": 0.91,
+                "log_odds": -0.0943,
+                "direction": "lowers",
+                "kind": "context",
             },
         ],
         "other_factors_log_odds": 0.9,
@@ -264,13 +279,22 @@ def example_assessment(**changes: Any) -> Assessment:
         "guidance": [
             {
                 "factor": "smoking_status",
-                "advice": "Stopping smoking lowers the risk of stroke.",
+                "advice": "Stopping smoking helps prevent strokes.",
                 "why_not_from_model": "Not estimated by this model.",
                 "source": "Guidelines.",
             }
         ],
         "warnings": [],
+        "interval_crosses_band_edge": False,
+        "data_support": "adequate",
+        "data_support_note": None,
+        "beyond_data": False,
+        "extrapolated_fields": [],
+        "beyond_data_note": None,
+        "ranking_caveat": None,
+        "not_recorded": [],
         "model_tag": "stroke_risk_model:test",
+        "outcome": reply_outcome(SHIPPED),
     }
     return Assessment.model_validate(base | changes)
 

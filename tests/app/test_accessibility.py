@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-from stroke_risk.app.views import people_like_this
 from stroke_risk.core.config import REPO_ROOT
+from stroke_risk.core.responses import Assessment
 from tests.app.conftest import sample_upload
 from tests.app.test_browser import PATIENT, TIMEOUT_MS, VIEWPORT, fill_in_the_form
 
@@ -81,9 +81,7 @@ def test_every_screen_has_no_serious_or_critical_axe_violations(
 
         fill_in_the_form(page)
         page.get_by_role("button", name="Estimate risk").click()
-        page.get_by_text(people_like_this(expected["probability"]).capitalize()).wait_for(
-            timeout=TIMEOUT_MS
-        )
+        page.get_by_text(frequency(expected)).wait_for(timeout=TIMEOUT_MS)
         page.get_by_test_id("stVegaLiteChart").wait_for(timeout=TIMEOUT_MS)
         settle(page)
         found["one patient, result"] = axe_violations(page, axe_source)
@@ -176,10 +174,13 @@ def test_the_form_can_be_filled_and_sent_with_the_keyboard_alone(
         missing = set(typed) | set(radios) | set(chosen)
         assert answered == missing, f"not reached by Tab: {missing - answered}; {visited}"
         page.keyboard.press("Enter")
-        page.get_by_text(people_like_this(expected["probability"]).capitalize()).wait_for(
-            timeout=TIMEOUT_MS
-        )
+        page.get_by_text(frequency(expected)).wait_for(timeout=TIMEOUT_MS)
         assert page.get_by_text("Result for Keyboard only").is_visible()
     finally:
         record_property("keyboard tab stops to the button", len(visited))
         page.close()
+
+
+def frequency(reply: dict) -> str:
+    """The natural-frequency sentence the result shows for ``reply`` (from its outcome)."""
+    return Assessment.model_validate(reply).outcome.natural_frequency(reply["probability"])

@@ -13,6 +13,7 @@ from stroke_risk.core.patient_tables import DataError, load_patients_csv
 from stroke_risk.core.schema import FEATURES, categories
 from tests.app.conftest import APP_API_KEY, fill_patient_form, sample_upload, submit
 from tests.conftest import EXAMPLE_PATIENT
+from tests.wording import future_risk_claims
 
 
 def texts(elements) -> str:
@@ -58,24 +59,37 @@ def test_the_result_explains_the_risk(app, service_url, stored_model):
     assert not at.exception and not at.error
     expected = StrokeRiskClient(service_url).assess(patient)
     percent = f"{100 * expected.probability:.1f}%"
-    assert at.metric[0].label == "Estimated stroke risk" and at.metric[0].value == percent
+    assert at.metric[0].label == expected.outcome.headline and at.metric[0].value == percent
     assert at.header[0].value == "Result for Mrs T, bay 3"
     markdown = texts(at.markdown)
-    assert "in 100 people like this patient" in markdown
-    assert f"{expected.risk_band.capitalize()} risk (" in markdown  # the band badge
+    assert expected.outcome.natural_frequency(expected.probability) in markdown
+    assert f"{expected.risk_band.capitalize()} band (" in markdown  # the band badge
     assert f"The average estimate for {expected.comparison.group}" in markdown
     chart = at.get("vega_lite_chart")
     assert len(chart) == 1 and "odds_ratio" in chart[0].proto.spec
     what_ifs = [m.label for m in at.metric[1:]]
-    assert len(what_ifs) == len(expected.what_if) >= 1  # glucose above the healthy target
-    assert all(label.startswith(f"Risk now {percent}") for label in what_ifs)
+    # A what-if only where the data show an effect for this patient (none on this data set).
+    assert len(what_ifs) == len(expected.what_if)
+    assert all(label.startswith(f"Now {percent}") for label in what_ifs)
     low, high = expected.probability_interval
     assert f"to {100 * high:.1f}%" in texts(at.caption)  # the interval beside the risk
     assert "Compared with a reference patient" in markdown
     assert "Guideline advice (not from this model)" in markdown
-    assert "Stopping smoking lowers the risk" in markdown
+    assert "Stopping smoking helps prevent strokes" in markdown
     assert "not a diagnosis" in texts(at.info)
     assert f"Model {stored_model.tag}" in texts(at.caption)
+    assert f"[Model card for {stored_model.tag}]({service_url}/model-card)" in markdown
+    # What a GP reads never calls the shipped model's number a stroke risk.
+    shown = "\n".join(
+        [
+            texts(at.markdown),
+            texts(at.caption),
+            texts(at.info),
+            at.metric[0].label,
+            at.title[0].value,
+        ]
+    )
+    assert not future_risk_claims(shown), future_risk_claims(shown)
 
 
 @pytest.mark.slow
@@ -101,6 +115,24 @@ def test_a_hanging_service_is_reported_as_too_slow(app, silent_service_url):
 
 
 @pytest.mark.slow
+def test_a_patient_beyond_the_data_is_marked_so_on_screen(app, service_url):
+    """Age 95 and glucose 400 mg/dL (the data stop at 82 years and 272 mg/dL): the GP sees
+    the estimate marked as extrapolated in the headline, the band and a warning, and the
+    interval by its name."""
+    patient = {**EXAMPLE_PATIENT, "age": 95.0, "avg_glucose_level": 400.0}
+    at = submit(fill_patient_form(app(service_url), patient))
+    assert not at.exception and not at.error
+    expected = StrokeRiskClient(service_url).assess(patient)
+    assert expected.beyond_data
+    assert at.metric[0].label.endswith("beyond the data: extrapolated")
+    assert "beyond the data: extrapolated" in texts(at.markdown)  # the band badge
+    assert expected.beyond_data_note in texts(at.warning)
+    assert expected.interval_name in texts(at.caption)
+    shown = texts(at.markdown) + texts(at.caption) + texts(at.warning)
+    assert not future_risk_claims(shown), future_risk_claims(shown)
+
+
+@pytest.mark.slow
 def test_a_refused_key_is_said_plainly(app, keyed_service_url):
     at = submit(fill_patient_form(app(keyed_service_url, api_key="wrong-key")))
     assert "refused the API key" in texts(at.error)
@@ -112,7 +144,7 @@ def test_the_key_can_come_from_streamlit_secrets(app, keyed_service_url):
     at = app(keyed_service_url, secrets={"STROKE_API_KEY": APP_API_KEY})
     at = submit(fill_patient_form(at))
     assert not at.error
-    assert at.metric[0].label == "Estimated stroke risk"
+    assert at.metric[0].label.startswith("Stroke history among similar adults")
 
 
 def bad_upload(data_path) -> pd.DataFrame:
@@ -136,6 +168,10 @@ def test_an_upload_is_ranked_and_bad_rows_are_named_not_fatal(app, service_url, 
     assert "line 5 (id " in warning and "column 'age'" in warning
     assert "line 8 (id " in warning and "column 'smoking_status'" in warning
     assert "Scored 10 patients" in texts(at.success)
+    # The worklist says what it ranks: a stroke history, not a future risk.
+    assert "not by a future risk" in texts(at.success)
+    assert [m.label.split(" (")[0] for m in at.metric] == ["High band", "Moderate band", "Low band"]
+    assert not future_risk_claims(texts(at.success) + texts(at.markdown))
     problems, ranked = at.dataframe[0].value, at.dataframe[1].value
     assert list(problems["line"]) == [5, 8]
     assert len(ranked) == 10

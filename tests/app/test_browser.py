@@ -17,7 +17,7 @@ import pytest
 import requests
 from PIL import Image
 
-from stroke_risk.app.views import people_like_this
+from stroke_risk.core.responses import Assessment
 from tests.app.conftest import publish_screenshot, sample_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -96,16 +96,20 @@ def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
         page.goto(app_url)
         fill_in_the_form(page)
         page.get_by_role("button", name="Estimate risk").click()
-        frequency = people_like_this(expected["probability"]).capitalize()
+        frequency = Assessment.model_validate(expected).outcome.natural_frequency(
+            expected["probability"]
+        )
         page.get_by_text(frequency).wait_for(timeout=TIMEOUT_MS)
         # The headline metric by its label (the what-if cards are metrics too), and with
         # Playwright's retrying assertion, since Streamlit may still be re-rendering.
-        headline = page.get_by_test_id("stMetric").filter(has_text="Estimated stroke risk")
+        headline = page.get_by_test_id("stMetric").filter(
+            has_text=Assessment.model_validate(expected).outcome.headline
+        )
         expect(headline.get_by_test_id("stMetricValue")).to_have_text(
             f"{100 * expected['probability']:.1f}%", timeout=TIMEOUT_MS
         )
         shows(page.get_by_text("Result for Mr B, 10:40"))
-        shows(page.get_by_text(f"{expected['risk_band'].capitalize()} risk ("))
+        shows(page.get_by_text(f"{expected['risk_band'].capitalize()} band ("))
         page.get_by_test_id("stVegaLiteChart").wait_for(timeout=TIMEOUT_MS)  # the drivers
         shows(page.get_by_text(expected["disclaimer"], exact=True))
         shows(page.get_by_text(f"Model {expected['model_tag']}", exact=True))
@@ -117,7 +121,9 @@ def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
         upload.to_csv(csv_path, index=False)
         page.get_by_role("tab", name="Many patients (CSV upload)").click()
         page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(csv_path)
-        page.get_by_text("Scored 11 patients, highest risk first.").wait_for(timeout=TIMEOUT_MS)
+        page.get_by_text(
+            re.compile(r"Scored 11 patients\. Ranked by how common a stroke history")
+        ).wait_for(timeout=TIMEOUT_MS)
         shows(page.get_by_text(re.compile(r"line 5 \(id \d+\), column 'age'")))
         page.get_by_role("button", name="Download the scored CSV").wait_for(timeout=TIMEOUT_MS)
         batch = screenshot(page, artifacts / "app-batch.png")

@@ -17,8 +17,14 @@ from pypdf import PdfReader
 
 from stroke_risk.app.batch import high_risk_summaries, score_patients_csv
 from stroke_risk.app.client import StrokeRiskClient
-from stroke_risk.app.summary_pdf import DEFAULT_TITLE, summaries_zip, summary_pdf
-from stroke_risk.app.views import people_like_this
+from stroke_risk.app.summary_pdf import (
+    ADVICE_HEADING,
+    DEFAULT_TITLE,
+    handout_sections,
+    summaries_zip,
+    summary_pdf,
+)
+from stroke_risk.app.views import percent_text
 from tests.app.conftest import (
     example_assessment,
     fill_patient_form,
@@ -27,9 +33,20 @@ from tests.app.conftest import (
     submit,
 )
 from tests.conftest import EXAMPLE_PATIENT
+from tests.readability import flesch_kincaid_grade
+from tests.wording import INCIDENT_5_YEARS, future_risk_claims, reply_outcome
 
 MAX_PDF_BYTES = 200_000
 PATIENT = {**EXAMPLE_PATIENT, "age": 67.0, "avg_glucose_level": 228.7, "smoking_status": "smokes"}
+
+
+def handout_body(assessment) -> str:
+    """The handout's body text (what a patient reads), as sentences, without list marks."""
+    return " ".join(
+        paragraph.removeprefix("- ")
+        for section in handout_sections(assessment)
+        for paragraph in section.paragraphs
+    )
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -38,37 +55,87 @@ def pdf_text(pdf: bytes) -> str:
     return " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
 
 
-def test_the_summary_states_the_risk_the_drivers_the_plan_and_the_disclaimer():
+def test_the_summary_states_the_number_what_moves_it_the_advice_and_the_disclaimer():
     assessment = example_assessment()
     text = pdf_text(
-        summary_pdf(assessment, title="Riverside Surgery", reference="Mr B", on=date(2026, 3, 2))
+        summary_pdf(
+            assessment,
+            title="Riverside Surgery",
+            reference="Mr B",
+            on=date(2026, 3, 2),
+            model_card_url="http://127.0.0.1:3000/model-card",
+        )
     )
     assert "Riverside Surgery" in text
     assert "For: Mr B" in text and "Date: 2026-03-02" in text
-    assert "22.6% (18.1% to 27.9%) - High risk (15% and above)" in text
-    assert f"{people_like_this(assessment.probability)} have had a stroke" in text
-    assert "The average estimate for Male, 60-69 (222 patients" in text  # the peers
-    assert "Compared with a reference patient: a 50.5-year-old woman" in text
-    assert "Age: 67 years" in text and "x 3.21 (raises)" in text  # the drivers, with numbers
-    assert "Bring average glucose to 99 mg/dL" in text  # the what-if
-    assert "228.7 mg/dL -> 99 mg/dL: 22.6% -> 18.0%, 4.6 percentage points lower" in text
-    assert "Stopping smoking lowers the risk of stroke" in text  # the guidance
-    assert "Actions we agreed" in text and "Review date:" in text
+    assert "Your number is 22.6%." in text
+    assert "Of 100 people like you in the records, about 23 had already had a stroke." in text
+    assert "This does not tell you if you will have a stroke in the future." in text
+    assert "This puts you in the high group (15% and above)." in text
+    assert "anywhere from 18.1% to 27.9%" in text  # the interval, in plain words
+    average = percent_text(assessment.comparison.average_risk)
+    assert f"For people of your sex and age, the average is {average}." in text  # the peers
+    assert "Your age (67 years) raises your number." in text  # the drivers, no odds
+    # Context factors apart, never as something to change.
+    assert "like your residence (Rural). These are not things you need to change." in text
+    assert "If your blood sugar came down to 99 mg/dL" in text  # the what-if
+    assert "would be 18.0%, not 22.6%" in text
+    assert "Stopping smoking helps prevent strokes" in text  # the guidance
+    assert "What we agreed" in text and "Review date:" in text
     assert assessment.disclaimer in text
     assert "Model stroke_risk_model:test" in text
+    assert "Model card: http://127.0.0.1:3000/model-card" in text
+
+
+def test_the_advice_heading_says_it_is_advice_to_discuss_not_a_plan_the_model_supports():
+    text = pdf_text(summary_pdf(example_assessment()))
+    assert ADVICE_HEADING in text
+    assert "advice to talk over" in ADVICE_HEADING.lower() and "not a plan" in ADVICE_HEADING
+    assert "a plan to agree together" not in text
+
+
+def test_the_handout_never_calls_the_history_number_a_stroke_risk():
+    text = pdf_text(summary_pdf(example_assessment(), title=""))
+    assert not future_risk_claims(text)
+    assert not future_risk_claims(DEFAULT_TITLE)
+
+
+def test_an_incident_models_handout_names_its_horizon():
+    assessment = example_assessment(outcome=reply_outcome(INCIDENT_5_YEARS))
+    text = pdf_text(summary_pdf(assessment))
+    assert "Of 100 people like you, about 23 have a stroke within 5 years." in text
+    assert "5-year risk of stroke" in text  # the doctor's line
+
+
+@pytest.mark.parametrize("with_what_if", [True, False], ids=["what-if", "no-what-if"])
+def test_the_handout_body_reads_at_grade_8_or_below(with_what_if):
+    assessment = example_assessment() if with_what_if else example_assessment(what_if=[])
+    body = handout_body(assessment)
+    grade = flesch_kincaid_grade(body)
+    assert grade <= 8, f"Flesch-Kincaid grade {grade}: {body}"
+
+
+def test_the_handout_body_speaks_to_the_patient_without_odds_or_jargon():
+    body = handout_body(example_assessment()).lower()
+    assert body.count("your ") >= 5 and "this patient" not in body
+    for word in ("odds", "log scale", "training data", "reference patient", "logit"):
+        assert word not in body, word
+    text = pdf_text(summary_pdf(example_assessment()))
+    for paragraph in (p for s in handout_sections(example_assessment()) for p in s.paragraphs):
+        assert " ".join(paragraph.split()) in text  # the measured text is what is printed
 
 
 def test_the_summary_speaks_the_chosen_glucose_unit():
     text = pdf_text(summary_pdf(example_assessment(), glucose_unit="mmol/L"))
-    assert "Bring average glucose to 5.5 mmol/L" in text
-    assert "12.7 mmol/L -> 5.5 mmol/L" in text
+    assert "If your blood sugar came down to 5.5 mmol/L" in text
     assert "mg/dL" not in text
 
 
 def test_a_summary_without_a_title_or_what_ifs_still_reads_well():
     text = pdf_text(summary_pdf(example_assessment(what_if=[]), title=""))
     assert DEFAULT_TITLE in text
-    assert "Glucose is already at or below its healthy target." in text
+    assert "blood sugar" not in text  # no what-if: nothing said about a change
+    assert "Stopping smoking helps prevent strokes" in text
 
 
 def test_the_summary_is_small_and_built_without_touching_the_disk(

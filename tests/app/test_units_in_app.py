@@ -61,7 +61,7 @@ def test_the_glucose_input_follows_the_chosen_unit(app, closed_port_url):
     at = in_mmol(app(closed_port_url))
     glucose = at.number_input(key=GLUCOSE_MMOL)
     assert glucose.label == "Average glucose (mmol/L)"
-    assert "Accepted: 1.2 to 33.3 mmol/L" in glucose.help
+    assert "Accepted: 3.1 to 33.3 mmol/L" in glucose.help
     assert glucose.step == 0.1
     at.run()  # the choice is remembered for the session
     assert at.radio(key="units.glucose").value == "mmol/L"
@@ -72,7 +72,7 @@ def test_glucose_56_mmol_is_accepted_and_560_refused_with_limits_in_mmol(app, cl
     fill_patient_form(at, {**EXAMPLE_PATIENT, "avg_glucose_level": 560.0}, glucose_key=GLUCOSE_MMOL)
     submit(at)
     assert (
-        "Average glucose (mmol/L): 560 is outside the accepted range, 1.2 to 33.3 mmol/L."
+        "Average glucose (mmol/L): 560 is outside the accepted range, 3.1 to 33.3 mmol/L."
         in texts(at.error)
     )
     at.number_input(key=GLUCOSE_MMOL).set_value(5.6)
@@ -106,5 +106,8 @@ def test_a_result_in_mmol_with_bmi_from_height_and_weight(app, service_url):
     assert at.metric[0].value == f"{100 * expected.probability:.1f}%"
     assert "BMI computed from height and weight: 22.9 kg/m²." in texts(at.caption)
     markdown = texts(at.markdown)
-    assert "Bring average glucose to 5.5 mmol/L" in markdown  # the what-if speaks mmol/L
+    # 12.7 mmol/L is in the diabetes range: advice to test HbA1c, no glucose what-if (the
+    # data show no effect of glucose within that range); no mg/dL anywhere.
+    assert "Assess for diabetes (HbA1c)" in markdown
+    assert "Bring average glucose" not in markdown
     assert "mg/dL" not in markdown

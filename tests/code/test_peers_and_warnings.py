@@ -13,6 +13,7 @@ from stroke_risk.scoring.profile import RARE_CATEGORY_COUNT, PeerGroup, Training
 from tests.conftest import EXAMPLE_PATIENT
 
 BAND = "60-69"  # the adult patients below are 65
+BMI_FILL = 27.4  # the model's fill for a blank BMI; the hand-built profile's median is 28
 
 
 def profile(
@@ -82,7 +83,7 @@ ADULT = {**EXAMPLE_PATIENT, "age": 65.0, "work_type": "Never_worked"}
 @pytest.mark.parametrize("seen", [0, 1, RARE_CATEGORY_COUNT - 1])
 def test_a_category_rare_in_training_is_warned_about_naming_its_count(seen):
     counts = {"work_type": {"Private": 3000, "Never_worked": seen}}
-    warnings = PatientWarnings(profile(counts=counts))
+    warnings = PatientWarnings(profile(counts=counts), BMI_FILL)
     assert warnings.may_warn(ADULT)
     assert warnings.many(columns_of(ADULT)) == {
         0: [
@@ -94,6 +95,17 @@ def test_a_category_rare_in_training_is_warned_about_naming_its_count(seen):
 
 def test_a_category_seen_often_enough_gets_no_warning():
     counts = {"work_type": {"Private": 3000, "Never_worked": RARE_CATEGORY_COUNT}}
-    warnings = PatientWarnings(profile(counts=counts))
+    warnings = PatientWarnings(profile(counts=counts), BMI_FILL)
     assert not warnings.may_warn(ADULT)
     assert warnings.many(columns_of(ADULT)) == {}
+
+
+def test_the_blank_bmi_warning_names_the_value_the_model_filled_in_not_the_profiles():
+    """The imputer's median (all development rows) is what the estimate used; the adults'
+    median in the profile (the reference patient's BMI) is another number."""
+    warnings = PatientWarnings(profile(), BMI_FILL)
+    blank = {**EXAMPLE_PATIENT, "age": 65.0, "bmi": None}
+    assert warnings.may_warn(blank)
+    assert warnings.many(columns_of(blank)) == {
+        0: [f"BMI not measured: a typical BMI ({BMI_FILL:g}) was assumed."]
+    }

@@ -142,3 +142,37 @@ def test_non_text_categories_are_refused_not_crashed_on(example_patient, value):
     with pytest.raises(ValidationError) as exc:
         Patient.model_validate({**example_patient, "gender": value})
     assert error_fields(exc.value) == {"gender"}
+
+
+@pytest.mark.parametrize("glucose", [25.0, 5.5, 33.3, 54.9])
+def test_glucose_25_is_refused_naming_mmol_per_l(example_patient, glucose):
+    """An average glucose under the data's minimum (55 mg/dL) is far likelier a mmol/L value
+    sent as mg/dL than a patient: refused, the message naming both units."""
+    with pytest.raises(ValidationError) as exc:
+        Patient.model_validate({**example_patient, "avg_glucose_level": glucose})
+    (error,) = exc.value.errors()
+    assert error["loc"] == ("avg_glucose_level",)
+    assert "mmol/L" in error["msg"] and "mg/dL" in error["msg"]
+    assert "input_value" not in str(exc.value)  # the value itself is never echoed
+
+
+def test_glucose_from_the_datas_minimum_up_is_accepted(example_patient, stroke_data):
+    lowest = float(stroke_data["avg_glucose_level"].min())
+    assert numeric_limits("avg_glucose_level")[0] <= lowest
+    patient = Patient.model_validate({**example_patient, "avg_glucose_level": lowest})
+    assert patient.avg_glucose_level == lowest
+
+
+def test_a_batch_names_the_units_for_the_patient_whose_glucose_is_likely_mmol(example_patient):
+    patients = [example_patient, {**example_patient, "avg_glucose_level": 25.0}]
+    with pytest.raises(ValidationError) as exc:
+        PatientBatch.model_validate({"patients": patients})
+    (error,) = exc.value.errors()
+    assert error["loc"] == ("patients", 1, "avg_glucose_level")
+    assert "mmol/L" in error["msg"]
+
+
+def test_the_schema_documents_glucoses_lower_limit():
+    schema = Patient.model_json_schema()["properties"]["avg_glucose_level"]
+    assert schema["minimum"] == numeric_limits("avg_glucose_level")[0]
+    assert schema["maximum"] == numeric_limits("avg_glucose_level")[1]

@@ -20,6 +20,11 @@ def cohort():
             "age": rng.uniform(20, 90, n),
             "residence_type": rng.choice(["Urban", "Rural"], n),
             "work_type": rng.choice(["Private", "Self-employed", "Govt_job"], n),
+            "hypertension": (rng.random(n) < 0.1).astype(int),
+            "heart_disease": (rng.random(n) < 0.05).astype(int),
+            "smoking_status": rng.choice(
+                ["never smoked", "formerly smoked", "smokes", "Unknown"], n
+            ),
             "bmi": np.where(rng.random(n) < 0.05, np.nan, rng.normal(28, 5, n)),
         }
     )
@@ -45,12 +50,24 @@ def test_one_groups_observed_expected_equals_a_direct_computation(cohort):
     assert low < row["observed_expected"] < high
 
 
+GROUPINGS = (
+    "sex",
+    "age_band",
+    "hypertension",
+    "heart_disease",
+    "smoking_status",
+    "residence",
+    "work_type",
+    "bmi",
+)
+
+
 def test_every_grouping_is_reported_with_bmi_blank_versus_recorded(cohort):
     frame, y, p = cohort
     rows = subgroup_performance(frame, y, p, n_boot=50)
-    assert {r["grouping"] for r in rows} == {"sex", "age_band", "residence", "work_type", "bmi"}
+    assert {r["grouping"] for r in rows} == set(GROUPINGS)
     assert {r["group"] for r in rows if r["grouping"] == "bmi"} == {"blank", "recorded"}
-    for grouping in ("sex", "age_band", "residence", "work_type", "bmi"):
+    for grouping in GROUPINGS:
         assert sum(r["patients"] for r in rows if r["grouping"] == grouping) == len(frame)
 
 
@@ -86,3 +103,16 @@ def test_vectorised_calibration_slopes_match_the_reference_fit():
     y = (rng.random(p.shape) < np.clip(p * 1.3, 0, 1)).astype(int)
     expected = [calibration_slope_intercept(y[k], p[k])[0] for k in range(4)]
     np.testing.assert_allclose(calibration_slope_rows(y, p), expected, rtol=1e-3)
+
+
+def test_hypertension_heart_disease_and_smoking_have_their_own_rows(cohort):
+    frame, y, p = cohort
+    rows = subgroup_performance(frame, y, p, n_boot=50)
+    groups = {(r["grouping"], r["group"]) for r in rows}
+    assert {("hypertension", "yes"), ("hypertension", "no")} <= groups
+    assert {("heart_disease", "yes"), ("heart_disease", "no")} <= groups
+    statuses = {"never smoked", "formerly smoked", "smokes", "Unknown"}
+    assert {("smoking_status", s) for s in statuses} <= groups
+    smokers = (frame["smoking_status"] == "smokes").to_numpy()
+    row = _row(rows, "smoking_status", "smokes")
+    assert row["patients"] == smokers.sum() and row["strokes"] == y[smokers].sum()

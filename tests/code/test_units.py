@@ -33,7 +33,7 @@ def test_mg_per_dl_is_passed_through_unchanged():
 
 def test_glucose_limits_in_mmol_stay_inside_the_schemas_limits():
     low, high = glucose_limits("mmol/L")
-    assert (low, high) == (1.2, 33.3)
+    assert (low, high) == (3.1, 33.3)
     assert GLUCOSE_LIMITS[0] <= glucose_to_mg_dl(low, "mmol/L")
     assert glucose_to_mg_dl(high, "mmol/L") <= GLUCOSE_LIMITS[1]
     assert glucose_limits("mg/dL") == GLUCOSE_LIMITS

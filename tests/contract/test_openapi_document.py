@@ -13,6 +13,7 @@ from stroke_risk.core.responses import Assessment
 from stroke_risk.core.schema import FEATURES, Patient
 from stroke_risk.fhir.openapi import merge_into
 from stroke_risk.serving.openapi import ERRORS, contract
+from tests.wording import INCIDENT_5_YEARS, SHIPPED, future_risk_claims
 
 # What BentoML 1.4 writes for /predict, cut down: the schema inlined under the descriptor's
 # name, the non-standard "root_input" keyword, bmi's null dropped, OpenAPI 3.0.2 declared.
@@ -72,8 +73,30 @@ def test_the_document_names_neither_bentomls_version_nor_other_sites() -> None:
     document = contract(
         {**BENTOML_LIKE, "info": {"title": "x", "description": "![](https://img.shields.io/b)"}}
     )
-    assert document["info"]["title"] == "Stroke risk API"
+    assert document["info"]["title"] == "Stroke-risk service API"
     assert "http" not in json.dumps(document["info"]) and "BentoML" not in str(document["info"])
+
+
+def test_the_document_says_what_a_history_models_number_is_and_never_calls_it_a_risk() -> None:
+    document = contract(copy.deepcopy(BENTOML_LIKE), additions=(merge_into,))
+    text = json.dumps(document)
+    assert not future_risk_claims(text), future_risk_claims(text)
+    assert "not a future risk" in document["paths"]["/predict"]["post"]["description"]
+    assessment = document["components"]["schemas"]["Assessment"]
+    assert assessment["properties"]["probability"]["description"] == (
+        SHIPPED.probability_description
+    )
+    assert "outcome" in assessment["required"]
+
+
+def test_an_incident_models_document_names_its_horizon() -> None:
+    document = contract(copy.deepcopy(BENTOML_LIKE), outcome=INCIDENT_5_YEARS)
+    assert document["info"]["description"].startswith("The 5-year risk of stroke")
+    probability = document["components"]["schemas"]["Assessment"]["properties"]["probability"]
+    assert probability["description"].startswith("Calibrated 5-year risk of stroke")
+    assert document["paths"]["/predict"]["post"]["description"] == (
+        "The number: 5-year risk of stroke."
+    )
 
 
 def test_a_blank_bmi_is_documented_as_allowed() -> None:
@@ -138,5 +161,8 @@ def test_the_reply_example_is_a_real_assessment_of_the_request_example(served) -
     example = operation["responses"]["200"]["content"]["application/json"]["example"]
     assessment = Assessment.model_validate(example)
     assert 0 < assessment.probability < 1
+    assert assessment.outcome.kind == "history"
+    # The served document, for the loaded model, calls its number what it is.
+    assert not future_risk_claims(json.dumps(served)), future_risk_claims(json.dumps(served))
     patient = served["components"]["schemas"]["Patient"]
     assert set(patient["required"]) == set(FEATURES)

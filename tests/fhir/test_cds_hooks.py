@@ -13,6 +13,8 @@ from starlette.testclient import TestClient
 from stroke_risk.core.config import Settings
 from stroke_risk.fhir.routes import build_app
 from tests.fhir.builders import bundle, example, field_observation, observation
+from tests.fhir.conftest import with_outcome
+from tests.wording import INCIDENT_5_YEARS, INCIDENT_INTERNAL, SHIPPED, future_risk_claims
 
 SETTINGS = Settings(
     model_card_url="https://example.org/model-card", app_url="https://example.org/app"
@@ -69,7 +71,7 @@ def test_discovery_lists_the_stroke_risk_patient_view_service_with_prefetch(clie
         assert f"http://loinc.org|{code}" in prefetch["observations"]
 
 
-def test_a_full_request_with_prefetch_gets_one_card_with_the_risk(client, assessor) -> None:
+def test_a_full_request_with_prefetch_gets_one_card_with_the_estimate(client, assessor) -> None:
     reply = client.post(
         "/cds-services/stroke-risk",
         json=hook_request(prefetch_of(example("synthea-style-bundle.json"))),
@@ -77,12 +79,17 @@ def test_a_full_request_with_prefetch_gets_one_card_with_the_risk(client, assess
     assert reply.status_code == 200, reply.text
     (card,) = reply.json()["cards"]
     assert len(card["summary"]) <= 140
-    percent = card["summary"].split("Stroke risk ")[1].split("%")[0]
+    percent = card["summary"].split("Stroke history ")[1].split("%")[0]
     band = assessor.risk_band(float(percent) / 100)
-    assert f"({band})" in card["summary"]
-    assert card["indicator"] == {"low": "info", "moderate": "warning", "high": "critical"}[band]
-    assert card["source"]["url"] == "https://example.org/model-card"
-    assert card["links"][0]["url"] == "https://example.org/app"
+    assert f"({band} band, not a future risk)" in card["summary"]
+    assert card["indicator"] == "info"  # a stroke history never alerts
+    # The served card of the model that answered, then the published page, then the app.
+    assert card["source"]["url"] == "http://testserver/model-card"
+    assert [link["url"] for link in card["links"]] == [
+        "http://testserver/model-card",
+        "https://example.org/model-card",
+        "https://example.org/app",
+    ]
     detail = card["detail"]
     assert "Observation/4d5e6f70-8192-4a3b-bc4d-5e6f70819207" in detail  # the weight
     assert "Work type not recorded" in detail and "Peers (" in detail
@@ -263,7 +270,11 @@ def test_discovery_and_a_hook_call_work_on_the_real_service(service_url) -> None
         json=hook_request(prefetch_of(example("synthea-style-bundle.json"))),
         timeout=30,
     )
-    assert reply.status_code == 200 and "Stroke risk" in reply.json()["cards"][0]["summary"]
+    assert reply.status_code == 200
+    (card,) = reply.json()["cards"]
+    assert card["summary"].startswith("Stroke history ") and card["indicator"] == "info"
+    assert card["links"][0]["url"] == f"{service_url}/model-card"
+    assert requests.get(card["links"][0]["url"], timeout=30).status_code == 200
 
 
 def test_a_value_the_model_refuses_gives_an_info_card_naming_the_field(client) -> None:
@@ -276,11 +287,51 @@ def test_a_value_the_model_refuses_gives_an_info_card_naming_the_field(client) -
     assert "work_type" in card["summary"]
 
 
-def test_without_configured_urls_a_card_links_nowhere_rather_than_to_a_guess(assessor) -> None:
+def test_without_configured_urls_a_card_links_only_to_the_served_model_card(assessor) -> None:
+    """The served card is at the address the EHR called; no app or page is guessed."""
     bare = TestClient(build_app(lambda: assessor, Settings()))
     body = hook_request(prefetch_of(example("synthea-style-bundle.json")))
     (card,) = bare.post("/cds-services/stroke-risk", json=body).json()["cards"]
-    assert "url" not in card["source"] and "links" not in card
+    assert card["source"]["url"] == "http://testserver/model-card"
+    assert [link["url"] for link in card["links"]] == ["http://testserver/model-card"]
+
+
+def test_a_public_base_url_is_where_the_card_links_to_the_model_card(assessor) -> None:
+    public = TestClient(build_app(lambda: assessor, Settings(cds_base_url="https://risk.example")))
+    body = hook_request(prefetch_of(example("synthea-style-bundle.json")))
+    (card,) = public.post("/cds-services/stroke-risk", json=body).json()["cards"]
+    assert card["source"]["url"] == "https://risk.example/model-card"
+
+
+# Every adult lands in 'high' with these bands, so the indicator rule is tested at its top.
+ALL_HIGH = Settings(risk_band_thresholds=[0.002, 0.004])
+
+
+def _card_from(assessor_for_outcome) -> dict[str, Any]:
+    app = TestClient(build_app(lambda: assessor_for_outcome, ALL_HIGH))
+    body = hook_request(prefetch_of(example("synthea-style-bundle.json")))
+    (card,) = app.post("/cds-services/stroke-risk", json=body).json()["cards"]
+    return card
+
+
+def test_the_shipped_models_high_band_card_is_info_and_never_says_stroke_risk(assessor) -> None:
+    card = _card_from(with_outcome(assessor, SHIPPED, ALL_HIGH))
+    assert "(high band, not a future risk)" in card["summary"]
+    assert card["indicator"] == "info"
+    for text in (card["summary"], card["detail"], card["source"]["label"]):
+        assert not future_risk_claims(text), future_risk_claims(text)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "indicator"),
+    [(INCIDENT_INTERNAL, "info"), (INCIDENT_5_YEARS, "critical")],
+    ids=["incident-internal", "incident-external"],
+)
+def test_only_an_externally_validated_incident_model_may_alert(assessor, outcome, indicator):
+    card = _card_from(with_outcome(assessor, outcome, ALL_HIGH))
+    assert card["summary"].startswith("5-year stroke risk ") and "(high)" in card["summary"]
+    assert card["indicator"] == indicator
+    assert "5-year risk of stroke" in card["detail"]
 
 
 def test_a_long_reason_is_cut_to_the_140_characters_of_a_summary(assessor) -> None:

@@ -77,3 +77,18 @@ def test_a_whole_patient_rule_naming_age_is_refused_naming_age(assessor, monkeyp
 def test_missing_sex_is_not_enough_data(assessor, gender) -> None:
     result = estimate(mapped(gender=gender), assessor)
     assert result.outcome == "not_enough_data" and result.fields == ["gender"]
+
+
+def test_glucose_25_mg_per_dl_is_refused_naming_mmol_per_l(assessor) -> None:
+    """The FHIR path refuses through the same schema: a glucose Observation of 25 mg/dL (a
+    mmol/L value in the wrong unit) is never scored."""
+    resources = [patient(), observation("2345-7", 25, "mg/dL", "2026-10-01")]
+    result = estimate(map_bundle(bundle(*resources), TODAY), assessor)
+    assert result.outcome == "refused" and result.fields == ["avg_glucose_level"]
+    assert "mmol/L" in result.reason and "mg/dL" in result.reason
+
+
+def test_glucose_in_mmol_per_l_is_converted_and_scored(assessor) -> None:
+    resources = [patient(), observation("2345-7", 6.2, "mmol/L", "2026-10-01")]
+    result = estimate(map_bundle(bundle(*resources), TODAY), assessor)
+    assert result.outcome == "scored"

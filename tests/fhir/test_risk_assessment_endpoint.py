@@ -17,6 +17,8 @@ from stroke_risk.core.schema import FEATURES, Patient
 from stroke_risk.fhir.estimate import most_common
 from stroke_risk.fhir.mapping import map_bundle
 from tests.fhir.builders import bundle, example, field_observation, observation, patient, row_bundle
+from tests.fhir.conftest import with_outcome
+from tests.wording import INCIDENT_5_YEARS, future_risk_claims
 
 pytestmark = pytest.mark.slow
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
@@ -60,6 +62,49 @@ def test_a_synthea_style_bundle_gets_a_valid_risk_assessment_equal_to_predict(
     assert {s.resource for s in mapped.sources if s.resource} <= basis
     assert "Observation/4d5e6f70-8192-4a3b-bc4d-5e6f70819207" in prediction.rationale
     assert resource.method.coding[0].code == predicted["model_tag"]
+
+
+def test_the_shipped_model_predicts_a_stroke_history_with_no_window_and_says_so(
+    service_url,
+) -> None:
+    reply = post(service_url, example("synthea-style-bundle.json")).json()
+    for prediction in reply["prediction"]:
+        assert prediction["outcome"]["text"] == (
+            "History of stroke (cross-sectional label; not a future stroke)"
+        )
+        assert "whenPeriod" not in prediction and "whenRange" not in prediction
+    notes = [note["text"] for note in reply["note"]]
+    assert notes[0].startswith(
+        "Outcome: stroke history among similar adults in the data (not a future risk). "
+        "Not a prospective risk"
+    )
+    assert notes[0].endswith(f"Model card: {service_url}/model-card")
+    words = " ".join([*notes, *(p.get("rationale", "") for p in reply["prediction"])])
+    assert not future_risk_claims(words), future_risk_claims(words)
+
+
+def test_an_incident_models_prediction_has_its_horizon_as_when_range(assessor) -> None:
+    from starlette.testclient import TestClient
+
+    from stroke_risk.core.config import Settings
+    from stroke_risk.fhir.routes import build_app
+
+    incident = with_outcome(assessor, INCIDENT_5_YEARS)
+    client = TestClient(build_app(lambda: incident, Settings()))
+    reply = client.post("/fhir/risk-assessment", json=example("synthea-style-bundle.json"))
+    assert reply.status_code == 200, reply.text
+    resource = reply.json()
+    RiskAssessment.model_validate(resource)
+    prediction = resource["prediction"][0]
+    assert prediction["outcome"]["text"] == "Stroke within 5 years"
+    assert prediction["whenRange"]["high"] == {
+        "value": 5,
+        "unit": "years",
+        "system": "http://unitsofmeasure.org",
+        "code": "a",
+    }
+    assert resource["note"][0]["text"].startswith("Outcome: 5-year risk of stroke.")
+    assert "Not a prospective risk" not in resource["note"][0]["text"]
 
 
 def test_unrecorded_work_and_residence_give_a_range_as_a_second_prediction(service_url) -> None:

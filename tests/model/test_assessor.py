@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 
-import msgspec
 import numpy as np
 import pytest
 from scipy.special import logit
@@ -14,61 +13,18 @@ from stroke_risk.assessment.results import (
     AssessmentResult,
     FactorResult,
     GuidanceResult,
+    NotRecordedResult,
     WhatIfResult,
     encode_json,
 )
 from stroke_risk.core.config import Settings
-from stroke_risk.core.responses import Assessment, Factor, Guidance, WhatIf
-from stroke_risk.core.schema import ADULT_AGE, FEATURES, Patient
-from stroke_risk.scoring.intervals import ProbabilityIntervals
-from stroke_risk.scoring.profile import build_profile
-from stroke_risk.training.bootstrap_refits import bootstrap_refits
-from stroke_risk.training.families import candidates
-from stroke_risk.training.lean_compile import compile_lean_model, frame_to_columns
-from tests.model.fitting import FAMILIES, training_split
+from stroke_risk.core.evidence import ReplyEvidence
+from stroke_risk.core.responses import Assessment, Factor, Guidance, NotRecorded, WhatIf
+from stroke_risk.core.schema import Patient
+from stroke_risk.training.lean_compile import frame_to_columns
+from tests.model.replies import adult_patients, assess, effect_within
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", params=FAMILIES)
-def assessor(request, stroke_data, fitted_family) -> RiskAssessor:
-    train = training_split(stroke_data)
-    lean = compile_lean_model(fitted_family(request.param), train)
-    adults = train[train["age"] >= ADULT_AGE]
-    profile = build_profile(adults, lean.predict(frame_to_columns(adults)))
-    return RiskAssessor(lean, profile, Settings(), f"test:{request.param}")
-
-
-@pytest.fixture(scope="module")
-def with_intervals(stroke_data, fitted_family) -> RiskAssessor:
-    """A logistic regression with 40 bootstrap refits behind its intervals."""
-    train = training_split(stroke_data)
-    candidate = next(c for c in candidates(0) if c.name == "logistic_regression")
-    estimator = candidate.pipeline.set_params(**{k: v[0] for k, v in candidate.quick_grid.items()})
-    lean = compile_lean_model(fitted_family("logistic_regression"), train)
-    refits = bootstrap_refits(estimator, train, 40, seed=3)
-    adults = train[train["age"] >= ADULT_AGE]
-    profile = build_profile(adults, lean.predict(frame_to_columns(adults)))
-    intervals = ProbabilityIntervals.from_lean_models(refits)
-    return RiskAssessor(lean, profile, Settings(), "test:intervals", intervals=intervals)
-
-
-def assess(assessor: RiskAssessor, patients: list[Patient]) -> list[dict]:
-    """The results as the plain data a client decodes."""
-    return msgspec.to_builtins(assessor.assess(patients))
-
-
-def adult_patients(stroke_data, n: int | None = None, seed: int = 1) -> list[Patient]:
-    adults = stroke_data[stroke_data["age"] >= ADULT_AGE]
-    sample = adults if n is None else adults.sample(n, random_state=seed)
-    frame = sample[list(FEATURES)].astype(object)
-    rows = frame.where(frame.notna(), None).to_dict(orient="records")
-    return [Patient.model_validate(row) for row in rows]
-
-
-@pytest.fixture(scope="module")
-def patients(stroke_data) -> list[Patient]:
-    return adult_patients(stroke_data, 400)
 
 
 def test_one_patient_at_a_time_equals_the_batch(assessor, patients):
@@ -87,7 +43,10 @@ def test_one_patient_at_a_time_equals_the_batch_with_intervals(with_intervals, s
 
 
 def test_the_probability_is_the_lean_models(assessor, patients):
-    expected = assessor.lean.predict(patients_to_columns(patients))
+    """The lean model's probability for the patient as scored: smoking not recorded is
+    scored as the assumed known status (never a learned "not recorded" effect)."""
+    scored, _ = assessor.not_recorded.assume(patients_to_columns(patients))
+    expected = assessor.lean.predict(scored)
     served = np.array([r["probability"] for r in assess(assessor, patients)])
     np.testing.assert_allclose(served, expected, atol=5.1e-5)  # rounded to 4 decimals
 
@@ -105,7 +64,9 @@ def test_drivers_add_up_to_the_gap_to_the_reference_for_every_row(assessor, stro
 
 def test_the_replys_shares_and_the_rest_add_up_within_rounding(assessor, patients):
     for result in assess(assessor, patients):
-        listed = sum(f["log_odds"] for f in result["contributing_factors"])
+        listed = sum(
+            f["log_odds"] for f in result["contributing_factors"] + result["context_factors"]
+        )
         total = listed + result["other_factors_log_odds"]
         reference = result["reference_patient"]["probability"]
         gap = logit(result["probability"]) - logit(reference)
@@ -118,7 +79,8 @@ def test_additive_shares_equal_the_shapley_values_found_by_enumeration(assessor,
     if assessor.shapes is None:
         pytest.skip("not additive: its shares are the enumeration itself")
     columns = patients_to_columns(patients[:50])
-    enumerated = assessor.drivers.shares_by_enumeration(assessor.lean.encoder.encode(columns))
+    scored, _ = assessor.not_recorded.assume(columns)  # as scores() scores them
+    enumerated = assessor.drivers.shares_by_enumeration(assessor.lean.encoder.encode(scored))
     np.testing.assert_allclose(assessor.scores(columns).shares, enumerated, atol=1e-9)
 
 
@@ -128,7 +90,9 @@ def test_the_reference_patient_is_named_and_scored(assessor):
     patient = Patient.model_validate(reference["values"])
     assert assess(assessor, [patient])[0]["probability"] == reference["probability"]
     # The reference compared with itself: nothing drives it.
-    assert all(f["log_odds"] == 0 for f in assess(assessor, [patient])[0]["contributing_factors"])
+    (result,) = assess(assessor, [patient])
+    assert all(f["log_odds"] == 0 for f in result["contributing_factors"])
+    assert all(f["log_odds"] == 0 for f in result["context_factors"])
 
 
 def test_swapping_terms_equals_rescoring_the_changed_patient(assessor, patients):
@@ -144,12 +108,19 @@ def test_swapping_terms_equals_rescoring_the_changed_patient(assessor, patients)
 
 
 def test_a_what_if_is_the_risk_of_the_patient_with_that_change(assessor, patients):
+    """With evidence of an effect within the 140+ range (made up here), its patients get a
+    what-if that lowers glucose to the range's edge, and it is the changed patient's risk."""
+    evidence = ReplyEvidence(glucose_ranges=[effect_within(140.0, None, ci=(1.1, 1.6))])
+    supported = RiskAssessor(
+        assessor.lean, assessor.profile, Settings(), "test:effect", evidence=evidence
+    )
     patient = next(p for p in patients if p.avg_glucose_level > 150)
-    result = assess(assessor, [patient])[0]
+    result = assess(supported, [patient])[0]
     (what_if,) = result["what_if"]
     assert what_if["factor"] == "avg_glucose_level"
     changed = patient.model_copy(update={"avg_glucose_level": what_if["target_value"]})
-    assert what_if["probability"] == assess(assessor, [changed])[0]["probability"]
+    assert what_if["target_value"] == 140.0
+    assert what_if["probability"] == assess(supported, [changed])[0]["probability"]
 
 
 def test_smoking_and_bmi_get_guidance_not_a_model_what_if(assessor, patients):
@@ -159,7 +130,7 @@ def test_smoking_and_bmi_get_guidance_not_a_model_what_if(assessor, patients):
     assert {w["factor"] for w in result["what_if"]} <= {"avg_glucose_level"}
     guidance = {g["factor"]: g for g in result["guidance"]}
     assert {"smoking_status", "bmi"} <= set(guidance)
-    assert all(g["why_not_from_model"].startswith("Not estimated") for g in guidance.values())
+    assert all(g["source"].startswith("Guideline: ") for g in guidance.values())
 
 
 def test_an_adult_recorded_as_a_child_worker_gets_a_warning(assessor, patients):
@@ -200,6 +171,7 @@ def test_without_refits_the_reply_has_no_interval(assessor, patients):
         (FactorResult, Factor),
         (WhatIfResult, WhatIf),
         (GuidanceResult, Guidance),
+        (NotRecordedResult, NotRecorded),
     ],
 )
 def test_the_results_built_have_the_documented_fields_in_order(built, documented):

@@ -15,6 +15,7 @@ from stroke_risk.core.patient_tables import load_patients_csv, read_table
 from stroke_risk.population.job import JobOptions, run
 from tests.population.conftest import BAD_ROWS, MODEL_TAG, PRACTICES, population_table
 from tests.population.test_scoring import service_results
+from tests.wording import future_risk_claims
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +59,15 @@ def test_rejected_rows_carry_their_id_and_the_validation_message(job_output, pop
     assert len(rejected) == len(parsed.error_lines)
     for reference, (_, words) in BAD_ROWS.items():
         assert words in rejected.loc[reference, "rejection"]
+
+
+def test_the_summary_says_what_the_worklist_ranks_by(job_output: Path, stored_model) -> None:
+    summary = json.loads((job_output / "summary.json").read_text())
+    assert summary["outcome"]["kind"] == "history"
+    assert (
+        "stroke history" in summary["ranked_by"] and "not by a future risk" in summary["ranked_by"]
+    )
+    assert not future_risk_claims(json.dumps(summary))
 
 
 def test_summary_counts_what_was_written(job_output: Path) -> None:

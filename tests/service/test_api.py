@@ -39,9 +39,10 @@ def test_one_patient_gets_an_explained_calibrated_risk(service_url, stored_model
     low, high = result["probability_interval"]
     assert low <= result["probability"] <= high
     assert "year-old" in result["reference_patient"]["description"]
-    # Glucose 112.98 is above normal: its what-if is supported by the data. BMI 37.2 is
-    # above the healthy range, but these data cannot estimate BMI's effect: guidance.
-    assert {w["factor"] for w in result["what_if"]} == {"avg_glucose_level"}
+    # Glucose 112.98 is above normal, but within the under-140 range these data show no
+    # effect of glucose (the evidence saved with the model): no what-if. BMI 37.2 is above
+    # the healthy range, but these data cannot estimate BMI's effect: guidance.
+    assert result["what_if"] == []
     assert {g["factor"] for g in result["guidance"]} == {"bmi"}
     for what_if in result["what_if"]:
         assert what_if["absolute_reduction"] == pytest.approx(
@@ -169,6 +170,21 @@ def test_bad_input_is_refused_naming_the_field(service_url, case):
     assert reply.status_code == 400, reply.text
     assert error_locations(reply) == [[field] for field in fields]
     assert "Traceback" not in reply.text
+
+
+def test_glucose_25_is_refused_naming_mmol_per_l(service_url):
+    """25 is a mmol/L value sent as mg/dL: scored, it came out "low"; now a 400 naming
+    both units, for one patient and for a batch."""
+    bad = {**EXAMPLE_PATIENT, "avg_glucose_level": 25.0}
+    single = post(service_url, "/predict", bad)
+    batch = post(service_url, "/predict_batch", {"patients": [EXAMPLE_PATIENT, bad]})
+    for reply, where in (
+        (single, ["avg_glucose_level"]),
+        (batch, ["patients", 1, "avg_glucose_level"]),
+    ):
+        assert reply.status_code == 400, reply.text
+        assert error_locations(reply) == [where]
+        assert "mmol/L" in reply.json()["error"] and "mg/dL" in reply.json()["error"]
 
 
 def test_a_refusal_says_in_one_sentence_what_is_wrong(service_url):
