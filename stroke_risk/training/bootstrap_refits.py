@@ -9,6 +9,8 @@ so). Each refit is kept as its lean copy, checked against its pipeline like the 
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,11 @@ from stroke_risk.core.schema import FEATURES, TARGET
 from stroke_risk.scoring.lean import LeanModel
 from stroke_risk.scoring.store import LEAN_TOLERANCE
 from stroke_risk.training.lean_compile import compile_lean_model, max_difference
+
+logger = logging.getLogger(__name__)
+# The refits take minutes on a laptop: a line at least this often, so nobody waiting at
+# `make run` wonders whether training hangs.
+PROGRESS_EVERY_SECONDS = 10.0
 
 
 def calibrated(estimator: Any, seed: int) -> CalibratedClassifierCV:
@@ -49,6 +56,29 @@ def _refit(estimator: Any, data: pd.DataFrame, seed: int) -> LeanModel:
 def bootstrap_refits(
     estimator: Any, data: pd.DataFrame, n: int, seed: int, n_jobs: int = 2
 ) -> list[LeanModel]:
-    """``n`` lean copies of the procedure refitted on bootstrap resamples of ``data``."""
+    """``n`` lean copies of the procedure refitted on bootstrap resamples of ``data``, in
+    the seeds' order; progress is logged as they finish (done, elapsed, time left)."""
     seeds = np.random.SeedSequence(seed).generate_state(n).tolist()
-    return Parallel(n_jobs=n_jobs)(delayed(_refit)(estimator, data, s) for s in seeds)
+    logger.info("Bootstrap refits for the probability intervals: 0/%d", n)
+    started = last = time.perf_counter()
+    refits: list[LeanModel] = []
+    # return_as="generator": results arrive in order as they are done, so progress can be
+    # told while joblib keeps both workers busy.
+    for refit in Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_refit)(estimator, data, s) for s in seeds
+    ):
+        refits.append(refit)
+        now = time.perf_counter()
+        if now - last >= PROGRESS_EVERY_SECONDS or len(refits) == n:
+            elapsed = now - started
+            left = elapsed / len(refits) * (n - len(refits))
+            logger.info(
+                "Bootstrap refits: %d/%d (%.0f%%) in %.0fs, about %.0fs left",
+                len(refits),
+                n,
+                100 * len(refits) / n,
+                elapsed,
+                left,
+            )
+            last = now
+    return refits

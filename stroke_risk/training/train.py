@@ -103,6 +103,7 @@ def search_candidates(
     for candidate in candidates(seed):
         started = time.perf_counter()
         grid = candidate.quick_grid if quick else candidate.grid
+        logger.info("Searching %s (cross-validated grid search)", candidate.name)
         search = GridSearchCV(
             candidate.pipeline, grid, scoring="roc_auc", cv=cv, n_jobs=n_jobs, refit=False
         )
@@ -195,6 +196,7 @@ def train(data_path: Path, seed: int = 42, quick: bool = False, n_jobs: int = 2)
     )
     estimator = estimators[winner]
 
+    logger.info("Fitting the chosen procedure on the training split and on all rows")
     # The secondary check: the procedure fitted on the training split, scored once on the
     # held-out split. Nothing above looked at it.
     split_model = calibrated(estimator, seed).fit(X_train, y_train)

@@ -17,7 +17,7 @@ import pytest
 import requests
 from PIL import Image
 
-from stroke_risk.app.views import people_like_this
+from stroke_risk.app.views import option_label, people_like_this
 from tests.app.conftest import publish_screenshot, sample_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -39,23 +39,31 @@ PATIENT = {
 TIMEOUT_MS = 30_000
 
 
-def fill_in_the_form(page) -> None:
-    """Answer the questions by their visible labels, as a person would."""
+def fill_in_the_form(
+    page, patient: dict[str, object] | None = None, glucose_unit: str = "mg/dL"
+) -> None:
+    """Answer the questions by their visible labels, as a person would (glucose already in
+    ``glucose_unit``, which must be the unit chosen on the page)."""
+    patient = PATIENT if patient is None else patient
     page.locator(".st-key-patient-smoking_status input").wait_for(timeout=TIMEOUT_MS)
     page.get_by_label("Patient reference (optional)", exact=True).fill("Mr B, 10:40")
-    for group, option in [
-        ("Sex", "Male"),
-        ("Hypertension", "Yes"),
-        ("Heart disease", "No"),
-        ("Ever married", "Yes"),
-        ("Residence", "Urban"),
+    for group, name in [
+        ("Sex", "gender"),
+        ("Hypertension", "hypertension"),
+        ("Heart disease", "heart_disease"),
+        ("Ever married", "ever_married"),
+        ("Residence", "residence_type"),
     ]:
+        option = option_label(name, patient[name])
         page.get_by_role("radiogroup", name=group).get_by_text(option, exact=True).click()
-    page.get_by_label("Age (years)", exact=True).fill("67")
-    page.get_by_label("Average glucose (mg/dL)", exact=True).fill("228.7")
-    page.get_by_label("BMI (kg/m²)", exact=True).fill("36.6")
-    for box, option in [("Work type", "Private"), ("Smoking", "Smokes")]:
+    page.get_by_label("Age (years)", exact=True).fill(f"{patient['age']:g}")
+    page.get_by_label(f"Average glucose ({glucose_unit})", exact=True).fill(
+        f"{patient['avg_glucose_level']:g}"
+    )
+    page.get_by_label("BMI (kg/m²)", exact=True).fill(f"{patient['bmi']:g}")
+    for box, name in [("Work type", "work_type"), ("Smoking", "smoking_status")]:
         page.get_by_role("combobox", name=box).click()
+        option = option_label(name, patient[name])
         page.get_by_role("option", name=option, exact=True).click()
 
 
