@@ -368,7 +368,7 @@ def factors_text(assessment: Assessment, glucose_unit: GlucoseUnit = "mg/dL") ->
 # A factor whose odds ratio is (almost) 1 would draw a bar of no width: it gets this share of
 # the axis's half-width instead, so every factor has a visible bar (its number is in the
 # tooltip and the text alternative).
-MIN_BAR_SHARE = 0.015
+MIN_BAR_SHARE = 0.05
 
 
 def factor_bars(frame: pd.DataFrame) -> tuple[pd.DataFrame, tuple[float, float]]:
@@ -412,7 +412,7 @@ def factor_chart(assessment: Assessment, glucose_unit: GlucoseUnit = "mg/dL") ->
         .encode(
             x=alt.X(
                 "bar_from:Q",
-                title="Odds ratio against the reference patient (log scale)",
+                title="Odds ratio (log scale)",
                 scale=x_scale,
                 axis=alt.Axis(titleLimit=0, format="~g"),
             ),
@@ -439,8 +439,9 @@ def factor_chart(assessment: Assessment, glucose_unit: GlucoseUnit = "mg/dL") ->
         .mark_rule(color="#333333")
         .encode(x=alt.X("reference:Q", scale=x_scale))
     )
+    # The line first, so a short bar at 1 is drawn over it rather than hidden under it.
     return alt.layer(
-        bar_layer, reference_line, description=factors_text(assessment, glucose_unit)
+        reference_line, bar_layer, description=factors_text(assessment, glucose_unit)
     ).properties(height=alt.Step(32))
 
 

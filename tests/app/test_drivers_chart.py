@@ -64,6 +64,9 @@ PATIENTS = {
 }
 COLOUR_TOLERANCE = 12  # per channel: anti-aliased edges are left out, bar interiors kept
 MIN_BAR_HEIGHT_PX = 16  # a bar is about 28 px tall (32 px per row); legend symbols are ~10
+# The shortest bar is several px wide; the line at 1 (its anti-aliased edge can be grey)
+# is at most 2.
+MIN_BAR_WIDTH_PX = 3
 
 
 def rgb(colour: str) -> np.ndarray:
@@ -72,7 +75,7 @@ def rgb(colour: str) -> np.ndarray:
 
 def drawn_bars(png: bytes) -> dict[str, int]:
     """How many bars of each direction's colour the picture shows: connected blocks of the
-    colour at least a bar's height tall (and 2 px wide, so visible)."""
+    colour at least a bar's height tall and wider than the reference line."""
     pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
     counts = {}
     for direction, colour in DIRECTION_COLOURS.items():
@@ -82,7 +85,8 @@ def drawn_bars(png: bytes) -> dict[str, int]:
         counts[direction] = sum(
             1
             for rows, columns in blocks
-            if rows.stop - rows.start >= MIN_BAR_HEIGHT_PX and columns.stop - columns.start >= 2
+            if rows.stop - rows.start >= MIN_BAR_HEIGHT_PX
+            and columns.stop - columns.start >= MIN_BAR_WIDTH_PX
         )
     return counts
 

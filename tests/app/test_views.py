@@ -160,7 +160,7 @@ def test_the_reference_patient_is_named_with_its_own_estimate():
 
 def test_factor_chart_draws_bars_from_1_to_each_odds_ratio_on_a_log_scale():
     spec = factor_chart(_assessment()).to_dict()
-    bars, line = spec["layer"]
+    line, bars = spec["layer"]
     assert bars["mark"]["type"] == "bar"
     assert bars["encoding"]["x"]["field"] == "bar_from"
     assert bars["encoding"]["x2"]["field"] == "bar_to"
@@ -175,7 +175,7 @@ def test_factor_chart_draws_bars_from_1_to_each_odds_ratio_on_a_log_scale():
 
 def test_the_axis_title_is_never_cut_short():
     spec = factor_chart(_assessment()).to_dict()
-    assert spec["layer"][0]["encoding"]["x"]["axis"]["titleLimit"] == 0  # 0: no limit
+    assert spec["layer"][1]["encoding"]["x"]["axis"]["titleLimit"] == 0  # 0: no limit
 
 
 def test_the_chart_has_a_text_alternative_naming_every_factor():
