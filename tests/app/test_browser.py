@@ -146,3 +146,52 @@ def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
         # (quick model) should not rewrite tracked files.
         if os.environ.get("PUBLISH_SCREENSHOTS") == "1":
             publish_screenshot(source, name)
+
+
+def test_a_mmol_per_l_file_with_mmol_per_l_chosen_scores_every_row_as_mg_per_dl_would(
+    browser, app_url, service_url, data_path, tmp_path
+):
+    from tests.app.test_upload_units import as_mg_dl_of, in_mmol
+
+    mmol = in_mmol(sample_upload(data_path, rows=12))
+    csv_path = tmp_path / "practice-list-mmol.csv"
+    mmol.to_csv(csv_path, index=False)
+    mg_dl = as_mg_dl_of(mmol)
+    patients = [
+        {
+            name: (None if value in ("", "N/A") else value)
+            for name, value in row.items()
+            if name not in ("id", "stroke")
+        }
+        for row in mg_dl.to_dict(orient="records")
+    ]
+    for patient in patients:
+        for name in ("age", "avg_glucose_level", "bmi"):
+            if patient[name] is not None:
+                patient[name] = float(patient[name])
+        for name in ("hypertension", "heart_disease"):
+            patient[name] = int(patient[name])
+    reply = requests.post(
+        f"{service_url}/predict_batch", json={"patients": patients}, timeout=60
+    ).json()
+    expected = dict(zip(mg_dl["id"].astype(str), reply["results"], strict=True))
+
+    page = browser.new_page(viewport=VIEWPORT, accept_downloads=True)
+    try:
+        page.goto(app_url)
+        page.get_by_role("radiogroup", name="Glucose unit").get_by_text(
+            "mmol/L", exact=True
+        ).click()
+        page.get_by_role("tab", name="Many patients (CSV upload)").click()
+        shows(page.get_by_text("Glucose is read in mmol/L"))
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(csv_path)
+        page.get_by_text("Scored 12 patients, highest risk first").wait_for(timeout=TIMEOUT_MS)
+        assert page.get_by_text("could not be scored").count() == 0
+        with page.expect_download(timeout=TIMEOUT_MS) as download_info:
+            page.get_by_role("button", name="Download the scored CSV").click()
+        scored = pd.read_csv(download_info.value.path(), dtype={"id": str})
+    finally:
+        page.close()
+    assert len(scored) == 12
+    for _, row in scored.iterrows():
+        assert row["probability"] == expected[row["id"]]["probability"]
