@@ -315,9 +315,7 @@ DOCS_NEED_A_KEY = (
 
 
 async def _refuse_key(send: Send, docs: bool = False) -> None:
-    error = (
-        "missing or invalid API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
-    )
+    error = "missing or invalid API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
     await _send_json(
         send,
         401,
@@ -373,15 +371,17 @@ def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
 def _plain_refusal(status: int, scope: Scope, body: bytes, headers: list) -> bytes:
     """The framework's plain-text 404 or 405 as the JSON error body every other refusal
     has; a JSON body (ours, or a route's own) passes unchanged."""
-    content_type = dict((k.lower(), v) for k, v in headers).get(b"content-type", b"")
+    content_type = {k.lower(): v for k, v in headers}.get(b"content-type", b"")
     if content_type.startswith(b"application/json"):
         return body
     path, method = scope.get("path", ""), scope.get("method", "")
     if status == 405:
-        allowed = dict((k.lower(), v) for k, v in headers).get(b"allow", b"").decode()
+        allowed = {k.lower(): v for k, v in headers}.get(b"allow", b"").decode()
         use = f": use {allowed}" if allowed else ""
         return json.dumps({"error": f"method {method} not allowed on {path}{use}"}).encode()
-    return json.dumps({"error": "not found: no such route (the API documentation is at /)"}).encode()
+    return json.dumps(
+        {"error": "not found: no such route (the API documentation is at /)"}
+    ).encode()
 
 
 def _readable_refusals(send: Send, scope: Scope) -> Send:
