@@ -154,16 +154,23 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers=()) 
     await send({"type": "http.response.body", "body": payload})
 
 
-def _readable(body: bytes) -> bytes:
+# The batch contract, said where a caller meets it: a batch is scored whole or not at all.
+BATCH_REFUSED = (
+    " No patient was scored: a batch is all or nothing. Correct or remove the patients "
+    "listed (their index is in each 'loc') and send the batch again."
+)
+
+
+def _readable(body: bytes, batch: bool = False) -> bytes:
     """BentoML's 400 body with a readable 'error' and a bounded 'detail'; anything
-    unexpected passes unchanged."""
+    unexpected passes unchanged. A batch's refusal says that no patient was scored."""
     try:
         payload = json.loads(body)
         detail = payload["detail"]
         if not isinstance(detail, list) or not detail:
             return body
         payload["detail"] = condense(detail)
-        payload["error"] = summarise(payload["detail"])
+        payload["error"] = summarise(payload["detail"]) + (BATCH_REFUSED if batch else "")
     except (ValueError, KeyError, TypeError, AttributeError):
         return body
     return json.dumps(payload).encode()
@@ -403,7 +410,7 @@ def _readable_refusals(send: Send, scope: Scope) -> Send:
             return
         status = held.get("status")
         if status == 400:
-            body = _readable(b"".join(chunks))
+            body = _readable(b"".join(chunks), batch=scope.get("path") == "/predict_batch")
         else:
             body = _plain_refusal(status, scope, b"".join(chunks), held.get("headers", []))
             held = {

@@ -233,6 +233,9 @@ def test_a_batch_names_the_index_of_each_bad_patient(service_url):
     assert reply.status_code == 400
     assert error_locations(reply) == [["patients", 1, "age"], ["patients", 3, "gender"]]
     assert "patients[1].age: " in reply.json()["error"]
+    # The contract, in the body too: all or nothing.
+    assert "No patient was scored: a batch is all or nothing" in reply.json()["error"]
+    assert not any(error["msg"].startswith("Value error, ") for error in reply.json()["detail"])
 
 
 def test_an_empty_or_over_long_batch_is_refused(service_url):
