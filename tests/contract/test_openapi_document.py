@@ -170,3 +170,27 @@ def test_every_group_shown_has_routes_and_every_route_says_what_it_is() -> None:
     for path, path_item in document["paths"].items():
         for operation in path_item.values():
             assert operation.get("summary"), f"{path} has no summary"
+
+
+@pytest.mark.slow
+def test_writing_the_document_for_the_clients_warns_of_nothing(quick_training) -> None:
+    """`make clients` runs `service.py --openapi`: it serves nothing, so the warning that the
+    CDS routes are open (a serving concern) must not appear."""
+    import subprocess
+    import sys
+
+    from stroke_risk.core.config import REPO_ROOT
+    from tests.environment import without_developer_settings
+
+    completed = subprocess.run(
+        [sys.executable, "service.py", "--openapi"],
+        cwd=REPO_ROOT,
+        env=without_developer_settings(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout)["info"]["title"] == "Stroke risk API"
+    assert "CDS Hooks routes are open" not in completed.stderr
