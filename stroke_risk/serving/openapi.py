@@ -103,7 +103,31 @@ def component_schemas() -> dict[str, Any]:
         (ErrorResponse, "serialization"),
     ]
     _, top = models_json_schema(models, ref_template=REF)
-    return top["$defs"]
+    schemas = top["$defs"]
+    for name in (Patient.__name__,):
+        _other_spellings(schemas[name])
+    return schemas
+
+
+# What the request schema adds to each category's list: the spellings the service accepts
+# by design (schema._canonical), so a generated client does not refuse them first.
+OTHER_SPELLING = (
+    "another spelling of one of these values: case, spaces, '_' and '-' are ignored "
+    "(e.g. 'govt job' for 'Govt_job')"
+)
+
+
+def _other_spellings(schema: dict[str, Any]) -> None:
+    """A request's categories as 'one of these, or another spelling of one', and its 0/1
+    flags as 'or true/false': what the service accepts, not only what it answers with."""
+    for prop in schema.get("properties", {}).values():
+        if "enum" not in prop:
+            continue
+        listed = {"type": prop.pop("type"), "enum": prop.pop("enum")}
+        if listed["type"] == "string":
+            prop["anyOf"] = [listed, {"type": "string", "description": OTHER_SPELLING}]
+        else:  # the 0/1 flags: JSON true and false too
+            prop["anyOf"] = [listed, {"type": "boolean"}]
 
 
 def _request_id_header() -> dict[str, Any]:
