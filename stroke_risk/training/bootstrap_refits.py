@@ -10,7 +10,6 @@ so). Each refit is kept as its lean copy, checked against its pipeline like the 
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import numpy as np
@@ -24,11 +23,9 @@ from stroke_risk.core.schema import FEATURES, TARGET
 from stroke_risk.scoring.lean import LeanModel
 from stroke_risk.scoring.store import LEAN_TOLERANCE
 from stroke_risk.training.lean_compile import compile_lean_model, max_difference
+from stroke_risk.training.progress import reported
 
 logger = logging.getLogger(__name__)
-# The refits take minutes on a laptop: a line at least this often, so nobody waiting at
-# `make run` wonders whether training hangs.
-PROGRESS_EVERY_SECONDS = 10.0
 
 
 def calibrated(estimator: Any, seed: int) -> CalibratedClassifierCV:
@@ -60,25 +57,19 @@ def bootstrap_refits(
     the seeds' order; progress is logged as they finish (done, elapsed, time left)."""
     seeds = np.random.SeedSequence(seed).generate_state(n).tolist()
     logger.info("Bootstrap refits for the probability intervals: 0/%d", n)
-    started = last = time.perf_counter()
     refits: list[LeanModel] = []
+
+    def status(elapsed: float) -> str:
+        done = len(refits)
+        left = f", about {elapsed / done * (n - done):.0f}s left" if done else ""
+        return f"Bootstrap refits: {done}/{n} ({100 * done / n:.0f}%) in {elapsed:.0f}s{left}"
+
     # return_as="generator": results arrive in order as they are done, so progress can be
     # told while joblib keeps both workers busy.
-    for refit in Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_refit)(estimator, data, s) for s in seeds
-    ):
-        refits.append(refit)
-        now = time.perf_counter()
-        if now - last >= PROGRESS_EVERY_SECONDS or len(refits) == n:
-            elapsed = now - started
-            left = elapsed / len(refits) * (n - len(refits))
-            logger.info(
-                "Bootstrap refits: %d/%d (%.0f%%) in %.0fs, about %.0fs left",
-                len(refits),
-                n,
-                100 * len(refits) / n,
-                elapsed,
-                left,
-            )
-            last = now
+    with reported(status):
+        for refit in Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_refit)(estimator, data, s) for s in seeds
+        ):
+            refits.append(refit)
+    logger.info("Bootstrap refits: %d/%d done", len(refits), n)
     return refits
