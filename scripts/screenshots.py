@@ -148,8 +148,9 @@ def many_patients(page, data: Path, output: Path, work: Path) -> None:
     page.get_by_role("button", name="Download the scored CSV").wait_for(timeout=TIMEOUT_MS)
     settle(page)
     full_page(page, output / "app-batch.png")
+    page.reload()  # a new session: no file uploaded yet
     page.get_by_role("radiogroup", name="Glucose unit").get_by_text("mmol/L", exact=True).click()
-    page.get_by_test_id("stFileUploaderDeleteBtn").first.click()
+    page.get_by_role("tab", name="Many patients (CSV upload)").click()
     page.get_by_text("Glucose is read in mmol/L").wait_for(timeout=TIMEOUT_MS)
     settle(page)
     full_page(page, output / "app-upload-mmol.png")

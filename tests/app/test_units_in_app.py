@@ -105,6 +105,6 @@ def test_a_result_in_mmol_with_bmi_from_height_and_weight(app, service_url):
     expected = StrokeRiskClient(service_url).assess(sent)
     assert at.metric[0].value == f"{100 * expected.probability:.1f}%"
     assert "BMI computed from height and weight: 22.9 kg/m²." in texts(at.caption)
-    markdown = texts(at.markdown)
+    markdown = texts(at.tabs[0].markdown)  # the result (the upload tab names both units)
     assert "Bring average glucose to 5.5 mmol/L" in markdown  # the what-if speaks mmol/L
     assert "mg/dL" not in markdown
