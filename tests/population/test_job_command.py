@@ -49,7 +49,7 @@ def test_a_table_without_the_needed_columns_is_one_error_line_without_a_tracebac
     )
     assert completed.returncode == 1
     errors = [line for line in completed.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, completed.stderr[-3000:]
+    assert len(errors) == 1, completed.stdout[-2000:] + completed.stderr[-3000:]
     assert "missing column" in errors[0] and "gender" in errors[0]
     assert "Traceback" not in completed.stderr
     # Spark at WARN: its INFO lines (hundreds at the default level) are gone.
