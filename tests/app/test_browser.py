@@ -1,8 +1,9 @@
 """End to end in a real browser: `streamlit run` + the real service + Debian's Chromium.
 
 A nurse fills in the form and reads the risk; a practice manager uploads a CSV with a bad
-row and downloads the ranked result. Screenshots go to test-artifacts/; with
-PUBLISH_SCREENSHOTS=1 they also refresh the README's two images in docs/images/.
+row and downloads the ranked result; a clinic in mmol/L uploads its own file. Screenshots
+go to test-artifacts/ (the documentation's images come from `make screenshots`, which uses
+a full `make train` model; PUBLISH_SCREENSHOTS=1 still copies these instead).
 """
 
 from __future__ import annotations
