@@ -167,7 +167,7 @@ def test_factor_chart_draws_bars_from_1_to_each_odds_ratio_on_a_log_scale():
     assert bars["encoding"]["x"]["scale"]["type"] == "log"
     assert bars["encoding"]["color"]["field"] == "direction"
     assert line["mark"]["type"] == "rule"  # the reference patient, at 1
-    rows = next(iter(spec["datasets"].values()))
+    rows = spec["datasets"][bars["data"]["name"]]
     assert [row["factor"] for row in rows] == ["Age: 67 years", "BMI: not measured"]
     assert rows[0]["odds_ratio"] == pytest.approx(3.21)
     assert rows[0]["bar_from"] == 1.0 and rows[0]["bar_to"] == pytest.approx(3.21)
