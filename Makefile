@@ -18,7 +18,7 @@ APP_PORT ?= 8501
 APT_PACKAGES := chromium shellcheck jq wrk awscli buildah podman skopeo docker-registry runc \
 	debootstrap curl poppler-utils valgrind
 
-.PHONY: help install node-deps clients system-deps data train validate train-if-needed serve app run test test-fast test-release lint format bench notebooks loadtest publish deploy container-test clean score-population audit sbom
+.PHONY: help install node-deps clients system-deps data train validate train-if-needed serve app run screenshots test test-fast test-release lint format bench notebooks loadtest publish deploy container-test clean score-population audit sbom
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -87,13 +87,11 @@ app: install ## Start the Streamlit app on http://127.0.0.1:8501 (needs `make se
 	.venv/bin/streamlit run app/app.py --server.address 127.0.0.1 --server.port $(APP_PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
-run: train-if-needed ## Set up, get data, train if needed, then serve the API and the app
-	@trap 'kill 0' EXIT INT TERM; \
-	STROKE_ALLOW_ANONYMOUS=true .venv/bin/bentoml serve service.py --host 127.0.0.1 --port $(PORT) & \
-	.venv/bin/streamlit run app/app.py --server.address 127.0.0.1 --server.port $(APP_PORT) \
-		--server.headless true --browser.gatherUsageStats false & \
-	echo "API: http://127.0.0.1:$(PORT)  app: http://127.0.0.1:$(APP_PORT)  (Ctrl-C stops both)"; \
-	wait
+run: train-if-needed ## Set up, get data, train if needed, then serve the API and the app (Ctrl-C stops both)
+	@PORT=$(PORT) APP_PORT=$(APP_PORT) scripts/run_local.sh
+
+screenshots: install data train-if-needed ## Drive the app in Chromium against the real service; write docs/images/*.png
+	$(RUN) scripts/screenshots.py --output docs/images
 
 test: install system-deps node-deps data ## Install everything, audit (offline: says so), run every test
 	$(RUN) -m ruff check .
@@ -136,12 +134,15 @@ bench: install system-deps data train-if-needed ## Run the benchmarks in bench/ 
 	$(RUN) bench/bench_instructions.py
 	$(RUN) bench/missing_bmi_indicator.py
 
+# Spark's own log: WARN keeps the job's progress lines readable (INFO adds ~500 lines).
+SPARK_LOG_LEVEL ?= WARN
 LOAD_USERS ?= 50
 LOAD_TIME ?= 30s
 
 score-population: train-if-needed ## Score a population on Spark here (INPUT=... OUTPUT=... [GROUP_BY=practice_id] [FORMAT=fhir-ndjson])
 	@test -n "$(INPUT)" -a -n "$(OUTPUT)" || { echo "usage: make score-population INPUT=patients.parquet OUTPUT=scores/ [GROUP_BY=practice_id]"; exit 2; }
 	PYSPARK_PYTHON=$(CURDIR)/$(PYTHON) PYTHONPATH=$(CURDIR) .venv/bin/spark-submit --master 'local[*]' \
+		--conf spark.log.level=$(SPARK_LOG_LEVEL) \
 		jobs/score_population.py --input "$(INPUT)" --output "$(OUTPUT)" $(if $(GROUP_BY),--group-by "$(GROUP_BY)") \
 		$(if $(FORMAT),--input-format "$(FORMAT)")
 

@@ -4,7 +4,7 @@
     locust -f locustfile.py -H http://127.0.0.1:3000   (web UI on http://127.0.0.1:8089)
 
 Patients are rows of the data set (healthcare-dataset-stroke-data.csv, or STROKE_DATA_PATH)
-when present, else synthesised from the schema; see stroke_risk/load_patients.py.
+when present, else synthesised from the schema; see stroke_risk/loadtest/patients.py.
 Set STROKE_API_KEY when the service requires a key, STROKE_LOAD_SEED for repeatable draws.
 """
 

@@ -197,7 +197,11 @@ def _add_ehr_routes(document: dict) -> dict:
     return merge_into(document)
 
 
-warn_if_open(settings.cds_trusted_issuers, settings.api_keys)
+# `python service.py --openapi` (make clients) only writes the document: nothing is served,
+# so nothing is open and there is nothing to warn about.
+WRITING_OPENAPI = __name__ == "__main__" and sys.argv[1:] == ["--openapi"]
+if not WRITING_OPENAPI:
+    warn_if_open(settings.cds_trusted_issuers, settings.api_keys)
 StrokeRisk.mount_asgi_app(LazyApp(_ehr_app), path="/", name="ehr-integration")
 # --- end of EHR integration ---
 
@@ -211,7 +215,7 @@ StrokeRisk.add_asgi_middleware(
     outcome=lambda: bentoml.get_current_service().assessor.outcome,
 )
 
-if __name__ == "__main__" and sys.argv[1:] == ["--openapi"]:
+if WRITING_OPENAPI:
     # `python service.py --openapi`: the document /docs.json serves, without a server, for
     # the client generators (`make clients`).
     import json

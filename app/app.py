@@ -15,20 +15,24 @@ from pathlib import Path
 import streamlit as st
 
 from stroke_risk.app.batch import (
+    UNIT_COLUMN,
     ScoredUpload,
     high_risk_summaries,
     problems_frame,
     problems_text,
+    sample_csv,
     score_patients_csv,
     scored_csv,
 )
 from stroke_risk.app.client import ServiceError, StrokeRiskClient
+from stroke_risk.app.sign_in import access_from_settings
 from stroke_risk.app.summary_pdf import DEFAULT_TITLE, summaries_zip, summary_pdf
 from stroke_risk.app.views import (
     BAND_COLOURS,
     BMI_NOT_MEASURED,
     BODY_INPUTS,
     NO_WHAT_IF,
+    TABLE_COLUMNS,
     FormField,
     band_counts_label,
     band_ranges,
@@ -49,30 +53,14 @@ from stroke_risk.app.views import (
     percent_text,
     reference_text,
     reply_flags,
+    table_column_config,
+    upload_instructions,
     what_if_views,
     worklist_caption,
 )
-from stroke_risk.core.patient_tables import ID_COLUMN, DataError
+from stroke_risk.core.patient_tables import DataError
 from stroke_risk.core.responses import DISCLAIMER, Assessment
-from stroke_risk.core.schema import FEATURES, TARGET
 from stroke_risk.core.units import BODY_UNITS, GLUCOSE_UNITS, BodyUnits, GlucoseUnit
-
-TABLE_COLUMNS = {
-    "rank": "Rank",
-    ID_COLUMN: "Id",
-    "line": "Line",
-    "risk_percent": "Estimate (%)",
-    "risk_low_percent": "95% interval from (%)",
-    "risk_high_percent": "95% interval to (%)",
-    "risk_band": "Band",
-    "band_not_settled": "Interval crosses a band edge",
-    "beyond_data": "Beyond the data (extrapolated)",
-    "relative_to_peers": "× peers",
-    "peer_group": "Peer group",
-    "main_factors": "Main factors",
-    "best_what_if": "Biggest what-if",
-    "warnings": "Warnings",
-}
 
 
 def secrets_for_client() -> dict[str, str]:
@@ -96,8 +84,9 @@ def body_units() -> BodyUnits:
 
 
 def unit_selectors() -> None:
-    """Outside the form, so that the form's labels and limits follow a change at once; the
-    choice is kept for the session (widget keys live in the session state)."""
+    """Above both tabs: the form and the CSV upload read glucose in the chosen unit. Outside
+    the form, so that the form's labels and limits follow a change at once; the choice is
+    kept for the session (widget keys live in the session state)."""
     glucose, body = st.columns(2)
     glucose.radio(
         "Glucose unit",
@@ -105,7 +94,8 @@ def unit_selectors() -> None:
         horizontal=True,
         key="units.glucose",
         help="mmol/L as recorded in the UK, Europe, Canada and Australia; the service "
-        "receives mg/dL (1 mmol/L = 18.016 mg/dL).",
+        "receives mg/dL (1 mmol/L = 18.016 mg/dL). Applies to the form and to uploaded files "
+        f"(unless a file has its own `{UNIT_COLUMN}` column).",
     )
     body.radio(
         "Height and weight",
@@ -168,7 +158,6 @@ def field_input(field: FormField) -> None:
 
 def patient_form() -> bool:
     """The one-patient form; True when it was just submitted. Values persist in session."""
-    unit_selectors()
     with st.form("patient"):
         st.text_input(
             "Patient reference (optional)",
@@ -205,7 +194,7 @@ def assess_submitted_patient(client: StrokeRiskClient) -> None:
     st.session_state["one.bmi_note"] = (
         f"BMI computed from height and weight: {patient['bmi']:g} kg/m²." if computed else None
     )
-    st.session_state["one.error"] = None
+    st.session_state["one.error"] = None  # (what to do in the clinic, technical detail)
     st.session_state["one.result"] = None  # never leave an earlier patient's result on screen
     if patient is None:
         return
@@ -214,7 +203,7 @@ def assess_submitted_patient(client: StrokeRiskClient) -> None:
             st.session_state["one.result"] = client.assess(patient)
         st.session_state["one.reference"] = st.session_state.get("patient.reference", "")
     except ServiceError as exc:
-        st.session_state["one.error"] = str(exc)
+        st.session_state["one.error"] = (exc.advice, str(exc))
 
 
 def summary_title() -> str:
@@ -320,7 +309,7 @@ def one_patient_tab(client: StrokeRiskClient) -> None:
         for problem in st.session_state.get("one.problems", []):
             st.error(problem)
         if st.session_state.get("one.error"):
-            st.error(st.session_state["one.error"])
+            show_error(*st.session_state["one.error"])
             st.caption("Your entries are kept: press 'Estimate risk' again once it is fixed.")
         result = st.session_state.get("one.result")
         if result is not None:
@@ -333,9 +322,19 @@ def one_patient_tab(client: StrokeRiskClient) -> None:
             st.info("Fill in every field and press **Estimate risk**. " + DISCLAIMER)
 
 
+def show_error(advice: str, detail: str | None = None) -> None:
+    """What to do, in the clinic's words; the technical detail (address, setting, status)
+    folded away for the IT contact."""
+    st.error(advice)
+    if detail and detail != advice:
+        with st.expander("Technical details (for your IT contact)"):
+            st.text(detail)
+
+
 def score_upload(client: StrokeRiskClient, uploaded) -> None:
     progress = st.progress(0.0, "Scoring...")
-    st.session_state["batch.file_id"] = uploaded.file_id
+    # The file and the unit it was read in: choosing another unit scores the file again.
+    st.session_state["batch.file_id"] = (uploaded.file_id, glucose_unit())
     st.session_state["batch.upload"] = None
     st.session_state["batch.summaries"] = None
     st.session_state["batch.error"] = None
@@ -346,11 +345,12 @@ def score_upload(client: StrokeRiskClient, uploaded) -> None:
             on_progress=lambda done, total: progress.progress(
                 done / total, f"Scored {done:,} of {total:,} patients"
             ),
+            glucose_unit=glucose_unit(),
         )
     except DataError as exc:
-        st.session_state["batch.error"] = f"This file cannot be used: {exc}."
+        st.session_state["batch.error"] = (f"This file cannot be used: {exc}.", None)
     except ServiceError as exc:
-        st.session_state["batch.error"] = str(exc)
+        st.session_state["batch.error"] = (exc.advice, str(exc))
     finally:
         progress.empty()
 
@@ -367,7 +367,10 @@ def show_scored_upload(upload: ScoredUpload, file_name: str, service_url: str) -
     counts = results["risk_band"].value_counts()
     ranges = band_ranges(upload.thresholds) if upload.thresholds else {}
     outcome = upload.outcome
-    st.success(f"Scored {len(results):,} patients. {outcome.ranking}")
+    st.success(
+        f"Scored {len(results):,} patients. {outcome.ranking} Glucose was read in "
+        f"{upload.glucose_unit} unless the file said otherwise."
+    )
     bands = list(reversed(BAND_COLOURS))  # high first, as in the table
     for column, band in zip(st.columns(len(bands)), bands, strict=True):
         label = band_counts_label(outcome, band, ranges.get(band))
@@ -376,7 +379,7 @@ def show_scored_upload(upload: ScoredUpload, file_name: str, service_url: str) -
     st.dataframe(
         highlight_bands(results[shown]),
         hide_index=True,
-        column_config={column: TABLE_COLUMNS[column] for column in shown},
+        column_config=table_column_config(shown),
     )
     st.caption(worklist_caption(upload))
     st.download_button(
@@ -418,20 +421,27 @@ def show_scored_upload(upload: ScoredUpload, file_name: str, service_url: str) -
 
 
 def many_patients_tab(client: StrokeRiskClient) -> None:
-    st.markdown(
-        "Upload a CSV file with the data set's columns: "
-        + ", ".join(f"`{name}`" for name in FEATURES)
-        + f". An `{ID_COLUMN}` column is kept as your reference; a `{TARGET}` column is "
-        "ignored. Leave `bmi` empty (or `N/A`) when it was not measured."
-    )
+    unit = glucose_unit()
+    st.markdown(upload_instructions(unit))
+    samples = st.columns(2)
+    for column, sample_unit in zip(samples, GLUCOSE_UNITS, strict=True):
+        column.download_button(
+            f"Sample file, glucose in {sample_unit}",
+            sample_csv(sample_unit),
+            file_name=f"stroke-risk-sample-{sample_unit.replace('/', '-per-')}.csv",
+            mime="text/csv",
+            on_click="ignore",
+            icon=":material/download:",
+            key=f"batch.sample.{sample_unit}",
+        )
     uploaded = st.file_uploader("Patients (CSV)", type=["csv"], key="batch.file")
     if uploaded is None:
         st.session_state["batch.file_id"] = None
         return
-    if st.session_state.get("batch.file_id") != uploaded.file_id:
+    if st.session_state.get("batch.file_id") != (uploaded.file_id, unit):
         score_upload(client, uploaded)
     if st.session_state.get("batch.error"):
-        st.error(st.session_state["batch.error"])
+        show_error(*st.session_state["batch.error"])
         if st.button("Try again", key="batch.retry"):
             score_upload(client, uploaded)
             st.rerun()
@@ -439,16 +449,42 @@ def many_patients_tab(client: StrokeRiskClient) -> None:
         show_scored_upload(st.session_state["batch.upload"], uploaded.name, client.base_url)
 
 
+def require_sign_in() -> None:
+    """Before anything else: refuse to serve beyond loopback without sign-in, and ask for
+    the OIDC login when it is configured (stroke_risk.app.sign_in decides which)."""
+    access = access_from_settings(st.get_option("server.address"), oidc_configured())
+    if access.refusal is not None:
+        st.title("Stroke decision support")
+        st.error(access.refusal)
+        st.stop()
+    if access.login and not st.user.is_logged_in:
+        st.title("Stroke decision support")
+        st.write("Sign in with your practice account to use the app.")
+        st.button("Sign in", type="primary", on_click=st.login, key="sign_in")
+        st.stop()
+    if access.login:
+        st.sidebar.button("Sign out", on_click=st.logout, key="sign_out")
+
+
+def oidc_configured() -> bool:
+    """True when .streamlit/secrets.toml has Streamlit's [auth] section."""
+    try:
+        return "auth" in st.secrets
+    except FileNotFoundError:
+        return False
+
+
 st.set_page_config(page_title="Stroke decision support", layout="wide")
+require_sign_in()
 client = StrokeRiskClient.from_environment(secrets_for_client())
 st.title("Stroke decision support")
 st.caption(
     "A calibrated, explained estimate for GPs and clinics. Decision support, not a diagnosis."
 )
-# In the sidebar rather than the caption above: a link in a caption is drawn faded, below
-# the contrast WCAG asks for (axe-core's color-contrast rule).
-st.sidebar.markdown(f"Prediction service: {client.base_url}")
+# The service's address is not shown to the GP: it appears only in an error's technical
+# details, for the IT contact.
 summary_title_input()
+unit_selectors()
 one_patient, many_patients = st.tabs(["One patient", "Many patients (CSV upload)"])
 with one_patient:
     one_patient_tab(client)

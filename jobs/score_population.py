@@ -2,7 +2,9 @@
 
 Thin entry point: arguments in, :func:`stroke_risk.population.job.run` does the work.
 Exit status 0 also when some rows were rejected (they are in OUTPUT/rejected/); 1 on any
-other failure, with a one-line reason.
+other failure, with a one-line reason (`error: ...`; a traceback only for faults that are
+not in the input). Spark's own log is at WARN unless told otherwise (`--conf
+spark.log.level=INFO`, or `make score-population SPARK_LOG_LEVEL=INFO`).
 """
 
 from __future__ import annotations
@@ -58,15 +60,36 @@ def _log_progress() -> None:
     log.propagate = False
 
 
+def _input_errors() -> tuple[type[BaseException], ...]:
+    """Errors in what the operator gave (a path, a column, a format): one line, no trace."""
+    from pyspark.errors import AnalysisException
+
+    from stroke_risk.core.patient_tables import DataError
+
+    return (DataError, FileNotFoundError, AnalysisException)
+
+
+def error_line(exc: BaseException) -> str:
+    """The one line an operator reads: Spark's own messages carry a multi-line context."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"error: {text}"
+
+
 def main(argv: list[str] | None = None) -> int:
     _log_progress()
     options = parse_arguments(argv)
     from pyspark.sql import SparkSession
 
     spark = SparkSession.builder.appName("stroke-risk population scoring").getOrCreate()
+    if not spark.sparkContext.getConf().contains("spark.log.level"):
+        # Spark's INFO lines (hundreds per run) would bury the job's own progress lines.
+        spark.sparkContext.setLogLevel("WARN")
     try:
         run(spark, options)
-    except Exception as exc:  # one line for the operator; the trace is in Spark's log
+    except _input_errors() as exc:
+        print(error_line(exc), file=sys.stderr)  # noqa: T201
+        return 1
+    except Exception as exc:  # a fault, not the input: the trace is worth having
         logging.getLogger("stroke_risk.population").exception("failed")
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)  # noqa: T201
         return 1

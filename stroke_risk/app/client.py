@@ -19,16 +19,36 @@ from stroke_risk.core.config import Settings, get_settings
 from stroke_risk.core.responses import Assessment
 from stroke_risk.core.validation_errors import describe
 
+# What a GP or receptionist can do when the service fails: the technical message (URL,
+# settings, HTTP status) is for whoever runs the service, and the app folds it away.
+NOT_ANSWERING = (
+    "The risk service is not answering. Try again in a minute; if it still fails, tell your "
+    "IT contact. The details below are for them."
+)
+KEY_REFUSED = (
+    "The risk service did not accept this app's access key. Tell your IT contact; the "
+    "details below are for them."
+)
+TOO_LARGE = "The file is too large to score in one go: split it into smaller files."
+
 
 class ServiceError(Exception):
-    """The service could not give an answer; the message is meant for the app's user."""
+    """The service could not give an answer.
+
+    ``str(error)`` is the technical detail for whoever runs the service (address, setting,
+    status); ``advice`` is what to do in the clinic, in the clinic's words.
+    """
+
+    def __init__(self, message: str, advice: str = NOT_ANSWERING) -> None:
+        super().__init__(message)
+        self.advice = advice
 
 
 class ServiceRejectedData(ServiceError):
     """The service refused the patient data (400); ``detail`` holds pydantic's errors."""
 
     def __init__(self, message: str, detail: list[dict[str, Any]]) -> None:
-        super().__init__(message)
+        super().__init__(message, advice=message)  # names the field: for the clinic too
         self.detail = detail
 
 
@@ -155,11 +175,13 @@ class StrokeRiskClient:
                 raise ServiceError(
                     "The prediction service refused the API key. Ask whoever runs the service "
                     "for a valid key and set STROKE_API_KEY (or STROKE_API_KEY in the app's "
-                    "secrets.toml)."
+                    "secrets.toml).",
+                    KEY_REFUSED,
                 )
             raise ServiceError(
                 "The prediction service needs an API key. Set STROKE_API_KEY (or "
-                "STROKE_API_KEY in the app's secrets.toml) to the key you were given."
+                "STROKE_API_KEY in the app's secrets.toml) to the key you were given.",
+                KEY_REFUSED,
             )
         if status == 400:
             detail = payload.get("detail") if isinstance(payload, dict) else None
@@ -169,7 +191,8 @@ class StrokeRiskClient:
         if status == 413:
             raise ServiceError(
                 "The upload is too large for the prediction service in one request: "
-                "split the file into smaller ones."
+                "split the file into smaller ones.",
+                TOO_LARGE,
             )
         if status in (502, 503, 504):
             raise ServiceError(

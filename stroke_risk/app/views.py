@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from stroke_risk.core.model_card import MODEL_CARD_PATH
 from stroke_risk.core.outcome import OutcomeSummary
+from stroke_risk.core.patient_tables import ID_COLUMN
 from stroke_risk.core.reply_flags import BEYOND_THE_DATA, INTERVAL_LABEL, flag_sentences
 from stroke_risk.core.responses import Assessment
 from stroke_risk.core.schema import (
@@ -432,22 +433,60 @@ def factors_text(assessment: Assessment, glucose_unit: GlucoseUnit = "mg/dL") ->
     return "; ".join(factors_frame(assessment, glucose_unit)["text"]) + "."
 
 
-def factor_chart(assessment: Assessment, glucose_unit: GlucoseUnit = "mg/dL") -> alt.Chart:
-    """Horizontal bars on a log scale: how many times each factor multiplies the odds
-    against the reference patient's value (above 1, red, raises; below 1, blue, lowers)."""
-    frame = factors_frame(assessment, glucose_unit)
+# A factor whose odds ratio is (almost) 1 would draw a bar of no width: it gets this share of
+# the axis's half-width instead, so every factor has a visible bar (its number is in the
+# tooltip and the text alternative).
+MIN_BAR_SHARE = 0.05
+
+
+def factor_bars(frame: pd.DataFrame) -> tuple[pd.DataFrame, tuple[float, float]]:
+    """Where each factor's bar starts and ends, and the x axis's domain.
+
+    Vega cannot draw a bar from 0 on a log scale (log 0 is minus infinity: no bar at all),
+    so each bar runs from 1, the reference patient, to the factor's odds ratio. The domain
+    is symmetric around 1, as in the printed summary: left lowers, right raises.
+    """
+    logs = [math.log(max(ratio, 1e-6)) for ratio in frame["odds_ratio"]]
+    span = 1.1 * max([math.log(2.0), *(abs(value) for value in logs)])
+    shortest = MIN_BAR_SHARE * span
+    starts, ends = [], []
+    for value in logs:
+        if abs(value) >= shortest:
+            starts.append(1.0)
+            ends.append(math.exp(value))
+        elif value > 0:
+            starts.append(1.0)
+            ends.append(math.exp(shortest))
+        elif value < 0:
+            starts.append(math.exp(-shortest))
+            ends.append(1.0)
+        else:  # no effect: a thin bar centred on 1
+            starts.append(math.exp(-shortest / 2))
+            ends.append(math.exp(shortest / 2))
+    bars = frame.assign(bar_from=starts, bar_to=ends)
+    return bars, (math.exp(-span), math.exp(span))
+
+
+def factor_chart(assessment: Assessment, glucose_unit: GlucoseUnit = "mg/dL") -> alt.LayerChart:
+    """Horizontal bars on a log scale from 1 (the reference patient): how many times each
+    factor multiplies the odds against the reference's value (right of 1, red, raises; left,
+    blue, lowers), with a line at 1."""
+    bars, domain = factor_bars(factors_frame(assessment, glucose_unit))
     directions = list(DIRECTION_COLOURS)
-    return (
-        alt.Chart(frame, description=factors_text(assessment, glucose_unit))
+    x_scale = alt.Scale(type="log", domain=list(domain), nice=False)
+    bar_layer = (
+        alt.Chart(bars)
         .mark_bar()
         .encode(
             x=alt.X(
-                "odds_ratio:Q",
-                title="Odds ratio against the reference patient (log scale)",
-                scale=alt.Scale(type="log"),
+                "bar_from:Q",
+                title="Odds ratio (log scale)",
+                scale=x_scale,
+                axis=alt.Axis(titleLimit=0, format="~g"),
             ),
+            x2="bar_to:Q",
             y=alt.Y(
-                "factor:N", sort=None, title=None, axis=alt.Axis(labelLimit=280, labelOverlap=False)
+                "factor:N", sort=None, title=None, axis=alt.Axis(labelLimit=320, labelOverlap=False)
             ),
             color=alt.Color(
                 "direction:N",
@@ -462,8 +501,16 @@ def factor_chart(assessment: Assessment, glucose_unit: GlucoseUnit = "mg/dL") ->
                 alt.Tooltip("compared_with:N", title="Reference value"),
             ],
         )
-        .properties(height=alt.Step(32))
     )
+    reference_line = (
+        alt.Chart(pd.DataFrame({"reference": [1.0]}))
+        .mark_rule(color="#333333")
+        .encode(x=alt.X("reference:Q", scale=x_scale))
+    )
+    # The line first, so a short bar at 1 is drawn over it rather than hidden under it.
+    return alt.layer(
+        reference_line, bar_layer, description=factors_text(assessment, glucose_unit)
+    ).properties(height=alt.Step(32))
 
 
 @dataclass(frozen=True)
@@ -508,6 +555,68 @@ def what_if_views(assessment: Assessment, glucose_unit: GlucoseUnit = "mg/dL") -
     return views
 
 
+# The ranked table's columns as a GP reads them, with the precision the result shows.
+TABLE_COLUMNS: dict[str, str] = {
+    "rank": "Rank",
+    ID_COLUMN: "Id",
+    "line": "Line",
+    "risk_percent": "Estimate (%)",
+    "risk_low_percent": "95% interval from (%)",
+    "risk_high_percent": "95% interval to (%)",
+    "risk_band": "Band",
+    "band_not_settled": "Interval crosses a band edge",
+    "beyond_data": "Beyond the data (extrapolated)",
+    "relative_to_peers": "Times the average for age and sex",
+    "peer_group": "Compared with",
+    "main_factors": "Main factors raising the estimate",
+    "best_what_if": "Biggest what-if",
+    "warnings": "Warnings",
+}
+TABLE_NUMBER_FORMATS: dict[str, str] = {
+    "risk_percent": "%.1f",
+    "risk_low_percent": "%.1f",
+    "risk_high_percent": "%.1f",
+    "peer_average_percent": "%.1f",
+    "relative_to_peers": "%.1f",
+}
+WIDE_TABLE_COLUMNS = ("main_factors", "best_what_if", "warnings")  # sentences: never cut short
+
+
+def table_column_config(columns: list[str]) -> dict[str, Any]:
+    """Streamlit's column settings for the ranked table: the GP's header, numbers to the
+    precision shown in a single result (39.6, not 39.600000) and room for the sentences.
+
+    Plain dicts, as ``st.column_config`` builds them, so this module stays free of
+    Streamlit calls.
+    """
+    config: dict[str, Any] = {}
+    for column in columns:
+        label = TABLE_COLUMNS.get(column, column)
+        if column in TABLE_NUMBER_FORMATS:
+            config[column] = {
+                "label": label,
+                "type_config": {"type": "number", "format": TABLE_NUMBER_FORMATS[column]},
+            }
+        elif column in WIDE_TABLE_COLUMNS:
+            config[column] = {"label": label, "width": "large", "type_config": {"type": "text"}}
+        else:
+            config[column] = label
+    return config
+
+
+def upload_instructions(glucose_unit: GlucoseUnit) -> str:
+    """What the upload expects, in the unit the clinic chose."""
+    columns = ", ".join(f"`{name}`" for name in FEATURES)
+    return (
+        f"Upload a CSV file with these columns: {columns}. **Glucose is read in "
+        f"{glucose_unit}**, the unit chosen above, unless the file has a `glucose_unit` "
+        "column saying `mg/dL` or `mmol/L` for each row; a value that fits the other unit "
+        "is refused, never converted by guess. An `id` column is kept as your reference; a "
+        "`stroke` column is ignored. Leave `bmi` empty (or `N/A`) when it was not measured. "
+        "Start from a sample file:"
+    )
+
+
 # Streamlit sends a pandas Styler cell by cell: about 1 s for 60,000 cells on one core.
 # Bigger tables are shown without colours (the downloaded CSV is the same either way).
 MAX_STYLED_CELLS = 60_000
@@ -517,7 +626,7 @@ def highlight_bands(frame: pd.DataFrame) -> pd.DataFrame | Any:
     """The table with each risk band's cell coloured (a pandas Styler), if small enough."""
     if "risk_band" not in frame.columns or frame.size > MAX_STYLED_CELLS:
         return frame
-    formats = {"risk_percent": "{:.1f}", "relative_to_peers": "{:.2f}"}
+    formats = dict.fromkeys(TABLE_NUMBER_FORMATS, "{:.1f}")
     return frame.style.map(
         lambda band: f"background-color: {BAND_BACKGROUNDS.get(band, 'transparent')}",
         subset=["risk_band"],

@@ -51,9 +51,16 @@ class Settings(BaseSettings):
     # "moderate", otherwise "high". The defaults bracket the data set's 4.9% base rate.
     risk_band_thresholds: Annotated[list[float], NoDecode] = [0.05, 0.15]
 
-    # Healthy targets for the what-if of modifiable factors.
-    healthy_bmi: float = Field(default=24.9, description="kg/m², top of the healthy range")
-    healthy_glucose: float = Field(default=99.0, description="mg/dL, top of the normal range")
+    # Healthy values. Glucose is the one what-if target; BMI has no what-if (these data
+    # cannot estimate its effect), so above healthy_bmi the reply adds guideline advice.
+    healthy_bmi: float = Field(
+        default=24.9,
+        description="kg/m², top of the healthy range: above it, guideline advice on weight "
+        "(not a what-if target)",
+    )
+    healthy_glucose: float = Field(
+        default=99.0, description="mg/dL, top of the normal range: the glucose what-if's target"
+    )
 
     # Explanations: how many contributing factors each result lists.
     top_factors: int = 5
@@ -144,6 +151,15 @@ class Settings(BaseSettings):
         default="key",
         description="The Swagger page (/) and /docs.json: 'open', 'key' (an API key, as for "
         "/predict; open when the service runs without keys) or 'off' (404).",
+    )
+    # The clinic app holds the API key and takes patient data: beyond this machine, people
+    # must sign in. Like the API without keys, it refuses to serve openly unless told so.
+    app_sign_in: Literal["auto", "oidc", "proxy", "open"] = Field(
+        default="auto",
+        description="Who may use the app: 'auto' (sign-in with Streamlit's OIDC login when "
+        "secrets.toml has an [auth] section; without one, only on a loopback address), "
+        "'oidc' (always that login), 'proxy' (a reverse proxy in front signs people in) or "
+        "'open' (no sign-in, on any address: on a trusted network only).",
     )
     metrics: Literal["open", "key", "off"] = Field(
         default="key",

@@ -52,6 +52,25 @@ def glucose_limits(glucose_unit: GlucoseUnit) -> tuple[float, float]:
     return low, high
 
 
+def glucose_unit_problem(value: float, glucose_unit: GlucoseUnit) -> str | None:
+    """Why a glucose reading does not fit the unit it is said to be in, naming both units,
+    or None when it fits. A value outside the unit's accepted range but inside the other
+    unit's is far likelier a reading in the other unit than a real patient (5.6 read as
+    mg/dL, 150 read as mmol/L), so it is refused rather than converted."""
+    low, high = glucose_limits(glucose_unit)
+    if low <= value <= high:
+        return None
+    other: GlucoseUnit = "mmol/L" if glucose_unit == "mg/dL" else "mg/dL"
+    other_low, other_high = glucose_limits(other)
+    accepted = f"accepted in {glucose_unit}: {low:g} to {high:g}"
+    if other_low <= value <= other_high:
+        return (
+            f"{value:g} fits {other}, not {glucose_unit} (the file's unit; {accepted}): "
+            f"choose {other} for this file, or give a glucose_unit column"
+        )
+    return f"{value:g} is outside the accepted range in {glucose_unit} ({accepted})"
+
+
 def glucose_text(value_mg_dl: float, glucose_unit: GlucoseUnit) -> str:
     """'228.7 mg/dL' or '12.7 mmol/L', as the chosen unit is written."""
     value = glucose_from_mg_dl(value_mg_dl, glucose_unit)

@@ -132,7 +132,11 @@ def condense(detail: Sequence[dict[str, Any]], limit: int = MAX_LISTED) -> list[
             # One unknown field keeps pydantic's own error, whose place names it.
             kept[index] = error["first"] if len(names) == 1 else unknown_fields(error["loc"], names)
     omitted += max(0, len(kept) - limit)
-    listed = kept[:limit]
+    # Each listed rule as people read it: "Value error, " is pydantic's wording for our own
+    # validators, not part of the rule (kept out of 'detail' as out of 'error').
+    listed = [
+        {**error, "msg": message(error)} if "msg" in error else error for error in kept[:limit]
+    ]
     if stopped:
         listed.append(more_problems(None))
     elif omitted:

@@ -201,6 +201,7 @@ def summarise(scored: DataFrame, rejected: DataFrame, group_by: list[str]) -> li
     for row in stats.collect():
         group = tuple(row[k] for k in keys)
         rows[group] = {
+            **dict(zip(keys, group, strict=True)),  # each grouping column's own value
             "group": _group_name(group, keys),
             "patients": row["patients"],
             "mean_probability": row["mean_probability"],
@@ -214,6 +215,7 @@ def summarise(scored: DataFrame, rejected: DataFrame, group_by: list[str]) -> li
         entry = rows.setdefault(
             group,
             {
+                **dict(zip(keys, group, strict=True)),
                 "group": _group_name(group, keys),
                 "patients": 0,
                 "mean_probability": None,
@@ -256,8 +258,13 @@ def write_summary(
         "groups": summary,
     }
     table = io.StringIO()
+    # One column per grouping column holding its value (PR-A, not practice_id=PR-A), so the
+    # file sorts, filters and joins like the input; without grouping, one 'group' column.
+    keys = group_by or ["group"]
     writer = csv.DictWriter(
-        table, fieldnames=["group", "patients", "mean_probability", *BANDS, "rejected"]
+        table,
+        fieldnames=[*keys, "patients", "mean_probability", *BANDS, "rejected"],
+        extrasaction="ignore",
     )
     writer.writeheader()
     writer.writerows(summary)

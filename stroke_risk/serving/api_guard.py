@@ -159,16 +159,23 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers=()) 
     await send({"type": "http.response.body", "body": payload})
 
 
-def _readable(body: bytes) -> bytes:
+# The batch contract, said where a caller meets it: a batch is scored whole or not at all.
+BATCH_REFUSED = (
+    " No patient was scored: a batch is all or nothing. Correct or remove the patients "
+    "listed (their index is in each 'loc') and send the batch again."
+)
+
+
+def _readable(body: bytes, batch: bool = False) -> bytes:
     """BentoML's 400 body with a readable 'error' and a bounded 'detail'; anything
-    unexpected passes unchanged."""
+    unexpected passes unchanged. A batch's refusal says that no patient was scored."""
     try:
         payload = json.loads(body)
         detail = payload["detail"]
         if not isinstance(detail, list) or not detail:
             return body
         payload["detail"] = condense(detail)
-        payload["error"] = summarise(payload["detail"])
+        payload["error"] = summarise(payload["detail"]) + (BATCH_REFUSED if batch else "")
     except (ValueError, KeyError, TypeError, AttributeError):
         return body
     return json.dumps(payload).encode()
@@ -273,7 +280,7 @@ class ApiGuard:
             if declared.isdigit() and int(declared) > limit:
                 await self._too_large(send, path, limit)
                 return
-            await self.app(scope, receive, _readable_refusals(send))
+            await self.app(scope, receive, _readable_refusals(send, scope))
             return
         # Chunked: read the body here, up to the limit, and hand it on whole. Refusing
         # from inside BentoML's app would surface as its 500 (and a traceback in the log).
@@ -281,7 +288,7 @@ class ApiGuard:
         if body is None:
             await self._too_large(send, path, limit)
             return
-        await self.app(scope, _replay(body, receive), _readable_refusals(send))
+        await self.app(scope, _replay(body, receive), _readable_refusals(send, scope))
 
     async def _elsewhere(
         self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes]
@@ -294,14 +301,14 @@ class ApiGuard:
             return
         needs_key = path in self.keyed or (is_docs_file and self.docs_prefix_keyed)
         if needs_key and scope.get("method") != "OPTIONS" and not self._authorised(headers):
-            await _refuse_key(send)
+            await _refuse_key(send, docs=path in DOCS_PATHS or is_docs_file)
             return
         if path == "/" and scope.get("method") in ("GET", "HEAD"):
             await send({"type": "http.response.start", "status": 200, "headers": docs_page.HEADERS})
             body = docs_page.PAGE if scope["method"] == "GET" else b""
             await send({"type": "http.response.body", "body": body})
             return
-        await self.app(scope, receive, send)
+        await self.app(scope, receive, _readable_refusals(send, scope))
 
     async def _too_large(self, send: Send, path: str, limit: int) -> None:
         advice = TOO_LARGE_ADVICE.get(path, "send less")
@@ -313,14 +320,20 @@ class ApiGuard:
         )
 
 
-async def _refuse_key(send: Send) -> None:
+# A browser opening the docs cannot send a key: the 401 says how to open them instead.
+DOCS_NEED_A_KEY = (
+    " The API documentation needs a key too, which a browser cannot send: read it with a "
+    "key (e.g. curl -H 'Authorization: Bearer <key>' .../docs.json), or start the service "
+    "with STROKE_DOCS=open to serve the documentation (never the scoring) without one."
+)
+
+
+async def _refuse_key(send: Send, docs: bool = False) -> None:
+    error = "missing or invalid API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
     await _send_json(
         send,
         401,
-        {
-            "error": "missing or invalid API key: send 'Authorization: Bearer <key>' "
-            "or 'X-API-Key: <key>'"
-        },
+        {"error": error + (DOCS_NEED_A_KEY if docs else "")},
         headers=[(b"www-authenticate", b"Bearer")],
     )
 
@@ -369,14 +382,31 @@ def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
     return wrapped
 
 
-def _readable_refusals(send: Send) -> Send:
-    """Pass replies through, except a 400, whose body is held (it is small) and reworded."""
+def _plain_refusal(status: int, scope: Scope, body: bytes, headers: list) -> bytes:
+    """The framework's plain-text 404 or 405 as the JSON error body every other refusal
+    has; a JSON body (ours, or a route's own) passes unchanged."""
+    content_type = {k.lower(): v for k, v in headers}.get(b"content-type", b"")
+    if content_type.startswith(b"application/json"):
+        return body
+    path, method = scope.get("path", ""), scope.get("method", "")
+    if status == 405:
+        allowed = {k.lower(): v for k, v in headers}.get(b"allow", b"").decode()
+        use = f": use {allowed}" if allowed else ""
+        return json.dumps({"error": f"method {method} not allowed on {path}{use}"}).encode()
+    return json.dumps(
+        {"error": "not found: no such route (the API documentation is at /)"}
+    ).encode()
+
+
+def _readable_refusals(send: Send, scope: Scope) -> Send:
+    """Pass replies through, except a 400 (reworded) and a plain-text 404 or 405 (made
+    JSON), whose bodies are held (they are small)."""
     held: Message | None = None
     chunks: list[bytes] = []
 
     async def wrapped(message: Message) -> None:
         nonlocal held
-        if message["type"] == "http.response.start" and message.get("status") == 400:
+        if message["type"] == "http.response.start" and message.get("status") in (400, 404, 405):
             held = message
             return
         if held is None:
@@ -385,7 +415,18 @@ def _readable_refusals(send: Send) -> Send:
         chunks.append(message.get("body", b""))
         if message.get("more_body", False):
             return
-        body = _readable(b"".join(chunks))
+        status = held.get("status")
+        if status == 400:
+            body = _readable(b"".join(chunks), batch=scope.get("path") == "/predict_batch")
+        else:
+            body = _plain_refusal(status, scope, b"".join(chunks), held.get("headers", []))
+            held = {
+                **held,
+                "headers": [
+                    (k, v) for k, v in held.get("headers", []) if k.lower() != b"content-type"
+                ]
+                + [(b"content-type", b"application/json")],
+            }
         headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
         await send({**held, "headers": headers})

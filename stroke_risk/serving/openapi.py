@@ -44,7 +44,10 @@ SCORING_ROUTES: dict[str, tuple[str, type[BaseModel], type[BaseModel], str]] = {
 # Status -> when it is sent; every one has an ErrorResponse body.
 ERRORS: dict[str, str] = {
     "400": "Invalid input: 'error' says what in one sentence, 'detail' lists the fields (at "
-    "most 20 problems); or a Content-Type, Authorization or X-API-Key header sent twice",
+    "most 20 problems; in a batch, 'loc' gives the patient's index). A batch is all or "
+    "nothing: with one invalid patient, no patient is scored; correct or remove the patients "
+    "listed and send the batch again. Also a Content-Type, Authorization or X-API-Key "
+    "header sent twice",
     "401": "Missing or invalid API key (only when the service has keys configured)",
     "413": "Request body larger than the route's limit (/predict 16 KiB, /predict_batch 4 MiB "
     "by default): split the batch",
@@ -53,10 +56,13 @@ ERRORS: dict[str, str] = {
     "504": "Not answered within the request timeout",
 }
 TITLE = "Stroke-risk service API"
+# Swagger UI renders the description as Markdown with HTML: a bare <key> is eaten as a tag,
+# so the headers are code spans, which show it as typed.
 HOW_TO_CALL = (
-    "Send one patient to /predict or many to /predict_batch; with API keys configured, "
-    "send 'Authorization: Bearer <key>'. The loaded model's card: /model-card (JSON: "
-    "/model-card.json)."
+    "Decision support, not a diagnosis. Send one patient to `/predict` or many to "
+    "`/predict_batch` (all or nothing: one invalid patient refuses the whole batch with a 400 "
+    "naming each problem). With API keys configured, send `Authorization: Bearer <key>` or "
+    "`X-API-Key: <key>`. The loaded model's card: `/model-card` (JSON: `/model-card.json`)."
 )
 
 
@@ -69,6 +75,26 @@ def info(outcome: OutcomeSummary) -> dict[str, str]:
     }
 
 
+# The groups the routes are shown in, in this order. BentoML's own 'Service APIs' group
+# would be empty: every route it held is described in one of these.
+TAGS: list[dict[str, str]] = [
+    {"name": "Scoring", "description": "The model's estimate for one patient or a batch."},
+    {
+        "name": "EHR integration",
+        "description": "FHIR R4 and CDS Hooks, for electronic health records.",
+    },
+    {
+        "name": "Infrastructure",
+        "description": "Health checks and metrics, for load balancers and monitoring.",
+    },
+]
+# BentoML's infrastructure routes, said in a sentence each; none reads patient data.
+INFRASTRUCTURE: dict[str, str] = {
+    "/livez": "Liveness: the process answers (for restarts). No key needed.",
+    "/healthz": "The same check as /livez, under the name some load balancers expect.",
+    "/readyz": "Readiness: the model is loaded and requests are taken. No key needed.",
+    "/metrics": "Prometheus metrics (STROKE_METRICS: open, a key, or off).",
+}
 # Assesses patients for the examples (the service's live assessor): real numbers, never stale.
 Assess = Callable[[list[Patient]], Sequence[Any]]
 
@@ -87,7 +113,31 @@ def component_schemas() -> dict[str, Any]:
         (ErrorResponse, "serialization"),
     ]
     _, top = models_json_schema(models, ref_template=REF)
-    return top["$defs"]
+    schemas = top["$defs"]
+    for name in (Patient.__name__,):
+        _other_spellings(schemas[name])
+    return schemas
+
+
+# What the request schema adds to each category's list: the spellings the service accepts
+# by design (schema._canonical), so a generated client does not refuse them first.
+OTHER_SPELLING = (
+    "another spelling of one of these values: case, spaces, '_' and '-' are ignored "
+    "(e.g. 'govt job' for 'Govt_job')"
+)
+
+
+def _other_spellings(schema: dict[str, Any]) -> None:
+    """A request's categories as 'one of these, or another spelling of one', and its 0/1
+    flags as 'or true/false': what the service accepts, not only what it answers with."""
+    for prop in schema.get("properties", {}).values():
+        if "enum" not in prop:
+            continue
+        listed = {"type": prop.pop("type"), "enum": prop.pop("enum")}
+        if listed["type"] == "string":
+            prop["anyOf"] = [listed, {"type": "string", "description": OTHER_SPELLING}]
+        else:  # the 0/1 flags: JSON true and false too
+            prop["anyOf"] = [listed, {"type": "boolean"}]
 
 
 def _request_id_header() -> dict[str, Any]:
@@ -192,6 +242,9 @@ def contract(
         if route in paths:
             operation = _scoring_operation(route, paths[route]["post"], assess, example, outcome)
             paths[route] = {"post": operation}
+    for route, summary in INFRASTRUCTURE.items():
+        for operation in paths.get(route, {}).values():
+            operation.setdefault("summary", summary)
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     _unused_bentoml_schemas(schemas)
@@ -206,6 +259,13 @@ def contract(
     }
     for add in additions:
         document = add(document)
+    used = {
+        tag
+        for path_item in document["paths"].values()
+        for operation in path_item.values()
+        for tag in operation.get("tags", [])
+    }
+    document["tags"] = [tag for tag in TAGS if tag["name"] in used]  # no empty group
     # Every reply carries a request id, whichever route sent it.
     for path_item in document["paths"].values():
         for operation in path_item.values():

@@ -9,6 +9,7 @@ so). Each refit is kept as its lean copy, checked against its pipeline like the 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,9 @@ from stroke_risk.core.schema import FEATURES, TARGET
 from stroke_risk.scoring.lean import LeanModel
 from stroke_risk.scoring.store import LEAN_TOLERANCE
 from stroke_risk.training.lean_compile import compile_lean_model, max_difference
+from stroke_risk.training.progress import reported
+
+logger = logging.getLogger(__name__)
 
 
 def calibrated(estimator: Any, seed: int) -> CalibratedClassifierCV:
@@ -49,6 +53,23 @@ def _refit(estimator: Any, data: pd.DataFrame, seed: int) -> LeanModel:
 def bootstrap_refits(
     estimator: Any, data: pd.DataFrame, n: int, seed: int, n_jobs: int = 2
 ) -> list[LeanModel]:
-    """``n`` lean copies of the procedure refitted on bootstrap resamples of ``data``."""
+    """``n`` lean copies of the procedure refitted on bootstrap resamples of ``data``, in
+    the seeds' order; progress is logged as they finish (done, elapsed, time left)."""
     seeds = np.random.SeedSequence(seed).generate_state(n).tolist()
-    return Parallel(n_jobs=n_jobs)(delayed(_refit)(estimator, data, s) for s in seeds)
+    logger.info("Bootstrap refits for the probability intervals: 0/%d", n)
+    refits: list[LeanModel] = []
+
+    def status(elapsed: float) -> str:
+        done = len(refits)
+        left = f", about {elapsed / done * (n - done):.0f}s left" if done else ""
+        return f"Bootstrap refits: {done}/{n} ({100 * done / n:.0f}%) in {elapsed:.0f}s{left}"
+
+    # return_as="generator": results arrive in order as they are done, so progress can be
+    # told while joblib keeps both workers busy.
+    with reported(status):
+        for refit in Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_refit)(estimator, data, s) for s in seeds
+        ):
+            refits.append(refit)
+    logger.info("Bootstrap refits: %d/%d done", len(refits), n)
+    return refits

@@ -20,6 +20,7 @@ from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import (
     GridSearchCV,
+    ParameterGrid,
     RepeatedStratifiedKFold,
     StratifiedKFold,
     cross_val_predict,
@@ -36,6 +37,7 @@ from stroke_risk.training.dataset import load_training_data, sha256_of
 from stroke_risk.training.evaluation import bootstrap_ci, risk_metrics, subgroup_table
 from stroke_risk.training.families import SIMPLEST_FIRST, candidates
 from stroke_risk.training.lean_compile import compile_lean_model, max_difference
+from stroke_risk.training.progress import reported
 
 logger = logging.getLogger(__name__)
 
@@ -103,10 +105,13 @@ def search_candidates(
     for candidate in candidates(seed):
         started = time.perf_counter()
         grid = candidate.quick_grid if quick else candidate.grid
+        fits = len(ParameterGrid(grid)) * cv.get_n_splits()
+        logger.info("Searching %s: %d cross-validated fits", candidate.name, fits)
         search = GridSearchCV(
             candidate.pipeline, grid, scoring="roc_auc", cv=cv, n_jobs=n_jobs, refit=False
         )
-        search.fit(X, y)
+        with reported(lambda elapsed, name=candidate.name: f"Searching {name}: {elapsed:.0f}s"):
+            search.fit(X, y)
         best = search.best_index_
         estimator = clone(candidate.pipeline).set_params(**search.best_params_)
         oof = cross_val_predict(
@@ -195,24 +200,25 @@ def train(data_path: Path, seed: int = 42, quick: bool = False, n_jobs: int = 2)
     )
     estimator = estimators[winner]
 
-    # The secondary check: the procedure fitted on the training split, scored once on the
-    # held-out split. Nothing above looked at it.
-    split_model = calibrated(estimator, seed).fit(X_train, y_train)
-    uncalibrated = clone(estimator).fit(X_train, y_train)
-    X_test, y_test = test_frame[list(FEATURES)], test_frame[TARGET].to_numpy()
-    p_test = split_model.predict_proba(X_test)[:, 1]
+    logger.info("Fitting the chosen procedure on the training split and on all rows")
+    with reported(lambda elapsed: f"Fitting the chosen procedure: {elapsed:.0f}s"):
+        # The secondary check: the procedure fitted on the training split, scored once on the
+        # held-out split. Nothing above looked at it.
+        split_model = calibrated(estimator, seed).fit(X_train, y_train)
+        uncalibrated = clone(estimator).fit(X_train, y_train)
+        X_test, y_test = test_frame[list(FEATURES)], test_frame[TARGET].to_numpy()
+        p_test = split_model.predict_proba(X_test)[:, 1]
 
-    # The shipped model: the same procedure developed on all rows (ensemble=False: one
-    # pipeline plus one Platt calibrator on its out-of-fold scores, one model to copy).
-    model = calibrated(estimator, seed).fit(data[list(FEATURES)], data[TARGET].to_numpy())
-    lean = compile_lean_model(model, data)
+        # The shipped model: the same procedure developed on all rows (ensemble=False: one
+        # pipeline plus one Platt calibrator on its out-of-fold scores, one model to copy).
+        model = calibrated(estimator, seed).fit(data[list(FEATURES)], data[TARGET].to_numpy())
+        lean = compile_lean_model(model, data)
     gap = max_difference(lean, model, data)
     if gap > LEAN_TOLERANCE:
         raise RuntimeError(f"lean model differs from the pipeline by {gap:.2e}")
     refits = bootstrap_refits(
         estimator, data, 20 if quick else INTERVAL_REFITS, seed=seed, n_jobs=n_jobs
     )
-    logger.info("%d bootstrap refits for the probability intervals", len(refits))
 
     # The profile describes the intended population, adults: the service scores no one else.
     adults = data[data["age"] >= ADULT_AGE]

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
 from stroke_risk.app.views import form_fields
@@ -69,17 +70,22 @@ def silent_service_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
-    """Start the app in AppTest against a service URL, with only the given client settings."""
+def app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., AppTest]]:
+    """Start the app in AppTest against a service URL, with only the given client settings,
+    as if served on ``address`` (loopback unless a test says otherwise)."""
+    previous_address = streamlit_config.get_option("server.address")
 
     def start(
         api_url: str,
         api_key: str | None = None,
         read_timeout: float | None = None,
         secrets: dict[str, Any] | None = None,
+        address: str = "127.0.0.1",
     ) -> AppTest:
         for name in (*CLIENT_VARIABLES, "STROKE_READ_TIMEOUT"):
             monkeypatch.delenv(name, raising=False)
+        # The address `streamlit run --server.address` would serve on (make app: loopback).
+        streamlit_config.set_option("server.address", address)
         monkeypatch.setenv("STROKE_API_URL", api_url)
         if api_key is not None:
             monkeypatch.setenv("STROKE_API_KEY", api_key)
@@ -89,7 +95,8 @@ def app(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
         at.secrets.update(secrets or {})
         return at.run()
 
-    return start
+    yield start
+    streamlit_config.set_option("server.address", previous_address)
 
 
 def fill_patient_form(

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from stroke_risk.app.batch import patients_for_service, score_patients_csv, scored_csv
-from stroke_risk.app.client import StrokeRiskClient
+from stroke_risk.app.client import KEY_REFUSED, NOT_ANSWERING, StrokeRiskClient
 from stroke_risk.core.patient_tables import DataError, load_patients_csv
 from stroke_risk.core.schema import FEATURES, categories
 from tests.app.conftest import APP_API_KEY, fill_patient_form, sample_upload, submit
@@ -18,6 +18,15 @@ from tests.wording import future_risk_claims
 
 def texts(elements) -> str:
     return "\n".join(str(element.value) for element in elements)
+
+
+TECHNICAL_DETAILS = "Technical details (for your IT contact)"
+
+
+def technical_details(at) -> str:
+    """The folded-away text for the IT contact, under the clinic's message."""
+    folded = [expander for expander in at.expander if expander.label == TECHNICAL_DETAILS]
+    return texts(folded[0].text) if folded else ""
 
 
 def test_form_offers_every_schema_field_with_its_choices(app, closed_port_url):
@@ -42,6 +51,13 @@ def test_form_offers_every_schema_field_with_its_choices(app, closed_port_url):
     assert at.radio(key="patient.gender").value is None
 
 
+def test_the_gp_is_not_shown_the_services_address(app, closed_port_url):
+    at = app(closed_port_url)
+    shown = texts([*at.markdown, *at.caption, *at.sidebar.markdown, *at.info])
+    assert closed_port_url not in shown
+    assert "Prediction service:" not in shown
+
+
 def test_an_incomplete_form_names_what_is_missing_and_calls_nothing(app, closed_port_url):
     at = app(closed_port_url)
     at.radio(key="patient.gender").set_value("Female")
@@ -49,7 +65,7 @@ def test_an_incomplete_form_names_what_is_missing_and_calls_nothing(app, closed_
     errors = texts(at.error)
     assert "Age (years): please answer." in errors
     assert "Sex" not in errors
-    assert "Cannot reach" not in errors  # the service (down here) was never called
+    assert NOT_ANSWERING not in errors  # the service (down here) was never called
 
 
 @pytest.mark.slow
@@ -101,7 +117,9 @@ def test_bmi_not_measured_is_scored_and_said(app, service_url):
 
 def test_service_down_is_said_plainly_and_the_form_keeps_its_values(app, closed_port_url):
     at = submit(fill_patient_form(app(closed_port_url), reference="JS"))
-    assert "Cannot reach the prediction service at" in texts(at.error)
+    assert texts(at.error) == NOT_ANSWERING  # what to do in the clinic
+    assert "Try again in a minute" in NOT_ANSWERING and "IT contact" in NOT_ANSWERING
+    assert f"Cannot reach the prediction service at {closed_port_url}" in technical_details(at)
     assert at.number_input(key="patient.age").value == EXAMPLE_PATIENT["age"]
     assert at.selectbox(key="patient.work_type").value == EXAMPLE_PATIENT["work_type"]
     assert at.text_input(key="patient.reference").value == "JS"
@@ -111,7 +129,8 @@ def test_service_down_is_said_plainly_and_the_form_keeps_its_values(app, closed_
 
 def test_a_hanging_service_is_reported_as_too_slow(app, silent_service_url):
     at = submit(fill_patient_form(app(silent_service_url, read_timeout=0.5)))
-    assert "did not answer within 0.5 seconds" in texts(at.error)
+    assert texts(at.error) == NOT_ANSWERING
+    assert "did not answer within 0.5 seconds" in technical_details(at)
 
 
 @pytest.mark.slow
@@ -135,7 +154,8 @@ def test_a_patient_beyond_the_data_is_marked_so_on_screen(app, service_url):
 @pytest.mark.slow
 def test_a_refused_key_is_said_plainly(app, keyed_service_url):
     at = submit(fill_patient_form(app(keyed_service_url, api_key="wrong-key")))
-    assert "refused the API key" in texts(at.error)
+    assert texts(at.error) == KEY_REFUSED
+    assert "refused the API key" in technical_details(at)
     assert at.number_input(key="patient.age").value == EXAMPLE_PATIENT["age"]
 
 
@@ -177,7 +197,8 @@ def test_an_upload_is_ranked_and_bad_rows_are_named_not_fatal(app, service_url, 
     assert len(ranked) == 10
     assert list(ranked["risk_percent"]) == sorted(ranked["risk_percent"], reverse=True)
     assert set(ranked["id"]) == set(upload["id"]) - {upload.loc[3, "id"], upload.loc[6, "id"]}
-    assert at.get("download_button")[0].label == "Download the scored CSV"
+    downloads = [button.label for button in at.get("download_button")]
+    assert "Download the scored CSV" in downloads
 
 
 @pytest.mark.slow
@@ -223,7 +244,8 @@ def test_an_upload_while_the_service_is_down_can_be_retried_once_it_is_up(
         ("clinic.csv", sample_upload(data_path, 3).to_csv(index=False).encode(), "text/csv")
     )
     at.run()
-    assert "Cannot reach the prediction service" in texts(at.error)
+    assert texts(at.error) == NOT_ANSWERING
+    assert "Cannot reach the prediction service" in technical_details(at)
     monkeypatch.setenv("STROKE_API_URL", service_url)  # the service is back
     at.button(key="batch.retry").click().run()
     assert not at.error

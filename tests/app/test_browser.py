@@ -1,8 +1,9 @@
 """End to end in a real browser: `streamlit run` + the real service + Debian's Chromium.
 
 A nurse fills in the form and reads the risk; a practice manager uploads a CSV with a bad
-row and downloads the ranked result. Screenshots go to test-artifacts/; with
-PUBLISH_SCREENSHOTS=1 they also refresh the README's two images in docs/images/.
+row and downloads the ranked result; a clinic in mmol/L uploads its own file. Screenshots
+go to test-artifacts/ (the documentation's images come from `make screenshots`, which uses
+a full `make train` model; PUBLISH_SCREENSHOTS=1 still copies these instead).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import pytest
 import requests
 from PIL import Image
 
+from stroke_risk.app.batch import score_patients_csv
+from stroke_risk.app.client import StrokeRiskClient
+from stroke_risk.app.views import option_label
 from stroke_risk.core.responses import Assessment
 from tests.app.conftest import publish_screenshot, sample_upload
 
@@ -39,23 +43,31 @@ PATIENT = {
 TIMEOUT_MS = 30_000
 
 
-def fill_in_the_form(page) -> None:
-    """Answer the questions by their visible labels, as a person would."""
+def fill_in_the_form(
+    page, patient: dict[str, object] | None = None, glucose_unit: str = "mg/dL"
+) -> None:
+    """Answer the questions by their visible labels, as a person would (glucose already in
+    ``glucose_unit``, which must be the unit chosen on the page)."""
+    patient = PATIENT if patient is None else patient
     page.locator(".st-key-patient-smoking_status input").wait_for(timeout=TIMEOUT_MS)
     page.get_by_label("Patient reference (optional)", exact=True).fill("Mr B, 10:40")
-    for group, option in [
-        ("Sex", "Male"),
-        ("Hypertension", "Yes"),
-        ("Heart disease", "No"),
-        ("Ever married", "Yes"),
-        ("Residence", "Urban"),
+    for group, name in [
+        ("Sex", "gender"),
+        ("Hypertension", "hypertension"),
+        ("Heart disease", "heart_disease"),
+        ("Ever married", "ever_married"),
+        ("Residence", "residence_type"),
     ]:
+        option = option_label(name, patient[name])
         page.get_by_role("radiogroup", name=group).get_by_text(option, exact=True).click()
-    page.get_by_label("Age (years)", exact=True).fill("67")
-    page.get_by_label("Average glucose (mg/dL)", exact=True).fill("228.7")
-    page.get_by_label("BMI (kg/m²)", exact=True).fill("36.6")
-    for box, option in [("Work type", "Private"), ("Smoking", "Smokes")]:
+    page.get_by_label("Age (years)", exact=True).fill(f"{patient['age']:g}")
+    page.get_by_label(f"Average glucose ({glucose_unit})", exact=True).fill(
+        f"{patient['avg_glucose_level']:g}"
+    )
+    page.get_by_label("BMI (kg/m²)", exact=True).fill(f"{patient['bmi']:g}")
+    for box, name in [("Work type", "work_type"), ("Smoking", "smoking_status")]:
         page.get_by_role("combobox", name=box).click()
+        option = option_label(name, patient[name])
         page.get_by_role("option", name=option, exact=True).click()
 
 
@@ -144,3 +156,37 @@ def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
         # (quick model) should not rewrite tracked files.
         if os.environ.get("PUBLISH_SCREENSHOTS") == "1":
             publish_screenshot(source, name)
+
+
+def test_a_mmol_per_l_file_with_mmol_per_l_chosen_scores_every_row_as_mg_per_dl_would(
+    browser, app_url, service_url, data_path, tmp_path
+):
+    from tests.app.test_upload_units import as_mg_dl_of, in_mmol
+
+    mmol = in_mmol(sample_upload(data_path, rows=12))
+    csv_path = tmp_path / "practice-list-mmol.csv"
+    mmol.to_csv(csv_path, index=False)
+    # The same patients typed in mg/dL (the values the mmol/L file converts to), scored.
+    mg_dl = as_mg_dl_of(mmol).to_csv(index=False)
+    by_mg_dl = score_patients_csv(io.StringIO(mg_dl), StrokeRiskClient(service_url)).results
+    expected = dict(zip(by_mg_dl["id"].astype(str), by_mg_dl["probability"], strict=True))
+
+    page = browser.new_page(viewport=VIEWPORT, accept_downloads=True)
+    try:
+        page.goto(app_url)
+        page.get_by_role("radiogroup", name="Glucose unit").get_by_text(
+            "mmol/L", exact=True
+        ).click()
+        page.get_by_role("tab", name="Many patients (CSV upload)").click()
+        shows(page.get_by_text("Glucose is read in mmol/L"))
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(csv_path)
+        page.get_by_text("Scored 12 patients, highest risk first").wait_for(timeout=TIMEOUT_MS)
+        assert page.get_by_text("could not be scored").count() == 0
+        with page.expect_download(timeout=TIMEOUT_MS) as download_info:
+            page.get_by_role("button", name="Download the scored CSV").click()
+        scored = pd.read_csv(download_info.value.path(), dtype={"id": str})
+    finally:
+        page.close()
+    assert len(scored) == 12
+    for _, row in scored.iterrows():
+        assert row["probability"] == expected[row["id"]]

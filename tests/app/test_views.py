@@ -158,15 +158,24 @@ def test_the_reference_patient_is_named_with_its_own_estimate():
     assert "a 50.5-year-old woman" in text and "2.7%" in text
 
 
-def test_factor_chart_shows_odds_ratios_on_a_log_scale_coloured_by_direction():
+def test_factor_chart_draws_bars_from_1_to_each_odds_ratio_on_a_log_scale():
     spec = factor_chart(_assessment()).to_dict()
-    assert spec["mark"]["type"] == "bar"
-    assert spec["encoding"]["x"]["field"] == "odds_ratio"
-    assert spec["encoding"]["x"]["scale"]["type"] == "log"
-    assert spec["encoding"]["color"]["field"] == "direction"
-    rows = next(iter(spec["datasets"].values()))
+    line, bars = spec["layer"]
+    assert bars["mark"]["type"] == "bar"
+    assert bars["encoding"]["x"]["field"] == "bar_from"
+    assert bars["encoding"]["x2"]["field"] == "bar_to"
+    assert bars["encoding"]["x"]["scale"]["type"] == "log"
+    assert bars["encoding"]["color"]["field"] == "direction"
+    assert line["mark"]["type"] == "rule"  # the reference patient, at 1
+    rows = spec["datasets"][bars["data"]["name"]]
     assert [row["factor"] for row in rows] == ["Age: 67 years", "BMI: not measured"]
     assert rows[0]["odds_ratio"] == pytest.approx(3.21)
+    assert rows[0]["bar_from"] == 1.0 and rows[0]["bar_to"] == pytest.approx(3.21)
+
+
+def test_the_axis_title_is_never_cut_short():
+    spec = factor_chart(_assessment()).to_dict()
+    assert spec["layer"][1]["encoding"]["x"]["axis"]["titleLimit"] == 0  # 0: no limit
 
 
 def test_the_chart_has_a_text_alternative_naming_every_factor():

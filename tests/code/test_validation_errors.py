@@ -120,3 +120,16 @@ def test_a_patient_flooded_with_keys_is_one_error_counting_them():
     (error,) = refused.value.errors()
     assert error["loc"] == ("patients", 1)
     assert "'k0', 'k1', 'k2' and 19997 more" in error["msg"]
+
+
+def test_listed_problems_carry_no_value_error_prefix():
+    detail = [
+        {
+            "type": "value_error",
+            "loc": ["patients", 0, "work_type"],
+            "msg": "Value error, 'Gov' is not allowed: use one of Private, Self-employed",
+        },
+    ]
+    (listed,) = condense(detail)
+    assert listed["msg"].startswith("'Gov' is not allowed")
+    assert listed["loc"] == ["patients", 0, "work_type"]

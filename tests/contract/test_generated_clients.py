@@ -166,3 +166,18 @@ def test_the_typescript_types_refuse_a_patient_missing_a_required_field(typescri
     completed = tsc("missing_smoking_status.ts", typescript_types)
     assert completed.returncode != 0
     assert "smoking_status" in completed.stdout
+
+
+def test_the_python_client_sends_the_spellings_the_server_accepts(
+    client_package, service_url
+) -> None:
+    from stroke_risk_client import AuthenticatedClient
+    from stroke_risk_client.api.scoring import predict
+    from stroke_risk_client.models import Patient
+
+    spelled = {**EXAMPLE_PATIENT, "work_type": "govt job", "smoking_status": "Formerly Smoked"}
+    with AuthenticatedClient(base_url=service_url, token="unused-without-keys") as client:
+        reply = predict.sync_detailed(client=client, body=Patient.from_dict(spelled))
+    raw = requests.post(f"{service_url}/predict", json=EXAMPLE_PATIENT, timeout=30).json()
+    assert reply.status_code == 200, reply.content[:500]
+    assert reply.parsed.probability == raw["probability"]

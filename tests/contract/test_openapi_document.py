@@ -166,3 +166,57 @@ def test_the_reply_example_is_a_real_assessment_of_the_request_example(served) -
     assert not future_risk_claims(json.dumps(served)), future_risk_claims(json.dumps(served))
     patient = served["components"]["schemas"]["Patient"]
     assert set(patient["required"]) == set(FEATURES)
+
+
+def test_the_swagger_page_shows_the_key_placeholder_as_typed() -> None:
+    description = contract(copy.deepcopy(BENTOML_LIKE))["info"]["description"]
+    # Markdown with HTML: outside a code span, '<key>' would be eaten as a tag.
+    assert "`Authorization: Bearer <key>`" in description
+    assert "<key>" not in description.replace("`Authorization: Bearer <key>`", "").replace(
+        "`X-API-Key: <key>`", ""
+    )
+
+
+def test_the_batch_is_documented_as_all_or_nothing() -> None:
+    document = contract(copy.deepcopy(BENTOML_LIKE))
+    assert "all or nothing" in document["info"]["description"]
+    assert "no patient is scored" in ERRORS["400"]
+
+
+def test_every_group_shown_has_routes_and_every_route_says_what_it_is() -> None:
+    document = contract(copy.deepcopy(BENTOML_LIKE), additions=(merge_into,))
+    used = {
+        tag
+        for path_item in document["paths"].values()
+        for operation in path_item.values()
+        for tag in operation.get("tags", [])
+    }
+    assert {tag["name"] for tag in document["tags"]} == used
+    assert "Service APIs" not in used
+    for path, path_item in document["paths"].items():
+        for operation in path_item.values():
+            assert operation.get("summary"), f"{path} has no summary"
+
+
+@pytest.mark.slow
+def test_writing_the_document_for_the_clients_warns_of_nothing(quick_training) -> None:
+    """`make clients` runs `service.py --openapi`: it serves nothing, so the warning that the
+    CDS routes are open (a serving concern) must not appear."""
+    import subprocess
+    import sys
+
+    from stroke_risk.core.config import REPO_ROOT
+    from tests.environment import without_developer_settings
+
+    completed = subprocess.run(
+        [sys.executable, "service.py", "--openapi"],
+        cwd=REPO_ROOT,
+        env=without_developer_settings(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout)["info"]["title"] == "Stroke risk API"
+    assert "CDS Hooks routes are open" not in completed.stderr

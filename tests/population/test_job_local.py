@@ -70,6 +70,13 @@ def test_the_summary_says_what_the_worklist_ranks_by(job_output: Path, stored_mo
     assert not future_risk_claims(json.dumps(summary))
 
 
+def test_summary_csv_names_each_group_by_its_value_in_the_grouping_column(job_output):
+    with (job_output / "summary.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0])[0] == "practice_id"
+    assert sorted(row["practice_id"] for row in rows) == sorted(PRACTICES)
+
+
 def test_summary_counts_what_was_written(job_output: Path) -> None:
     scored = pd.read_parquet(job_output / "scored")
     rejected = pd.read_parquet(job_output / "rejected")
@@ -77,16 +84,16 @@ def test_summary_counts_what_was_written(job_output: Path) -> None:
     assert summary["patients_scored"] == len(scored)
     assert summary["rows_rejected"] == len(rejected)
     with (job_output / "summary.csv").open() as handle:
-        lines = {row["group"]: row for row in csv.DictReader(handle)}
+        lines = {row["practice_id"]: row for row in csv.DictReader(handle)}
     for practice, group in scored.groupby("practice_id", observed=True):
-        line = lines[f"practice_id={practice}"]
+        line = lines[practice]
         assert int(line["patients"]) == len(group)
         assert float(line["mean_probability"]) == pytest.approx(group["probability"].mean())
         for band in ("low", "moderate", "high"):
             assert int(line[band]) == int((group["risk_band"] == band).sum())
     rejected_by_group = rejected.groupby("practice_id", observed=True).size()
     for practice, count in rejected_by_group.items():
-        assert int(lines[f"practice_id={practice}"]["rejected"]) == count
+        assert int(lines[practice]["rejected"]) == count
 
 
 def test_a_table_without_the_needed_columns_fails_naming_them(spark, stored_model, tmp_path):

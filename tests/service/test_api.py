@@ -249,6 +249,9 @@ def test_a_batch_names_the_index_of_each_bad_patient(service_url):
     assert reply.status_code == 400
     assert error_locations(reply) == [["patients", 1, "age"], ["patients", 3, "gender"]]
     assert "patients[1].age: " in reply.json()["error"]
+    # The contract, in the body too: all or nothing.
+    assert "No patient was scored: a batch is all or nothing" in reply.json()["error"]
+    assert not any(error["msg"].startswith("Value error, ") for error in reply.json()["detail"])
 
 
 def test_an_empty_or_over_long_batch_is_refused(service_url):
@@ -282,7 +285,10 @@ def test_the_openapi_document_describes_the_patient(service_url):
     spec = requests.get(f"{service_url}/docs.json", timeout=10).json()
     assert {"/predict", "/predict_batch"} <= set(spec["paths"])
     patient = spec["components"]["schemas"]["Patient"]
-    assert patient["properties"]["work_type"]["enum"] == [
+    # The data's own spellings first; other spellings accepted too, as the service does.
+    listed, other = patient["properties"]["work_type"]["anyOf"]
+    assert other["type"] == "string" and "spelling" in other["description"]
+    assert listed["enum"] == [
         "Private",
         "Self-employed",
         "Govt_job",

@@ -178,3 +178,25 @@ def test_the_swagger_page_loads_nothing_from_other_sites():
 def test_keys_are_required_only_of_a_process_that_serves(argv, expected):
     """`bentoml build` and `make clients` import the service to describe it, keyless."""
     assert api_keys.serving(argv) is expected
+
+
+def test_a_wrong_method_on_a_scoring_route_is_a_json_405_naming_the_allowed_one():
+    reply = client().get("/predict")
+    assert reply.status_code == 405
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.json() == {"error": "method GET not allowed on /predict: use POST"}
+
+
+def test_an_unknown_path_is_a_json_404_that_does_not_echo_it():
+    reply = client().get("/no-such-route/patient-42")
+    assert reply.status_code == 404
+    assert reply.headers["content-type"] == "application/json"
+    assert "patient-42" not in reply.text and reply.json()["error"].startswith("not found")
+
+
+def test_a_browser_refused_the_docs_is_told_about_stroke_docs_open():
+    reply = client(KEYS, docs="key").get("/")
+    assert reply.status_code == 401
+    assert "STROKE_DOCS=open" in reply.json()["error"]
+    scoring = client(KEYS).post("/predict", json={})
+    assert "STROKE_DOCS" not in scoring.json()["error"]  # only the docs' refusal says it
