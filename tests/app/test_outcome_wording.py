@@ -86,13 +86,15 @@ def test_the_result_links_to_the_served_card_of_the_answering_model():
 
 
 def test_an_uploads_worklist_says_what_it_ranks_by():
-    shipped = ScoredUpload(pd.DataFrame(), [], 1, (0.05, 0.15), {2: example_assessment()})
+    shipped = ScoredUpload(
+        pd.DataFrame(), [], 1, (0.05, 0.15), assessments={2: example_assessment()}
+    )
     assert "not by a future risk" in shipped.outcome.ranking
     assert not future_risk_claims(shipped.outcome.ranking)
     assert band_counts_label(shipped.outcome, "high", "15% and above") == (
         "High band (15% and above)"
     )
     incident = example_assessment(outcome=reply_outcome(INCIDENT_5_YEARS))
-    upload = ScoredUpload(pd.DataFrame(), [], 1, (0.05, 0.15), {2: incident})
+    upload = ScoredUpload(pd.DataFrame(), [], 1, (0.05, 0.15), assessments={2: incident})
     assert upload.outcome.ranking == "Ranked by 5-year risk of stroke, highest first."
     assert band_counts_label(upload.outcome, "high", None) == "High risk"

@@ -51,13 +51,13 @@ def csv_of(frame: pd.DataFrame) -> io.StringIO:
 def test_glucose_56_read_as_mg_per_dl_is_refused_naming_both_units():
     problem = glucose_unit_problem(5.6, "mg/dL")
     assert problem is not None
-    assert "5.6 fits mmol/L, not mg/dL" in problem and "20 to 600" in problem
+    assert "5.6 fits mmol/L, not mg/dL" in problem and "55 to 600" in problem
 
 
 def test_glucose_150_read_as_mmol_per_l_is_refused_naming_both_units():
     problem = glucose_unit_problem(150.0, "mmol/L")
     assert problem is not None
-    assert "150 fits mg/dL, not mmol/L" in problem and "1.2 to 33.3" in problem
+    assert "150 fits mg/dL, not mmol/L" in problem and "3.1 to 33.3" in problem
 
 
 def test_glucose_that_fits_its_unit_is_no_problem():
@@ -165,4 +165,4 @@ def test_the_app_reads_an_upload_in_the_chosen_unit(app, service_url, data_path)
     at.run()
     assert not at.exception and not at.error and not at.warning
     assert "Scored 5 patients" in texts(at.success)
-    assert "glucose read in mmol/L" in texts(at.success)
+    assert "Glucose was read in mmol/L" in texts(at.success)
