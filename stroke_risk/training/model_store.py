@@ -139,7 +139,7 @@ def save_cohort_model(
         custom_objects={
             "lean": result.lean,
             "profile": result.profile.model_dump(),
-            "intervals": result.intervals,
+            **({"intervals": result.intervals} if result.intervals is not None else {}),
         },
     )
     return str(saved.tag)

@@ -248,27 +248,21 @@ def choose_family(
 class CohortTrainingResult:
     """A cohort model, its lean copy, profile, bootstrap refits and its evidence."""
 
-    model: HorizonRiskModel
+    family: str
+    horizon_years: float
+    model: Any  # the reference: HorizonRiskModel, or an update's (validation/updating.py)
     lean: LeanModel
     profile: TrainingProfile
     outcome: ModelOutcome
     selection: dict[str, Any]
     refits: list[HorizonRiskModel]  # bootstrap refits (empty for a recalibration)
-    intervals: ProbabilityIntervals
+    intervals: ProbabilityIntervals | None  # None only if a parent had none
     cohort: dict[str, Any]
     seed: int
     lean_max_difference: float
     seconds: float = 0.0
     lineage: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def family(self) -> str:
-        return self.model.family
-
-    @property
-    def horizon_years(self) -> float:
-        return float(self.model.horizon_years)
 
     def metadata(self) -> dict[str, Any]:
         """What the model store keeps beside the model (no None values: BentoML refuses)."""
@@ -279,7 +273,7 @@ class CohortTrainingResult:
             "selection": self.selection,
             "cohort": {k: v for k, v in self.cohort.items() if v is not None},
             "seed": self.seed,
-            "interval_refits": self.intervals.size,
+            "interval_refits": self.intervals.size if self.intervals is not None else 0,
             "lean_max_difference": self.lean_max_difference,
             "calibration": (
                 f"logistic on the linear predictor at {self.horizon_years:g} years, "
@@ -371,6 +365,8 @@ def train_cohort(
         ),
     )
     result = CohortTrainingResult(
+        family=family,
+        horizon_years=horizon_years,
         model=model,
         lean=lean,
         profile=cohort_profile(frame, risk, horizon_years),

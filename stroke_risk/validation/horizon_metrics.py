@@ -9,7 +9,7 @@ consistently with what the number estimates (the cumulative incidence of stroke)
 - **time-dependent AUC** at the horizon (cumulative cases, dynamic controls);
 - **observed risk** at the horizon by the Aalen-Johansen estimator (Kaplan-Meier when the
   cohort records no deaths), **O/E** (observed over mean predicted) with a 95% interval
-  from the observed risk's log-log interval;
+  from the observed risk's (log-scale, censoring-weighted binomial) interval;
 - **calibration slope** and **intercept** (slope fixed at 1): a logistic regression of
   "a stroke within the horizon" on the predicted log-odds, weighted by the inverse
   probability of remaining uncensored; **a smoothed calibration curve** (the same weighted
@@ -61,18 +61,30 @@ _EPS = 1e-9
 def observed_risk(
     followup: np.ndarray, stroke: np.ndarray, death: np.ndarray, horizon: float
 ) -> tuple[float, float, float]:
-    """Aalen-Johansen cumulative incidence of stroke at ``horizon`` and its 95% interval."""
+    """Aalen-Johansen cumulative incidence of stroke at ``horizon`` and its 95% interval.
+
+    The interval is on the log scale, from the variance of the censoring-weighted share
+    of strokes by the horizon (a sandwich estimate that treats the weights as known):
+    scikit-survival's own Aalen variance holds a matrix of every event time by every
+    event time, 13 GB and three minutes for 20,000 patients."""
+    followup = np.asarray(followup, dtype=float)
     stroke = np.asarray(stroke, dtype=int)
     death = np.asarray(death, dtype=int)
     if stroke.sum() == 0:
         return 0.0, 0.0, 0.0
     codes = stroke + (2 * death if death.any() else 0)
-    time_, incidence, interval = cumulative_incidence_competing_risks(
-        codes, np.asarray(followup, dtype=float), conf_type="log-log"
-    )
+    time_, incidence = cumulative_incidence_competing_risks(codes, followup)
     at = max(int(np.searchsorted(time_, horizon, side="right")) - 1, 0)
-    low, high = interval[1, :, at]
-    return float(incidence[1, at]), float(np.nan_to_num(low)), float(np.nan_to_num(high, nan=1))
+    estimate = float(incidence[1, at])
+    status = horizon_status(followup, stroke, death, horizon)
+    w, y = status.weight, status.status
+    total = w.sum()
+    share = float(np.sum(w * y) / total) if total > 0 else 0.0
+    variance = float(np.sum(w**2 * (y - share) ** 2) / total**2) if total > 0 else 0.0
+    if estimate <= 0 or variance <= 0:
+        return estimate, 0.0, 1.0
+    spread = 1.959964 * math.sqrt(variance) / estimate
+    return estimate, estimate * math.exp(-spread), min(estimate * math.exp(spread), 1.0)
 
 
 def _weighted_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> LogisticRegression:
