@@ -118,7 +118,9 @@ def load_stored_model(tag: str | bentoml.Model) -> StoredModel:
 
 
 def save_cohort_model(
-    result: CohortTrainingResult, validation: dict[str, Any] | None = None
+    result: CohortTrainingResult,
+    validation: dict[str, Any] | None = None,
+    name: str = MODEL_NAME,
 ) -> str:
     """Save a cohort model as a new version of ``stroke_risk_model``, like the shipped one:
     the reference model, its lean copy, profile and intervals, so every channel serves it
@@ -127,7 +129,7 @@ def save_cohort_model(
     if validation is not None:
         metadata["internal_validation"] = _validation_summary(validation)
     saved = bentoml.sklearn.save_model(
-        MODEL_NAME,
+        name,
         result.model,
         signatures={"predict_proba": {"batchable": False}},
         labels={

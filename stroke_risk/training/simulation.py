@@ -21,6 +21,7 @@ scales every effect on the log-hazard towards the typical patient (0.7: weaker e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -174,3 +175,35 @@ def simulate_cohort(
             "practice_id": [f"practice-{k:02d}" for k in rng.integers(1, practices + 1, n)],
         }
     )
+
+
+SITES = {
+    "development": DEVELOPMENT,
+    "higher-incidence": HIGHER_INCIDENCE,
+    "weaker-effects": WEAKER_EFFECTS,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m stroke_risk.training.simulation`` (``make simulate-cohort``)."""
+    import argparse
+
+    from stroke_risk.training.cohort import write_cohort
+
+    parser = argparse.ArgumentParser(description="Write a simulated cohort (CSV or Parquet).")
+    parser.add_argument("--output", type=Path, default=Path("data/simulated-cohort.csv"))
+    parser.add_argument("--patients", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--site", choices=sorted(SITES), default="development")
+    args = parser.parse_args(argv)
+    frame = simulate_cohort(args.patients, seed=args.seed, site=SITES[args.site])
+    path = write_cohort(frame, args.output)
+    print(  # noqa: T201 - the command's answer
+        f"{path}: {len(frame):,} patients, {int(frame['stroke'].sum()):,} strokes, "
+        f"{int(frame['death'].sum()):,} deaths, site {SITES[args.site].name}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

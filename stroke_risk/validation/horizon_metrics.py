@@ -41,7 +41,7 @@ from sksurv.metrics import (
     concordance_index_ipcw,
     cumulative_dynamic_auc,
 )
-from sksurv.nonparametric import cumulative_incidence_competing_risks
+from sksurv.nonparametric import cumulative_incidence_competing_risks, kaplan_meier_estimator
 
 from stroke_risk.core.age_bands import age_band
 from stroke_risk.core.schema import TARGET
@@ -72,10 +72,16 @@ def observed_risk(
     death = np.asarray(death, dtype=int)
     if stroke.sum() == 0:
         return 0.0, 0.0, 0.0
-    codes = stroke + (2 * death if death.any() else 0)
-    time_, incidence = cumulative_incidence_competing_risks(codes, followup)
-    at = max(int(np.searchsorted(time_, horizon, side="right")) - 1, 0)
-    estimate = float(incidence[1, at])
+    if death.any():
+        time_, incidence = cumulative_incidence_competing_risks(stroke + 2 * death, followup)
+        curve = incidence[1]
+    else:
+        # One cause: Kaplan-Meier (scikit-survival 0.28's Aalen-Johansen fails on a single
+        # cause: its count arrays have one column where it allocates two).
+        time_, survival = kaplan_meier_estimator(stroke.astype(bool), followup)
+        curve = 1 - survival
+    at = int(np.searchsorted(time_, horizon, side="right")) - 1
+    estimate = float(curve[at]) if at >= 0 else 0.0
     status = horizon_status(followup, stroke, death, horizon)
     w, y = status.weight, status.status
     total = w.sum()
