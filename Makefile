@@ -18,7 +18,7 @@ APP_PORT ?= 8501
 APT_PACKAGES := chromium shellcheck jq wrk awscli buildah podman skopeo docker-registry runc \
 	debootstrap curl poppler-utils valgrind
 
-.PHONY: help install node-deps clients system-deps data train validate validate-external update-model simulate-cohort train-if-needed serve app run test test-fast test-release lint format bench notebooks loadtest publish deploy container-test clean score-population audit sbom
+.PHONY: help install node-deps clients system-deps data train validate validate-external update-model simulate-cohort cohort-from-fhir train-if-needed serve app run test test-fast test-release lint format bench notebooks loadtest publish deploy container-test clean score-population audit sbom
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -82,6 +82,10 @@ validate-external: install ## Validate a stored model on a cohort (MODEL=tag COH
 update-model: install ## Update a stored model for a cohort by the closed test; saves a new version (MODEL=tag COHORT=file)
 	@test -n "$(MODEL)" -a -n "$(COHORT)" || { echo "usage: make update-model MODEL=stroke_risk_model:TAG COHORT=cohort.csv"; exit 2; }
 	$(RUN) training.py --cohort "$(COHORT)" --update "$(MODEL)" $(if $(HORIZON),--horizon $(HORIZON))
+
+cohort-from-fhir: install ## A cohort CSV from a FHIR Bulk Data export (INPUT=dir INDEX_DATE=2018-01-01 OUTPUT=file)
+	@test -n "$(INPUT)" -a -n "$(INDEX_DATE)" -a -n "$(OUTPUT)" || { echo "usage: make cohort-from-fhir INPUT=export/ INDEX_DATE=2018-01-01 OUTPUT=cohort.csv"; exit 2; }
+	$(RUN) -m stroke_risk.fhir.cohort_export --input "$(INPUT)" --index-date "$(INDEX_DATE)" --output "$(OUTPUT)"
 
 PATIENTS ?= 50000
 SITE ?= development
