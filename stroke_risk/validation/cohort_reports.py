@@ -120,7 +120,8 @@ def model_card(result: CohortTrainingResult, tag: str, validation: dict[str, Any
     """The cohort model's card, in Markdown."""
     horizon = f"{result.horizon_years:g}"
     cohort = result.cohort
-    families = json.dumps(jsonable(result.selection.get("families", {})))
+    families = result.selection.get("families")
+    compared = f"{json.dumps(jsonable(families))}; " if families else ""
     lines = [
         f"# Model card: {horizon}-year risk of a first stroke ({tag})",
         "",
@@ -149,7 +150,7 @@ def model_card(result: CohortTrainingResult, tag: str, validation: dict[str, Any
         "",
         "## Method",
         "",
-        f"Family: **{result.family}** ({families}; rule: {result.selection.get('rule')}). "
+        f"Family: **{result.family}** ({compared}rule: {result.selection.get('rule')}). "
         f"Calibrated at {horizon} years to the "
         "cumulative incidence (censoring-weighted logistic on the linear predictor). "
         f"Interval refits: {result.intervals.size if result.intervals else 0}. Lean copy's "
