@@ -77,13 +77,17 @@ def test_recalibrated_intervals_are_the_parents_refits_recalibrated(development,
     np.testing.assert_allclose(updated.probabilities(columns), expected, atol=1e-12)
 
 
-def test_a_saved_cohort_model_is_served_as_a_5_year_risk(development, tmp_path):
+def test_a_saved_cohort_model_is_served_as_a_5_year_risk(development, other_patients):
     """Stored with its lean copy, profile, intervals and outcome record: the service's
-    loader reads it as an incident outcome at 5 years and the assessor scores a patient."""
+    loader reads it as an incident outcome at 5 years, and the population job (Spark's
+    per-batch scoring, run here without Spark) gives each adult the lean copy's risk."""
     import bentoml
 
     from stroke_risk.assessment.model_loading import load_assessor
     from stroke_risk.core.config import Settings
+    from stroke_risk.core.schema import FEATURES
+    from stroke_risk.population.model_source import build_assessor, load_stored_lean
+    from stroke_risk.population.scoring import score_batch
     from stroke_risk.scoring.store import load_lean
     from stroke_risk.training.model_store import save_cohort_model
     from stroke_risk.training.survival import train_cohort
@@ -92,23 +96,16 @@ def test_a_saved_cohort_model_is_served_as_a_5_year_risk(development, tmp_path):
     result = train_cohort(cohort, HORIZON, n_refits=4, family="cox", n_jobs=1)
     tag = save_cohort_model(result, name="stroke_risk_cohort_test")
     try:
-        stored = bentoml.models.get(tag)
-        lean = load_lean(stored)
-        assert lean.outcome.kind == "incident"
-        assert lean.outcome.horizon_words == "5-year"
-        assert stored.info.metadata["cohort"]["patients"] == len(development)
-        assessor = load_assessor(stored, Settings())
-        patient = development.iloc[0][list(lean.profile.reference)].to_dict()
-        patient["age"] = max(patient["age"], 40.0)
-        assert assessor is not None and lean.intervals is not None
-        risk = lean.lean.predict(
-            {
-                k: np.array(
-                    [v], dtype=float if k in ("age", "bmi", "avg_glucose_level") else object
-                )
-                for k, v in patient.items()
-            }
-        )[0]
-        assert 0 < risk < 1
+        stored = load_lean(bentoml.models.get(tag))
+        assert stored.outcome.kind == "incident"
+        assert stored.outcome.horizon_words == "5-year"
+        assert stored.intervals is not None
+        assert load_assessor(bentoml.models.get(tag), Settings()) is not None
+        patients = other_patients[other_patients["age"] >= 18].head(50)
+        scored = score_batch(
+            patients[["id", *FEATURES]], build_assessor(load_stored_lean(tag), Settings())
+        )
+        expected = result.lean.predict(frame_to_columns(patients))
+        np.testing.assert_allclose(scored["probability"], expected, atol=1e-4)
     finally:
         bentoml.models.delete(tag)
