@@ -111,7 +111,7 @@ def cohort_main(args: argparse.Namespace) -> int:
     except (DataError, ModelNotFoundError, ValueError) as exc:
         logger.error("%s", exc)
         return 2
-    tag = save_cohort_model(result, validation if not args.update else None)
+    tag = save_cohort_model(result, validation)
     paths = write_cohort_reports(result, tag, validation, args.output_dir)
     logger.info("Reports: %s", ", ".join(map(str, paths)))
     print(tag)  # noqa: T201 - the command's answer: the saved model's tag

@@ -148,8 +148,12 @@ def save_cohort_model(
 
 
 def _validation_summary(validation: dict[str, Any]) -> dict[str, Any]:
-    """The headline figures kept with the model (the full report lives in reports/)."""
-    summary = validation["validation"]
+    """The headline figures kept with the model (the full report lives in reports/): a
+    trained model's internal validation, or an update's apparent measures on its cohort."""
+    summary = validation.get("validation") or {
+        "kind": validation["kind"],
+        "apparent": validation["measures"],
+    }
     apparent = summary["apparent"]
     return {
         "kind": summary["kind"],
