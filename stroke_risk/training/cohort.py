@@ -49,7 +49,6 @@ FOLLOWUP = "followup_years"
 DEATH = "death"
 INDEX_DATE = "index_date"
 OUTCOME_COLUMNS = (FOLLOWUP, TARGET)
-OPTIONAL_COLUMNS = (DEATH, INDEX_DATE)
 GROUP_COLUMNS = ("practice_id", "site")  # kept as text when present, for subgroups
 ERRORS_SHOWN = 10
 

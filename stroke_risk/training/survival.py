@@ -46,6 +46,7 @@ from sksurv.metrics import concordance_index_ipcw
 from sksurv.nonparametric import kaplan_meier_estimator
 from sksurv.util import Surv
 
+from stroke_risk.core.age_bands import age_band
 from stroke_risk.core.outcome import OUTCOME_METADATA_KEY, ModelOutcome
 from stroke_risk.core.schema import ADULT_AGE, FEATURES, TARGET
 from stroke_risk.scoring.intervals import ProbabilityIntervals
@@ -312,17 +313,15 @@ def cohort_profile(frame: pd.DataFrame, risk: np.ndarray, horizon: float) -> Tra
     profile = build_profile(table, risk[adults])
     # Replace each peer group's crude rate (censored patients counted as no stroke) by the
     # censoring-weighted one.
-    from stroke_risk.core.age_bands import age_band
-
     bands = table["age"].map(age_band).to_numpy()
     sexes = table["gender"].to_numpy()
-    weight, known = status.weight[adults], status.status[adults]
+    weight, stroke_by = status.weight[adults], status.status[adults]
     peers = {}
     for key, group in profile.peers.items():
         sex, band = key.split("|", 1)
         rows = (bands == band) & ((sexes == sex) if sex != "all" else True)
         total = weight[rows].sum()
-        rate = float((weight[rows] * known[rows]).sum() / total) if total > 0 else 0.0
+        rate = float((weight[rows] * stroke_by[rows]).sum() / total) if total > 0 else 0.0
         peers[key] = group.model_copy(update={"observed_rate": rate})
     return profile.model_copy(update={"peers": peers})
 
