@@ -18,7 +18,7 @@ APP_PORT ?= 8501
 APT_PACKAGES := chromium shellcheck jq wrk awscli buildah podman skopeo docker-registry runc \
 	debootstrap curl poppler-utils valgrind
 
-.PHONY: help install node-deps clients system-deps data train validate train-if-needed serve app run screenshots test test-fast test-release lint format bench notebooks loadtest publish deploy container-test clean score-population audit sbom
+.PHONY: help install node-deps clients system-deps data train validate validate-external update-model simulate-cohort cohort-from-fhir train-if-needed serve app run screenshots test test-fast test-release lint format bench notebooks loadtest publish deploy container-test clean score-population audit sbom
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -68,8 +68,30 @@ data: $(DATA) ## Get the data set (copied from STROKE_DATA if set, else download
 $(DATA): | .venv/.installed
 	$(RUN) -m stroke_risk.training.dataset
 
-train: install data ## Train, compare and calibrate; save the winner to the model store
+train: install $(if $(COHORT),,data) ## Train, compare and calibrate; save the winner (COHORT=file HORIZON=5: a cohort's N-year model)
+ifdef COHORT
+	$(RUN) training.py --cohort "$(COHORT)" $(if $(HORIZON),--horizon $(HORIZON))
+else
 	$(RUN) training.py --data $(DATA)
+endif
+
+validate-external: install ## Validate a stored model on a cohort (MODEL=tag COHORT=file): reports/external/
+	@test -n "$(MODEL)" -a -n "$(COHORT)" || { echo "usage: make validate-external MODEL=stroke_risk_model:TAG COHORT=cohort.csv"; exit 2; }
+	$(RUN) training.py --cohort "$(COHORT)" --validate-external "$(MODEL)" $(if $(HORIZON),--horizon $(HORIZON))
+
+update-model: install ## Update a stored model for a cohort by the closed test; saves a new version (MODEL=tag COHORT=file)
+	@test -n "$(MODEL)" -a -n "$(COHORT)" || { echo "usage: make update-model MODEL=stroke_risk_model:TAG COHORT=cohort.csv"; exit 2; }
+	$(RUN) training.py --cohort "$(COHORT)" --update "$(MODEL)" $(if $(HORIZON),--horizon $(HORIZON))
+
+cohort-from-fhir: install ## A cohort CSV from a FHIR Bulk Data export (INPUT=dir INDEX_DATE=2018-01-01 OUTPUT=file)
+	@test -n "$(INPUT)" -a -n "$(INDEX_DATE)" -a -n "$(OUTPUT)" || { echo "usage: make cohort-from-fhir INPUT=export/ INDEX_DATE=2018-01-01 OUTPUT=cohort.csv"; exit 2; }
+	$(RUN) -m stroke_risk.fhir.cohort_export --input "$(INPUT)" --index-date "$(INDEX_DATE)" --output "$(OUTPUT)"
+
+PATIENTS ?= 50000
+SITE ?= development
+simulate-cohort: install ## Write a simulated cohort with known risks (OUTPUT=file PATIENTS=50000 SITE=development|higher-incidence|weaker-effects SEED=0)
+	$(RUN) -m stroke_risk.training.simulation --output "$(or $(OUTPUT),data/simulated-cohort.csv)" \
+		--patients $(PATIENTS) --site $(SITE) --seed $(or $(SEED),0)
 
 validate: install data ## Train, then validate (optimism-corrected, benchmarks, decision curve, subgroups)
 	$(RUN) training.py --data $(DATA) --validate

@@ -1,6 +1,9 @@
 """Train, compare and calibrate the stroke-risk models; save the winner to the model store.
 
 python training.py [--data PATH] [--seed N] [--quick] [--output-dir DIR]
+python training.py --cohort FILE --horizon YEARS           (a model from a cohort)
+python training.py --cohort FILE --validate-external TAG   (a stored model on a cohort)
+python training.py --cohort FILE --update TAG              (closed-test update, new version)
 """
 
 from __future__ import annotations
@@ -13,12 +16,18 @@ from pathlib import Path
 from stroke_risk.core.config import get_settings
 from stroke_risk.core.evidence import EVIDENCE_METADATA_KEY, evidence_metadata
 from stroke_risk.core.patient_tables import DataError
+from stroke_risk.training.cohort import load_cohort
 from stroke_risk.training.dataset import load_training_data
-from stroke_risk.training.model_store import save_model
+from stroke_risk.training.model_store import ModelNotFoundError, save_cohort_model, save_model
+from stroke_risk.training.survival import COHORT_REFITS, train_cohort
 from stroke_risk.training.train import train
+from stroke_risk.validation.cohort_reports import write_cohort_reports, write_external_report
+from stroke_risk.validation.cohort_validation import validate_cohort_model
+from stroke_risk.validation.external import validate_external
 from stroke_risk.validation.reply_evidence import reply_evidence
 from stroke_risk.validation.reports import write_reports
 from stroke_risk.validation.served_card import card_record
+from stroke_risk.validation.updating import describe_update, update_stored_model
 from stroke_risk.validation.validate import validate_chosen_model
 
 logger = logging.getLogger("training")
@@ -52,12 +61,71 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also validate the chosen model (bootstrap optimism correction, repeated CV, "
         "benchmarks, decision curve, subgroups, instability; minutes) into the reports",
     )
-    return parser.parse_args(argv)
+    cohort = parser.add_argument_group("cohorts with follow-up (docs/data-teams/own-cohort.md)")
+    cohort.add_argument(
+        "--cohort", type=Path, help="a cohort file (CSV or Parquet): train a horizon model on it"
+    )
+    cohort.add_argument("--horizon", type=float, help="years: the risk's horizon (e.g. 5)")
+    cohort.add_argument(
+        "--refits",
+        type=int,
+        default=COHORT_REFITS,
+        help="bootstrap refits for intervals, optimism and instability (default %(default)s)",
+    )
+    cohort.add_argument(
+        "--validate-external", metavar="TAG", help="validate the stored model TAG on --cohort"
+    )
+    cohort.add_argument(
+        "--update", metavar="TAG", help="update the stored model TAG on --cohort (closed test)"
+    )
+    args = parser.parse_args(argv)
+    if (args.validate_external or args.update) and args.cohort is None:
+        parser.error("--validate-external and --update need --cohort")
+    if args.cohort and not (args.validate_external or args.update) and args.horizon is None:
+        parser.error("a cohort model needs --horizon (years), e.g. --horizon 5")
+    return args
+
+
+def cohort_main(args: argparse.Namespace) -> int:
+    """The cohort commands: train, validate externally or update; print the tag."""
+    try:
+        cohort = load_cohort(args.cohort)
+        if args.validate_external:
+            report = validate_external(args.validate_external, cohort, args.horizon)
+            out = args.output_dir / "external" / report["model_tag"].replace(":", "-")
+            paths = write_external_report(report, out)
+            logger.info("%s", report["sample_size"]["verdict"])
+            m = report["external_validation"]
+            print(  # noqa: T201 - the command's answer
+                f"O/E {m['observed_expected']:.2f} (95% CI {m['observed_expected_ci95'][0]:.2f}-"
+                f"{m['observed_expected_ci95'][1]:.2f}), Uno's C {m['uno_c']:.3f}, "
+                f"calibration slope {m['calibration']['slope']:.2f}; report: {paths[1]}"
+            )
+            return 0
+        if args.update:
+            result, test, validation = update_stored_model(
+                args.update, cohort, args.horizon, args.seed, args.refits, args.jobs
+            )
+            logger.info("Closed test chose: %s", describe_update(test))
+        else:
+            result = train_cohort(cohort, args.horizon, args.seed, args.refits, args.jobs)
+            logger.info("Validating at %g years (bootstrap optimism)", args.horizon)
+            validation = validate_cohort_model(result, cohort, args.seed, args.jobs)
+    except (DataError, ModelNotFoundError, ValueError) as exc:
+        logger.error("%s", exc)
+        return 2
+    tag = save_cohort_model(result, validation)
+    paths = write_cohort_reports(result, tag, validation, args.output_dir)
+    logger.info("Reports: %s", ", ".join(map(str, paths)))
+    print(tag)  # noqa: T201 - the command's answer: the saved model's tag
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     args = parse_args(argv)
+    if args.cohort is not None:
+        return cohort_main(args)
     try:
         result = train(args.data, seed=args.seed, quick=args.quick, n_jobs=args.jobs)
     except DataError as exc:

@@ -27,6 +27,7 @@ from stroke_risk.scoring.intervals import ProbabilityIntervals
 from stroke_risk.scoring.lean import LeanModel
 from stroke_risk.scoring.profile import TrainingProfile
 from stroke_risk.scoring.store import ModelNotFoundError, get_model
+from stroke_risk.training.survival import CohortTrainingResult
 from stroke_risk.training.train import TrainingResult
 
 
@@ -125,4 +126,77 @@ def load_stored_model(tag: str | bentoml.Model) -> StoredModel:
     )
 
 
-__all__ = ["ModelNotFoundError", "StoredModel", "load_stored_model", "save_model"]
+def save_cohort_model(
+    result: CohortTrainingResult,
+    validation: dict[str, Any] | None = None,
+    name: str = MODEL_NAME,
+) -> str:
+    """Save a cohort model as a new version of ``stroke_risk_model``, like the shipped one:
+    the reference model, its lean copy, profile and intervals, so every channel serves it
+    unchanged; its outcome record, cohort, lineage and validation summary as metadata."""
+    metadata = result.metadata()
+    if validation is not None:
+        metadata["internal_validation"] = _validation_summary(validation)
+    saved = bentoml.sklearn.save_model(
+        name,
+        result.model,
+        signatures={"predict_proba": {"batchable": False}},
+        labels={
+            "family": result.family,
+            "outcome": f"incident-{result.horizon_years:g}y",
+            "quick": "false",
+        },
+        metadata=_without_none(jsonable(metadata)),
+        custom_objects={
+            "lean": result.lean,
+            "profile": result.profile.model_dump(),
+            **({"intervals": result.intervals} if result.intervals is not None else {}),
+        },
+    )
+    return str(saved.tag)
+
+
+def _validation_summary(validation: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures kept with the model (the full report lives in reports/): a
+    trained model's internal validation, or an update's apparent measures on its cohort."""
+    summary = validation.get("validation") or {
+        "kind": validation["kind"],
+        "apparent": validation["measures"],
+    }
+    apparent = summary["apparent"]
+    return {
+        "kind": summary["kind"],
+        "corrected": summary.get("corrected"),
+        "apparent": {
+            key: apparent[key]
+            for key in (
+                "patients",
+                "strokes_by_horizon",
+                "observed_risk",
+                "expected_risk",
+                "observed_expected",
+                "harrell_c",
+                "uno_c",
+                "auc_at_horizon",
+            )
+        },
+        "calibration_slope": apparent["calibration"]["slope"],
+    }
+
+
+def _without_none(value: Any) -> Any:
+    """BentoML's metadata refuses None: leave such keys out (NaN became None in jsonable)."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value if v is not None]
+    return value
+
+
+__all__ = [
+    "ModelNotFoundError",
+    "StoredModel",
+    "load_stored_model",
+    "save_cohort_model",
+    "save_model",
+]
