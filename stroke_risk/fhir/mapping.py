@@ -34,6 +34,16 @@ from stroke_risk.fhir.codes import code_lists, codings, first_code, on_condition
 validator_speedups.install()
 
 NON_CLINICAL_FIELDS = ("ever_married", "work_type", "residence_type")
+# Deepest JSON nesting read (objects and arrays): the deepest element of an R4 Patient,
+# Observation or Condition is about 8 levels down; extensions nested 130 deep made
+# fhir.resources recurse until Python's limit (a RecursionError, a 500 and a 278 KB log).
+MAX_DEPTH = 32
+# Characters CommonMark reads as markup: escaped in every text taken from FHIR (a unit, a
+# code, a string value) before it reaches a card's markdown, where "[Click](https://...)"
+# would become a link.
+MARKDOWN_CHARACTERS = frozenset("\\`*_[]()<>!|~#{}")
+# A date a day ahead is still "today" somewhere: the record may be kept in another zone.
+FUTURE_TOLERANCE = dt.timedelta(days=1)
 USED_RESOURCE_TYPES = ("Patient", "Observation", "Condition")
 GENDERS = {"female": "Female", "male": "Male", "other": "Other"}
 
@@ -65,14 +75,14 @@ class Source:
         where = self.resource or "no record"
         when = f", {self.date}" if self.date else ""
         note = f" ({self.note})" if self.note else ""
-        return f"{label} {self.value} from {where}{when}{note}"
+        return f"{label} {plain(self.value)} from {where}{when}{note}"
 
 
 @dataclass
 class MappedPatient:
     """What the mapping found: values, their sources, and what stops or limits scoring."""
 
-    patient_reference: str
+    patient_reference: str | None  # None for a Patient without an id: nothing to point at
     values: dict[str, Any] = field(default_factory=dict)
     sources: list[Source] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)  # clinical field -> what is missing
@@ -86,11 +96,33 @@ class MappedPatient:
 
     @property
     def basis(self) -> list[str]:
-        """The references of every resource a value was taken from, each once."""
-        return list(dict.fromkeys(s.resource for s in self.sources if s.resource))
+        """The references of every resource a value was taken from, each once (a resource
+        without an id cannot be referred to, so it is not listed)."""
+        return list(
+            dict.fromkeys(s.resource for s in self.sources if s.resource and "/" in s.resource)
+        )
+
+
+def plain(text: Any) -> str:
+    """``text`` with every markdown character escaped, so it reads as written."""
+    return "".join(f"\\{c}" if c in MARKDOWN_CHARACTERS else c for c in str(text))
 
 
 # --- parsing --------------------------------------------------------------------------
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether JSON ``value`` nests objects and arrays more than ``limit`` levels deep.
+    Iterative, so it cannot itself run out of stack."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _location(resource_type: str, index: int | None, loc: tuple[Any, ...]) -> str:
@@ -149,7 +181,8 @@ def _never_read(raw: dict[str, Any]) -> bool:
 # sibling (a primitive's id and extensions); every value[x] and effective[x] is kept so
 # that two of them still make the Observation invalid.
 _OBSERVATION_ELEMENTS = frozenset(
-    ("resourceType", "id", "status", "code", "issued", "modifierExtension")
+    ("resourceType", "id", "status", "code", "issued", "modifierExtension", "subject")
+    + ("dataAbsentReason",)
 )
 _OBSERVATION_CHOICES = ("value", "effective")
 
@@ -181,6 +214,12 @@ def parse_resource(raw: Any, index: int | None = None) -> Any:
         return None
     if resource_type == "Observation":
         raw = _read_elements(raw)
+    if deeper_than(raw, MAX_DEPTH):
+        where = f"Bundle.entry[{index}].resource" if index is not None else resource_type
+        raise FhirInputError(
+            f"invalid {resource_type}: nested more than {MAX_DEPTH} levels deep",
+            f"{where} ({resource_type})",
+        )
     try:
         return get_fhir_model_class(resource_type).model_validate(raw)
     except ValidationError as error:
@@ -291,13 +330,19 @@ def _quantity(
     quantity = observation.valueQuantity
     if quantity is None or quantity.value is None:
         return None
+    if quantity.comparator is not None:  # ">600" is not 600: the true value is unknown
+        notes.append(
+            f"{what} from {_reference(observation)} ignored: its value is "
+            f"'{plain(quantity.comparator)}{quantity.value}', not a measured value"
+        )
+        return None
     unit = quantity.code if quantity.code else quantity.unit
     if quantity.code and quantity.system not in (None, *system("ucum")):
         unit = None
     if unit not in units:
         given = quantity.code or quantity.unit
         notes.append(
-            f"{what} from {_reference(observation)} ignored: unit '{given}'"
+            f"{what} from {_reference(observation)} ignored: unit '{plain(given)}'"
             f" is not one of {', '.join(units)} (UCUM)"
         )
         return None
@@ -308,15 +353,50 @@ def _usable(observation: Any) -> bool:
     return observation.status not in code_lists()["observation_ignored_status"]
 
 
+def unusable_because(observation: Any, today: dt.date) -> str | None:
+    """Why an Observation's value must not be read, by FHIR's own rules; None if it may.
+
+    - a ``modifierExtension`` changes the meaning of the resource, and this service knows
+      none, so it cannot know what the value means;
+    - ``dataAbsentReason`` says the value is missing (or not to be trusted) even when one
+      is present;
+    - a date after today is an error in the record, not a recent measurement.
+    """
+    if observation.modifierExtension:
+        return "it has a modifier extension this service does not understand"
+    if observation.dataAbsentReason is not None:
+        return "it records a dataAbsentReason"
+    when = observation_date(observation)
+    if when is not None and when > today + FUTURE_TOLERANCE:
+        return f"it is dated {when}, in the future"
+    return None
+
+
+def _checked(observations: list[Any], what: str, today: dt.date, notes: list[str]) -> list[Any]:
+    """The Observations whose values may be read; a note for each one that may not."""
+    kept = []
+    for observation in observations:
+        reason = unusable_because(observation, today)
+        if reason is None:
+            kept.append(observation)
+        else:
+            notes.append(f"{what} from {_reference(observation)} ignored: {reason}")
+    return kept
+
+
 def _measures(
-    observations: list[Any], codes: list[str], units: dict[str, float], what: str, notes: list[str]
+    observations: list[Any],
+    codes: list[str],
+    units: dict[str, float],
+    what: str,
+    notes: list[str],
+    today: dt.date,
 ) -> list[_Measure]:
     found = []
     wanted = set(codes)
-    for observation in observations:
+    coded = [o for o in observations if _loinc(o, wanted) is not None and _usable(o)]
+    for observation in _checked(coded, what, today, notes):
         code = _loinc(observation, wanted)
-        if code is None or not _usable(observation):
-            continue
         value = _quantity(observation, units, what, notes)
         if value is not None:
             found.append(
@@ -329,6 +409,11 @@ def _measures(
 
 def map_patient(patient: Any, mapped: MappedPatient, today: dt.date) -> None:
     reference = _reference(patient)
+    if patient.modifierExtension:
+        mapped.not_applicable = (
+            "the Patient has a modifier extension this service does not understand, "
+            "which may change what the record means"
+        )
     if patient.deceasedBoolean or patient.deceasedDateTime:
         when = as_date(patient.deceasedDateTime)
         mapped.not_applicable = (
@@ -364,6 +449,12 @@ def map_conditions(conditions: list[Any], mapped: MappedPatient) -> None:
         verification = {coding.code for coding in codings(condition.verificationStatus)}
         if verification & set(ignored):
             continue
+        if condition.modifierExtension:
+            mapped.notes.append(
+                f"{_reference(condition)} ignored: it has a modifier extension this service "
+                "does not understand"
+            )
+            continue
         for list_name in ("stroke", "hypertension", "heart_disease"):
             code = on_condition_list(condition.code, list_name)
             if code is not None and list_name not in found:
@@ -390,7 +481,7 @@ def map_conditions(conditions: list[Any], mapped: MappedPatient) -> None:
 def map_glucose(observations: list[Any], mapped: MappedPatient, today: dt.date) -> None:
     rule = code_lists()["glucose"]
     measures = _measures(
-        observations, rule["loinc"], rule["units_to_mg_per_dl"], "glucose", mapped.notes
+        observations, rule["loinc"], rule["units_to_mg_per_dl"], "glucose", mapped.notes, today
     )
     if not measures:
         mapped.missing["avg_glucose_level"] = (
@@ -432,17 +523,17 @@ def map_glucose(observations: list[Any], mapped: MappedPatient, today: dt.date) 
 def map_bmi(observations: list[Any], mapped: MappedPatient, today: dt.date) -> None:
     rule = code_lists()["bmi"]
     notes = mapped.notes
-    bmis = _measures(observations, rule["loinc"], rule["units"], "BMI", notes)
+    bmis = _measures(observations, rule["loinc"], rule["units"], "BMI", notes, today)
     source: Source | None = None
     if bmis:
         last = bmis[-1]
         source = Source("bmi", round(last.value, 1), last.resource, last.code, str(last.date))
     else:
         weights = _measures(
-            observations, rule["weight_loinc"], rule["weight_units_to_kg"], "weight", notes
+            observations, rule["weight_loinc"], rule["weight_units_to_kg"], "weight", notes, today
         )
         heights = _measures(
-            observations, rule["height_loinc"], rule["height_units_to_m"], "height", notes
+            observations, rule["height_loinc"], rule["height_units_to_m"], "height", notes, today
         )
         window = dt.timedelta(days=rule["pair_within_days"])
         for weight in reversed(weights):
@@ -484,11 +575,12 @@ def map_bmi(observations: list[Any], mapped: MappedPatient, today: dt.date) -> N
     mapped.set(source)
 
 
-def map_smoking(observations: list[Any], mapped: MappedPatient) -> None:
+def map_smoking(observations: list[Any], mapped: MappedPatient, today: dt.date) -> None:
     rule = code_lists()["smoking"]
     wanted = set(rule["loinc"])
+    coded = [o for o in observations if _loinc(o, wanted) and _usable(o)]
     statuses = [
-        o for o in observations if _loinc(o, wanted) and _usable(o) and o.valueCodeableConcept
+        o for o in _checked(coded, "smoking status", today, mapped.notes) if o.valueCodeableConcept
     ]
     if not statuses:
         mapped.set(Source("smoking_status", "Unknown", None, note="no smoking status recorded"))
@@ -519,10 +611,16 @@ def map_smoking(observations: list[Any], mapped: MappedPatient) -> None:
     )
 
 
-def map_non_clinical(observations: list[Any], mapped: MappedPatient) -> None:
+def map_non_clinical(observations: list[Any], mapped: MappedPatient, today: dt.date) -> None:
     """work_type and residence_type (and ever_married) from an Observation in our code system."""
     rule = code_lists()["non_clinical"]
-    for observation in sorted(observations, key=lambda o: observation_date(o) or dt.date.min):
+    ours = [
+        o
+        for o in observations
+        if any(c.system == rule["system"] and c.code in rule["codes"] for c in o.code.coding or [])
+    ]
+    usable = _checked(ours, "a non-clinical field", today, mapped.notes)
+    for observation in sorted(usable, key=lambda o: observation_date(o) or dt.date.min):
         for coding in observation.code.coding or []:
             if (
                 coding.system == rule["system"]
@@ -550,26 +648,89 @@ def map_non_clinical(observations: list[Any], mapped: MappedPatient) -> None:
             mapped.unrecorded.append(name)
 
 
-def map_resources(resources: list[Any], today: dt.date) -> MappedPatient:
-    """Map one patient's parsed resources. Raises FhirInputError without exactly one Patient."""
+# --- whose record ---------------------------------------------------------------------
+
+
+def is_the_patient(resources: list[Any], patient_id: str) -> bool:
+    """Whether every Patient among ``resources`` is the one with ``patient_id`` (a CDS
+    hook's ``context.patientId``): a chart must never show another patient's estimate."""
+    return all(r.id == patient_id for r in resources if r.get_resource_type() == "Patient")
+
+
+def names_the_patient(reference: str | None, patient_id: str | None, aliases: set[str]) -> bool:
+    """Whether a ``subject.reference`` points at the Patient: ``Patient/<id>``, relative
+    or absolute, with or without ``/_history/<version>``; ``urn:uuid:<id>`` (Synthea's
+    records name a Patient so in searchsets too); or one of the Patient entry's
+    ``fullUrl``s in a Bundle."""
+    if not reference:
+        return False
+    if reference in aliases:
+        return True
+    path = reference.split("/_history/", 1)[0]
+    return patient_id is not None and (
+        path in (f"Patient/{patient_id}", f"urn:uuid:{patient_id}")
+        or path.endswith(f"/Patient/{patient_id}")
+    )
+
+
+def _about_the_patient(
+    resources: list[Any], patient: Any, aliases: set[str], mapped: MappedPatient
+) -> list[Any]:
+    """The resources whose subject is the Patient; a note for each that is not (they are
+    never read: another patient's glucose must not enter this patient's estimate)."""
+    kept = []
+    for resource in resources:
+        subject = resource.subject.reference if resource.subject is not None else None
+        if names_the_patient(subject, patient.id, aliases):
+            kept.append(resource)
+        elif subject is None:
+            mapped.notes.append(f"{_reference(resource)} ignored: it names no subject")
+        else:
+            mapped.notes.append(
+                f"{_reference(resource)} ignored: its subject is another patient "
+                f"({plain(subject[:80])})"
+            )
+    return kept
+
+
+def map_resources(
+    resources: list[Any], today: dt.date, aliases: frozenset[str] = frozenset()
+) -> MappedPatient:
+    """Map one patient's parsed resources. Raises FhirInputError without exactly one
+    Patient. ``aliases``: other references that name the Patient (its entry's fullUrl)."""
     patients = [r for r in resources if r.get_resource_type() == "Patient"]
     if len(patients) != 1:
         raise FhirInputError(
             f"the bundle must hold exactly one Patient, found {len(patients)}", "Bundle.entry", 422
         )
     patient = patients[0]
-    mapped = MappedPatient(_reference(patient))
-    observations = [r for r in resources if r.get_resource_type() == "Observation"]
-    conditions = [r for r in resources if r.get_resource_type() == "Condition"]
+    mapped = MappedPatient(_reference(patient) if patient.id else None)
+    others = [r for r in resources if r.get_resource_type() != "Patient"]
+    mine = _about_the_patient(others, patient, set(aliases), mapped)
+    observations = [r for r in mine if r.get_resource_type() == "Observation"]
+    conditions = [r for r in mine if r.get_resource_type() == "Condition"]
     map_patient(patient, mapped, today)
     map_conditions(conditions, mapped)
     map_glucose(observations, mapped, today)
     map_bmi(observations, mapped, today)
-    map_smoking(observations, mapped)
-    map_non_clinical(observations, mapped)
+    map_smoking(observations, mapped, today)
+    map_non_clinical(observations, mapped, today)
     return mapped
+
+
+def patient_aliases(bundle: Any) -> frozenset[str]:
+    """The ``fullUrl``s of a Bundle's Patient entries: references may name it by them."""
+    entries = bundle.get("entry") if isinstance(bundle, dict) else None
+    return frozenset(
+        entry["fullUrl"]
+        for entry in entries or []
+        if isinstance(entry, dict)
+        and isinstance(entry.get("fullUrl"), str)
+        and isinstance(entry.get("resource"), dict)
+        and entry["resource"].get("resourceType") == "Patient"
+    )
 
 
 def map_bundle(bundle: Any, today: dt.date) -> MappedPatient:
     """A Bundle (as parsed JSON) holding one Patient and their Observations and Conditions."""
-    return map_resources(resources_of_bundle(bundle), today)
+    return map_resources(resources_of_bundle(bundle), today, patient_aliases(bundle))

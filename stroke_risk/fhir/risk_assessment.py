@@ -19,12 +19,25 @@ MODEL_SYSTEM = "urn:stroke-risk:model"
 STROKE = {
     "coding": [{"system": SNOMED, "code": "230690007", "display": "Cerebrovascular accident"}]
 }
-BANDS = {"low": "low", "moderate": "moderate", "high": "high"}
+UCUM = "http://unitsofmeasure.org"
+# The risk-probability code system's codes for our bands, with its displays verbatim
+# (terminology.hl7.org/CodeSystem-risk-probability.html).
+BANDS = {
+    "low": ("low", "Low likelihood"),
+    "moderate": ("moderate", "Moderate likelihood"),
+    "high": ("high", "High likelihood"),
+}
 
 
 def _qualitative(band: str) -> dict[str, Any]:
-    code = BANDS.get(band, band)
-    return {"coding": [{"system": RISK_PROBABILITY, "code": code, "display": code.capitalize()}]}
+    code, display = BANDS[band]
+    return {"coding": [{"system": RISK_PROBABILITY, "code": code, "display": display}]}
+
+
+def _percent(probability: float) -> dict[str, Any]:
+    """A probability as a UCUM percentage, as invariant ras-2 requires of a
+    probabilityRange; one decimal, the rounding of every percentage the card shows."""
+    return {"value": round(100 * probability, 1), "unit": "%", "system": UCUM, "code": "%"}
 
 
 def risk_assessment(estimate: Estimate, now: dt.datetime) -> dict[str, Any]:
@@ -38,7 +51,7 @@ def risk_assessment(estimate: Estimate, now: dt.datetime) -> dict[str, Any]:
     body: dict[str, Any] = {
         "resourceType": "RiskAssessment",
         "status": "final",
-        "subject": {"reference": mapped.patient_reference},
+        "subject": _subject(mapped.patient_reference),
         "occurrenceDateTime": now.isoformat(timespec="seconds"),
         "basis": [{"reference": reference} for reference in mapped.basis],
     }
@@ -74,10 +87,18 @@ def risk_assessment(estimate: Estimate, now: dt.datetime) -> dict[str, Any]:
     return _validated(body)
 
 
+def _subject(reference: str | None) -> dict[str, str]:
+    """``Patient/<id>``; a Patient sent without an id can only be described (a bare
+    "Patient" is not a valid reference)."""
+    if reference:
+        return {"reference": reference}
+    return {"display": "the Patient of the submitted Bundle (it has no id)"}
+
+
 def _range(low: float, high: float, rationale: str) -> dict[str, Any]:
     return {
         "outcome": STROKE,
-        "probabilityRange": {"low": {"value": low}, "high": {"value": high}},
+        "probabilityRange": {"low": _percent(low), "high": _percent(high)},
         "rationale": rationale,
     }
 
