@@ -37,8 +37,10 @@ def summary(estimate: Estimate) -> str:
         text = f"Stroke risk not estimated: {estimate.reason}"
     else:
         result = estimate.result
-        percent = result.get("percent", round(100 * result["probability"], 1))
-        text = f"Stroke risk {percent}% ({result['risk_band']})"
+        # One rounding rule for every percentage of a card (pct), from the probabilities
+        # themselves: the reply's own "percent" is rounded another way, and a headline
+        # 9.9% beside a range 7.1%-9.8% read as a contradiction.
+        text = f"Stroke risk {pct(result['probability'])} ({result['risk_band']})"
         if estimate.low is not None and estimate.high is not None and estimate.high > estimate.low:
             text += f", {pct(estimate.low)}-{pct(estimate.high)} over unrecorded fields"
         comparison = result.get("comparison") or {}

@@ -55,6 +55,8 @@ def hook_request(prefetch: dict[str, Any] | None, **extra: Any) -> dict[str, Any
     }
     if prefetch is not None:
         body["prefetch"] = prefetch
+        if isinstance(prefetch.get("patient"), dict) and "id" in prefetch["patient"]:
+            body["context"]["patientId"] = prefetch["patient"]["id"]  # the chart's patient
     return body
 
 

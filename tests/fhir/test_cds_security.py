@@ -348,7 +348,7 @@ def malformed_tokens(draw) -> str:
     extra = {k: v for k, v in header.items() if k != "alg"}
     try:
         return jwt.encode(claims, key, algorithm=alg, headers=extra)
-    except (TypeError, ValueError):  # claims PyJWT cannot even encode
+    except (TypeError, ValueError, jwt.PyJWTError):  # what PyJWT cannot even encode
         return _unsigned(header, claims, b"sig")
 
 
