@@ -4,7 +4,6 @@ with the session's quick model) and, for /metrics, on the real service."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import pytest
@@ -111,10 +110,10 @@ def test_a_recorded_stroke_gives_a_card_without_a_percentage(client) -> None:
 
 def test_old_data_is_named_in_the_card(client) -> None:
     prefetch = prefetch_of(example("synthea-style-bundle.json"))
-    prefetch["observations"] = bundle(
-        observation("2345-7", 130, "mg/dL", (dt.date.today() - dt.timedelta(days=800)).isoformat()),
-        kind="searchset",
+    old = observation(
+        "2345-7", 130, "mg/dL", (dt.date.today() - dt.timedelta(days=800)).isoformat()
     )
+    prefetch["observations"] = bundle(about(prefetch["patient"], old), kind="searchset")
     (card,) = client.post("/cds-services/stroke-risk", json=hook_request(prefetch)).json()["cards"]
     assert "glucose is old" in card["detail"]
 
@@ -276,7 +275,7 @@ def test_discovery_and_a_hook_call_work_on_the_real_service(service_url) -> None
 def test_a_value_the_model_refuses_gives_an_info_card_naming_the_field(client) -> None:
     prefetch = prefetch_of(example("synthea-style-bundle.json"))
     prefetch["fieldObservations"] = bundle(
-        field_observation("work_type", "Astronaut"), kind="searchset"
+        about(prefetch["patient"], field_observation("work_type", "Astronaut")), kind="searchset"
     )
     (card,) = client.post("/cds-services/stroke-risk", json=hook_request(prefetch)).json()["cards"]
     assert card["indicator"] == "info" and "%" not in card["summary"]
@@ -326,14 +325,11 @@ def test_another_patients_glucose_in_the_prefetch_is_ignored_and_listed(client) 
     collection = example("synthea-style-bundle.json")
     prefetch = prefetch_of(collection)
     alone = client.post("/cds-services/stroke-risk", json=hook_request(prefetch)).json()
-    glucose = next(
-        e for e in prefetch["observations"]["entry"] if "2345-7" in json.dumps(e["resource"])
-    )["resource"]
+    recent = (dt.date.today() - dt.timedelta(days=3)).isoformat()
     theirs = {
-        **glucose,
+        **observation("2345-7", 400, "mg/dL", recent),
         "id": "someone-elses",
         "subject": {"reference": "Patient/OTHER-PATIENT-99"},
-        "valueQuantity": {**glucose["valueQuantity"], "value": 400},
     }
     prefetch["observations"]["entry"].append({"resource": theirs})
     (card,) = client.post("/cds-services/stroke-risk", json=hook_request(prefetch)).json()["cards"]
