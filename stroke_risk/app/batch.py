@@ -19,6 +19,7 @@ from stroke_risk.app.views import format_value, people_like_this, percent_text
 from stroke_risk.core.patient_tables import ID_COLUMN, DataError, RowError, load_patients_csv
 from stroke_risk.core.responses import Assessment
 from stroke_risk.core.schema import FEATURES, NUMERIC_FEATURES
+from stroke_risk.core.spreadsheet_cells import neutralised
 
 FIRST_DATA_LINE = 2  # line 1 is the header, as in RowError.line
 
@@ -183,5 +184,6 @@ def problems_frame(errors: list[RowError]) -> pd.DataFrame:
 
 
 def scored_csv(results: pd.DataFrame) -> bytes:
-    """The ranked results as a CSV file (UTF-8, with the file's own columns)."""
-    return results.to_csv(index=False).encode("utf-8")
+    """The ranked results as a CSV file (UTF-8, with the file's own columns); text that a
+    spreadsheet would run as a formula (an id "=1+1") is neutralised (OWASP)."""
+    return results.map(neutralised).to_csv(index=False).encode("utf-8")
