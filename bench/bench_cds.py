@@ -59,10 +59,12 @@ def chart(today: dt.date, us_core: bool = False) -> dict:
         observation("39156-5", 29.1, "kg/m2", recent),
         coded_observation("72166-2", "8517006", recent),
     ]
-    if us_core:
-        observations = [{**o, **US_CORE_LAB_EXTRAS} for o in observations]
+    person = patient("1958-03-14", "female", "M")
+    if us_core:  # each names the chart's patient as its subject, as a search returns them
+        mine = {"subject": {"reference": f"Patient/{person['id']}"}}
+        observations = [{**o, **US_CORE_LAB_EXTRAS, **mine} for o in observations]
     return {
-        "patient": patient("1958-03-14", "female", "M"),
+        "patient": person,
         "observations": bundle(*observations, kind="searchset"),
         "fieldObservations": bundle(kind="searchset"),
         "conditions": bundle(
@@ -102,11 +104,12 @@ def main() -> int:
     default = "cds-us-core.json" if args.us_core else "cds.json"
     args.output = args.output or REPO_ROOT / "bench/results" / default
     home = Path.home() / "bentoml"
+    prefetch = chart(dt.date.today(), args.us_core)
     hook = {
         "hook": "patient-view",
         "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-        "context": {"userId": "Practitioner/example", "patientId": "p1"},
-        "prefetch": chart(dt.date.today(), args.us_core),
+        "context": {"userId": "Practitioner/example", "patientId": prefetch["patient"]["id"]},
+        "prefetch": prefetch,
     }
     bodies = {
         "predict": json.dumps({**EXAMPLE_PATIENT, "age": 68.0}).encode(),

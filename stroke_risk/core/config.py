@@ -130,7 +130,9 @@ class Settings(BaseSettings):
         description="Largest total of reply bodies read from the EHR's FHIR server per call.",
     )
     fhir_fetch_max_pages: Annotated[int, Field(ge=1)] = Field(
-        default=10, description="Most search pages ('next' links) read per search."
+        default=10,
+        description="Most requests to the EHR's FHIR server per call (a read, or one page "
+        "of a search with its 'next' links).",
     )
     fhir_fetch_max_resources: Annotated[int, Field(ge=1)] = Field(
         default=2000, description="Most resources read from the EHR's FHIR server per call."
