@@ -4,6 +4,7 @@ with the session's quick model) and, for /metrics, on the real service."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -401,3 +402,19 @@ def test_feedback_about_a_card_this_service_never_showed_is_counted_apart(
         == 200
     )
     assert feedback_seen[before:] == ["accepted", "unmatched"]
+
+
+def test_a_prefetch_observation_nested_130_deep_is_a_quick_400_not_a_500(client) -> None:
+    prefetch = prefetch_of(example("synthea-style-bundle.json"))
+    extension: list = [{"url": "http://example.org/leaf", "valueString": "x"}]
+    for _ in range(130):
+        extension = [{"url": "http://example.org/n", "extension": extension}]
+    glucose = about(
+        prefetch["patient"],
+        observation("2345-7", 95, "mg/dL", "2026-09-01", modifierExtension=extension),
+    )
+    prefetch["observations"]["entry"].append({"resource": glucose})
+    started = time.monotonic()
+    reply = client.post("/cds-services/stroke-risk", json=hook_request(prefetch))
+    assert reply.status_code == 400 and "nested more than" in reply.json()["error"]
+    assert time.monotonic() - started < 0.2 + 0.3  # generous: the machine is shared

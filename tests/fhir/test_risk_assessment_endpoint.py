@@ -78,7 +78,9 @@ def test_unrecorded_work_and_residence_give_a_range_as_a_second_prediction(servi
         ranges[-1]["probabilityRange"]["low"]["value"],
         ranges[-1]["probabilityRange"]["high"]["value"],
     )
-    assert low <= reply["prediction"][0]["probabilityDecimal"] <= high
+    # The range is in UCUM percent (invariant ras-2), the point a fraction: one scale apart.
+    assert ranges[-1]["probabilityRange"]["low"]["code"] == "%"
+    assert low <= round(100 * reply["prediction"][0]["probabilityDecimal"], 1) <= high
 
 
 @pytest.mark.parametrize(
