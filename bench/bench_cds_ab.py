@@ -97,10 +97,11 @@ def main() -> int:
                     [sys.executable, "-c", TIMING, str(body), str(args.requests)],
                     cwd=root,
                     env={**env, "PYTHONPATH": str(root)},
-                    check=True,
                     capture_output=True,
                     text=True,
                 )
+                if done.returncode != 0:
+                    raise SystemExit(f"{name} ({root}) failed:\n{done.stderr[-3000:]}")
                 p50s[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
                 print(name, round(p50s[name][-1], 2), flush=True)  # noqa: T201
     medians = {name: statistics.median(values) for name, values in p50s.items()}

@@ -1,6 +1,7 @@
 """The FHIR -> patient mapping, rule by rule, on published R4 examples and small resources.
 
-Every rule of stroke_risk/fhir/mapping.py (and README, "Connecting an EHR") has a case
+Every rule of the mapping (stroke_risk/fhir/mapping.py and the patient, observations and
+conditions modules it puts together; README, "Connecting an EHR") has a case
 here; the clock is injected so ages and the 12-month windows are fixed.
 """
 
