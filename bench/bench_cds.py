@@ -31,6 +31,7 @@ from tests.conftest import EXAMPLE_PATIENT  # noqa: E402
 from tests.fhir.builders import (  # noqa: E402
     ICD10CM,
     US_CORE_LAB_EXTRAS,
+    about,
     bundle,
     coded_observation,
     condition,
@@ -60,16 +61,16 @@ def chart(today: dt.date, us_core: bool = False) -> dict:
         coded_observation("72166-2", "8517006", recent),
     ]
     person = patient("1958-03-14", "female", "M")
-    if us_core:  # each names the chart's patient as its subject, as a search returns them
-        mine = {"subject": {"reference": f"Patient/{person['id']}"}}
-        observations = [{**o, **US_CORE_LAB_EXTRAS, **mine} for o in observations]
+    if us_core:
+        observations = [{**o, **US_CORE_LAB_EXTRAS} for o in observations]
+    # Each names the chart's patient as its subject, as a search by patient returns them.
+    observations = [about(person, o) for o in observations]
+    conditions = [about(person, condition(code, ICD10CM)) for code in ("I10", "I48")]
     return {
         "patient": person,
         "observations": bundle(*observations, kind="searchset"),
         "fieldObservations": bundle(kind="searchset"),
-        "conditions": bundle(
-            condition("I10", ICD10CM), condition("I48", ICD10CM), kind="searchset"
-        ),
+        "conditions": bundle(*conditions, kind="searchset"),
     }
 
 
