@@ -53,7 +53,7 @@ from stroke_risk.fhir.security import BAD_SIGNATURE, JwtVerifier, Refused, api_k
 logger = logging.getLogger("stroke_risk.fhir")
 FHIR_JSON = "application/fhir+json"
 CDS_PREFIX = "/cds-services"
-NOT_JSON = "the body is not JSON (UTF-8, numbers of at most 4300 digits)"
+NOT_JSON = "the body is not JSON: send the FHIR resource or hook request as UTF-8 JSON"
 NOT_THIS_PATIENT = (
     "Stroke risk not estimated: the prefetch Patient is not this chart's patient "
     "(context.patientId)"

@@ -278,18 +278,25 @@ def test_a_validly_signed_token_whose_exp_is_a_string_is_a_401(client) -> None:
 
 
 @pytest.mark.parametrize(
-    ("payload", "internal"),
+    ("body", "internal"),
     [
-        (b'{"iss": "https://ehr.example.org", "exp": ' + b"9" * 5000 + b"}", "digits"),
-        (b"\xff\xfe{}", "codec"),
+        (b'{"hook": "patient-view", "n": ' + b"9" * 5000 + b"}", "digits"),
+        (b'{"hook": "patient-view\xff"}', "codec"),
     ],
+    ids=["5000 digits", "not UTF-8"],
+)
+@pytest.mark.parametrize(
+    "path", ["/cds-services/stroke-risk", "/cds-services/stroke-risk/feedback"]
 )
 def test_python_internals_are_never_echoed_to_an_unauthenticated_caller(
-    client, payload, internal
+    assessor, path: str, body: bytes, internal: str
 ) -> None:
-    header = _b64(json.dumps({"alg": "ES384", "kid": "ec-1"}).encode())
-    text = refusal(client, f"{header}.{_b64(payload)}.AAAA")
-    assert internal not in text and text == "the bearer token is not a JWT"
+    """An open service (no issuers, no keys) repeated the JSON parser's own words: "Exceeds
+    the limit (4300 digits)", "'utf-8' codec can't decode byte 0xff"."""
+    open_app = TestClient(build_app(lambda: assessor, Settings(), warn_when_open=False))
+    reply = open_app.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 400
+    assert internal not in reply.text and "the body is not JSON" in reply.text
 
 
 def test_a_jwks_url_that_fails_is_a_fixed_401_naming_neither_url_nor_error(assessor) -> None:
