@@ -2,8 +2,8 @@
 
 In core because the settings check the allow list (STROKE_CDS_FHIR_SERVERS) when they
 are read, and the EHR routes check every URL against it. A URL is parsed, never compared
-as a string: it must have the scheme, host and port of an
-allowed base and lie under its path, whole segment by whole segment. So with the base
+as a string: it must have the scheme, host and port of an allowed base and lie under its
+path, whole segment by whole segment. So with the base
 ``http://127.0.0.1:3931`` neither ``http://127.0.0.1:39310/fhir`` (another port) nor
 ``http://127.0.0.1:3931@127.0.0.1:3932/fhir`` (user information: the request would go
 to port 3932) passes, nor ``https://fhir.example.org.evil.net`` for
