@@ -29,6 +29,7 @@ from stroke_risk.scoring.store import load_lean, model_exists
 from stroke_risk.serving import connection_intake, graceful_shutdown
 from stroke_risk.serving.api_guard import ApiGuard, RequestIdInAccessLog, body_limits
 from stroke_risk.serving.batch_admission import BatchAdmission
+from stroke_risk.serving.header_limit import install as limit_request_headers
 from stroke_risk.serving.large_body_parsing import install as parse_large_bodies_in_a_thread
 from stroke_risk.serving.model_card_routes import ServedModelCard
 from stroke_risk.serving.openapi import OpenApiDocument
@@ -70,6 +71,8 @@ graceful_shutdown.install(settings.shutdown_grace)  # SIGTERM: drain, then stop 
 # Health checks accepted at once while batch bodies pour in (libuv takes one per loop turn).
 connection_intake.install(settings.receive_buffer_bytes, workers=_worker_count())
 respawn_crashed_workers()  # also inside the container, where BentoML would not
+# A request's headers are counted as they arrive: 431 beyond STROKE_MAX_HEADER_BYTES.
+limit_request_headers(settings.max_header_bytes)
 
 # Keys, or anonymous access asked for by name (stroke_risk/core/api_keys.py).
 if serving() and (refusal := startup_refusal(settings)) is not None:

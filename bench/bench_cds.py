@@ -31,6 +31,7 @@ from tests.conftest import EXAMPLE_PATIENT  # noqa: E402
 from tests.fhir.builders import (  # noqa: E402
     ICD10CM,
     US_CORE_LAB_EXTRAS,
+    about,
     bundle,
     coded_observation,
     condition,
@@ -59,15 +60,17 @@ def chart(today: dt.date, us_core: bool = False) -> dict:
         observation("39156-5", 29.1, "kg/m2", recent),
         coded_observation("72166-2", "8517006", recent),
     ]
+    person = patient("1958-03-14", "female", "M")
     if us_core:
         observations = [{**o, **US_CORE_LAB_EXTRAS} for o in observations]
+    # Each names the chart's patient as its subject, as a search by patient returns them.
+    observations = [about(person, o) for o in observations]
+    conditions = [about(person, condition(code, ICD10CM)) for code in ("I10", "I48")]
     return {
-        "patient": patient("1958-03-14", "female", "M"),
+        "patient": person,
         "observations": bundle(*observations, kind="searchset"),
         "fieldObservations": bundle(kind="searchset"),
-        "conditions": bundle(
-            condition("I10", ICD10CM), condition("I48", ICD10CM), kind="searchset"
-        ),
+        "conditions": bundle(*conditions, kind="searchset"),
     }
 
 
@@ -102,11 +105,12 @@ def main() -> int:
     default = "cds-us-core.json" if args.us_core else "cds.json"
     args.output = args.output or REPO_ROOT / "bench/results" / default
     home = Path.home() / "bentoml"
+    prefetch = chart(dt.date.today(), args.us_core)
     hook = {
         "hook": "patient-view",
         "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-        "context": {"userId": "Practitioner/example", "patientId": "p1"},
-        "prefetch": chart(dt.date.today(), args.us_core),
+        "context": {"userId": "Practitioner/example", "patientId": prefetch["patient"]["id"]},
+        "prefetch": prefetch,
     }
     bodies = {
         "predict": json.dumps({**EXAMPLE_PATIENT, "age": 68.0}).encode(),

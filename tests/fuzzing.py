@@ -17,9 +17,11 @@ def fuzz(
     strategy: Any,
     examples: int,
     check: Callable[[Any, Any], None] | None = None,
+    headers: Callable[[], dict[str, str]] | None = None,
 ) -> dict[int, int]:
     """Send ``examples`` cases drawn from ``strategy``; every reply must be under 500 and
-    pass ``check(case, response)``. Returns how many replies had each status."""
+    pass ``check(case, response)``. ``headers()``, if given, adds headers to each call
+    (e.g. a fresh JWT). Returns how many replies had each status."""
     seen: dict[int, int] = {}
 
     @given(case=strategy)
@@ -31,7 +33,8 @@ def fuzz(
         suppress_health_check=list(HealthCheck),
     )
     def call(case: Any) -> None:
-        response = case.call(base_url=base_url, timeout=30)
+        extra = headers() if headers is not None else None
+        response = case.call(base_url=base_url, timeout=30, headers=extra)
         seen[response.status_code] = seen.get(response.status_code, 0) + 1
         assert response.status_code < 500, (case.body, response.text[:500])
         if check is not None:

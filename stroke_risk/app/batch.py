@@ -29,6 +29,7 @@ from stroke_risk.core.patient_tables import (
 )
 from stroke_risk.core.responses import Assessment
 from stroke_risk.core.schema import FEATURES, NUMERIC_FEATURES, Patient
+from stroke_risk.core.spreadsheet_cells import neutralised
 from stroke_risk.core.units import (
     GLUCOSE_UNITS,
     GlucoseUnit,
@@ -314,5 +315,6 @@ def problems_frame(errors: list[RowError]) -> pd.DataFrame:
 
 
 def scored_csv(results: pd.DataFrame) -> bytes:
-    """The ranked results as a CSV file (UTF-8, with the file's own columns)."""
-    return results.to_csv(index=False).encode("utf-8")
+    """The ranked results as a CSV file (UTF-8, with the file's own columns); text that a
+    spreadsheet would run as a formula (an id "=1+1") is neutralised (OWASP)."""
+    return results.map(neutralised).to_csv(index=False).encode("utf-8")

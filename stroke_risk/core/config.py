@@ -12,8 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from stroke_risk.core.allowed_urls import allowed_bases
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,10 +100,12 @@ class Settings(BaseSettings):
         description="JSON object: JWT issuer -> its JWKS URL or a JWKS file. When set, every "
         "CDS Hooks call needs a bearer JWT from one of them; unset, the API keys apply.",
     )
+    # Never taken from the request (Host, X-Forwarded-*): a token another CDS service
+    # received could then be replayed here by naming that service's host.
     cds_base_url: str | None = Field(
         default=None,
         description="This service's public base URL (e.g. https://risk.example.org), which "
-        "JWTs must name in 'aud'. Unset: the URL the request arrived at.",
+        "JWTs must name in 'aud'. Required when STROKE_CDS_TRUSTED_ISSUERS is set.",
     )
     cds_allowed_origins: Annotated[list[str], NoDecode] = Field(
         default=["*"], description="Browser origins allowed to call the CDS Hooks routes."
@@ -117,11 +121,28 @@ class Settings(BaseSettings):
     app_url: str | None = Field(default=None, description="The clinic app, linked from each card.")
     cds_fhir_servers: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Base URLs (prefixes) of the FHIR servers the service may read missing "
-        "prefetch data from. Unset: any server, but only for callers with a trusted JWT.",
+        description="Base URLs of the FHIR servers the service may read missing prefetch "
+        "data from, matched on scheme, host, port and whole path segments. Unset: only a "
+        "server at the trusted JWT issuer's own address (scheme, host, port, under its path).",
     )
-    fhir_fetch_timeout: float = Field(
-        default=5.0, description="Seconds to fetch missing prefetch data from the EHR's server."
+    # The fetch's budget leaves time for the card inside STROKE_REQUEST_TIMEOUT: a slow
+    # EHR gets a "could not read the record" card, not a 504.
+    fhir_fetch_timeout: Annotated[float, Field(gt=0)] = Field(
+        default=3.0,
+        description="Seconds for all the reads of missing prefetch data together; never more "
+        "than STROKE_REQUEST_TIMEOUT minus one second.",
+    )
+    fhir_fetch_max_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=4 * 1024 * 1024,
+        description="Largest total of reply bodies read from the EHR's FHIR server per call.",
+    )
+    fhir_fetch_max_pages: Annotated[int, Field(ge=1)] = Field(
+        default=10,
+        description="Most requests to the EHR's FHIR server per call (a read, or one page "
+        "of a search with its 'next' links).",
+    )
+    fhir_fetch_max_resources: Annotated[int, Field(ge=1)] = Field(
+        default=2000, description="Most resources read from the EHR's FHIR server per call."
     )
     jwks_timeout: float = Field(default=5.0, description="Seconds to fetch an issuer's JWKS.")
 
@@ -146,6 +167,12 @@ class Settings(BaseSettings):
         default=1024 * 1024,
         description="Largest body the FHIR and CDS Hooks routes read (413 beyond): a "
         "patient-view call with its prefetch is a few KB to a few hundred KB.",
+    )
+    # Checked by the HTTP door while the headers arrive (stroke_risk/serving/header_limit.py),
+    # so a huge header is refused before it is held whole.
+    max_header_bytes: Annotated[int, Field(ge=8192)] = Field(
+        default=64 * 1024,
+        description="Largest total of a request's line and headers in bytes (431 beyond).",
     )
     docs: Literal["open", "key", "off"] = Field(
         default="key",
@@ -229,6 +256,30 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         return _split_csv(value)
 
+    @field_validator("cds_fhir_servers")
+    @classmethod
+    def _fhir_servers_are_bases(cls, value: list[str]) -> list[str]:
+        allowed_bases(value)  # a ValueError names the entry that is not a base URL
+        return value
+
+    @model_validator(mode="after")
+    def _ehr_rules_hold_together(self) -> Settings:
+        """With trusted issuers, the JWTs' ``aud`` needs this service's own URL: never the
+        one a request claims to have arrived at."""
+        if self.cds_trusted_issuers and not self.cds_base_url:
+            raise ValueError(
+                "STROKE_CDS_BASE_URL must be set when STROKE_CDS_TRUSTED_ISSUERS is: the "
+                "service's public URL, which the JWTs' aud must name"
+            )
+        return self
+
+    @property
+    def fhir_fetch_budget(self) -> float:
+        """Seconds the FHIR fetch may take: the setting, but never so long that the card
+        misses the request's own timeout (one second, or half the timeout, is kept)."""
+        reserve = min(1.0, self.request_timeout / 2)
+        return min(self.fhir_fetch_timeout, self.request_timeout - reserve)
+
     @field_validator("risk_band_thresholds")
     @classmethod
     def _increasing_probabilities(cls, value: list[float]) -> list[float]:
@@ -241,8 +292,12 @@ def settings_error(error: ValidationError) -> str:
     """A refused setting in one line that names its variable: what a person must fix."""
     problems = []
     for problem in error.errors(include_url=False, include_input=False):
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if not problem["loc"]:  # a rule over several settings names them in its message
+            problems.append(message)
+            continue
         name = "STROKE_" + "_".join(str(part) for part in problem["loc"][:1]).upper()
-        problems.append(f"{name} {str(problem['msg']).removeprefix('Value error, ')}")
+        problems.append(f"{name} {message}")
     return "; ".join(problems)
 
 

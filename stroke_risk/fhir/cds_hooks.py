@@ -9,6 +9,7 @@ follow the band. A stroke-history number is never a ``warning`` or ``critical`` 
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any, Literal
 
@@ -69,9 +70,15 @@ def discovery() -> dict[str, Any]:
     }
 
 
+# FHIR's id type (R4 datatypes.html#id): the patient id goes into the FHIR server's URL.
+FHIR_ID = r"^[A-Za-z0-9\-\.]{1,64}$"
+# Feedback items per request: one per card shown, and this service shows one card.
+MAX_FEEDBACK_ITEMS = 20
+
+
 class CdsContext(BaseModel):
     model_config = ConfigDict(extra="allow")
-    patientId: str = Field(min_length=1)
+    patientId: str = Field(pattern=FHIR_ID)
     userId: str | None = None
     encounterId: str | None = None
 
@@ -99,16 +106,16 @@ class CdsRequest(BaseModel):
 
 class FeedbackOutcome(BaseModel):
     model_config = ConfigDict(extra="allow")
-    card: str = Field(min_length=1)
+    card: uuid.UUID  # the uuid of a card this service returned
     outcome: Literal["accepted", "overridden"]
-    outcomeTimestamp: str
+    outcomeTimestamp: dt.datetime
     acceptedSuggestions: list[dict[str, Any]] | None = None
     overrideReason: dict[str, Any] | None = None
 
 
 class Feedback(BaseModel):
     model_config = ConfigDict(extra="allow")
-    feedback: list[FeedbackOutcome] = Field(min_length=1)
+    feedback: list[FeedbackOutcome] = Field(min_length=1, max_length=MAX_FEEDBACK_ITEMS)
 
 
 def resources_from_prefetch(prefetch: dict[str, Any]) -> tuple[list[Any], list[str]]:

@@ -12,30 +12,57 @@ Rules that are decisions, not lookups:
   model's strongest inputs, so such a range would be too wide to help; measuring it is.
 - Non-clinical fields with no FHIR element (work type, residence) and an unrecorded
   marital status are not guessed either: the caller scores every allowed value.
+
+The rules live by what they map: :mod:`.patient` (and whose record a resource is),
+:mod:`.observations`, :mod:`.conditions`; :mod:`.provenance` records where each value
+came from. This module parses and validates (the one door to the ``fhir.resources``
+models, with :mod:`.validator_speedups` installed first) and puts the rules together.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import lru_cache
-from statistics import fmean
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from stroke_risk.fhir import validator_speedups
-from stroke_risk.fhir.codes import code_lists, codings, first_code, on_condition_list, system
+from stroke_risk.fhir.codes import code_lists
+from stroke_risk.fhir.conditions import map_conditions
+from stroke_risk.fhir.observations import map_bmi, map_glucose, map_non_clinical, map_smoking
+from stroke_risk.fhir.patient import (
+    about_the_patient,
+    is_the_patient,
+    map_patient,
+    patient_aliases,
+)
+from stroke_risk.fhir.provenance import MappedPatient, Source, plain, reference_of
 
 # Every model class is built after this (fhir.resources builds them on first use, and the
-# EHR modules reach them through get_fhir_model_class, imported from here).
+# EHR modules reach them through get_fhir_model_class, imported from here; the rule
+# modules above only read models they are given).
 validator_speedups.install()
 
-NON_CLINICAL_FIELDS = ("ever_married", "work_type", "residence_type")
+__all__ = [
+    "FhirInputError",
+    "MappedPatient",
+    "Source",
+    "get_fhir_model_class",
+    "is_the_patient",
+    "map_bundle",
+    "map_resources",
+    "parse_resource",
+    "plain",
+    "resources_of_bundle",
+]
+
+# Deepest JSON nesting read (objects and arrays): the deepest element of an R4 Patient,
+# Observation or Condition is about 8 levels down; extensions nested 130 deep made
+# fhir.resources recurse until Python's limit (a RecursionError, a 500 and a 278 KB log).
+MAX_DEPTH = 32
 USED_RESOURCE_TYPES = ("Patient", "Observation", "Condition")
-GENDERS = {"female": "Female", "male": "Male", "other": "Other"}
 
 
 class FhirInputError(ValueError):
@@ -48,49 +75,26 @@ class FhirInputError(ValueError):
         self.status = status
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where one mapped value came from, e.g. BMI 31.2 from Observation/abc, 2026-03-02."""
-
-    field: str
-    value: Any
-    resource: str | None
-    code: str | None = None
-    date: str | None = None
-    note: str = ""
-
-    def describe(self, label: str) -> str:
-        if self.value is None:
-            return f"{label} not recorded ({self.note})" if self.note else f"{label} not recorded"
-        where = self.resource or "no record"
-        when = f", {self.date}" if self.date else ""
-        note = f" ({self.note})" if self.note else ""
-        return f"{label} {self.value} from {where}{when}{note}"
-
-
-@dataclass
-class MappedPatient:
-    """What the mapping found: values, their sources, and what stops or limits scoring."""
-
-    patient_reference: str
-    values: dict[str, Any] = field(default_factory=dict)
-    sources: list[Source] = field(default_factory=list)
-    missing: dict[str, str] = field(default_factory=dict)  # clinical field -> what is missing
-    unrecorded: list[str] = field(default_factory=list)  # non-clinical: scored as a range
-    notes: list[str] = field(default_factory=list)  # old data, refused units, etc.
-    not_applicable: str | None = None  # stroke recorded, deceased
-
-    def set(self, source: Source) -> None:
-        self.values[source.field] = source.value
-        self.sources.append(source)
-
-    @property
-    def basis(self) -> list[str]:
-        """The references of every resource a value was taken from, each once."""
-        return list(dict.fromkeys(s.resource for s in self.sources if s.resource))
-
-
 # --- parsing --------------------------------------------------------------------------
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether JSON ``value`` nests objects and arrays more than ``limit`` levels deep.
+
+    Level by level, without recursion (so it cannot itself run out of stack), and at most
+    ``limit`` levels down; about a fifth of the cost of a walk with an explicit stack.
+    """
+    level = [value]
+    for _ in range(limit):
+        below = []
+        for item in level:
+            for child in item.values() if type(item) is dict else item:
+                if type(child) is dict or type(child) is list:
+                    below.append(child)
+        if not below:
+            return False
+        level = below
+    return True
 
 
 def _location(resource_type: str, index: int | None, loc: tuple[Any, ...]) -> str:
@@ -149,7 +153,8 @@ def _never_read(raw: dict[str, Any]) -> bool:
 # sibling (a primitive's id and extensions); every value[x] and effective[x] is kept so
 # that two of them still make the Observation invalid.
 _OBSERVATION_ELEMENTS = frozenset(
-    ("resourceType", "id", "status", "code", "issued", "modifierExtension")
+    ("resourceType", "id", "status", "code", "issued", "modifierExtension", "subject")
+    + ("dataAbsentReason",)
 )
 _OBSERVATION_CHOICES = ("value", "effective")
 
@@ -181,6 +186,12 @@ def parse_resource(raw: Any, index: int | None = None) -> Any:
         return None
     if resource_type == "Observation":
         raw = _read_elements(raw)
+    if deeper_than(raw, MAX_DEPTH):
+        where = f"Bundle.entry[{index}].resource" if index is not None else resource_type
+        raise FhirInputError(
+            f"invalid {resource_type}: nested more than {MAX_DEPTH} levels deep",
+            f"{where} ({resource_type})",
+        )
     try:
         return get_fhir_model_class(resource_type).model_validate(raw)
     except ValidationError as error:
@@ -211,365 +222,31 @@ def resources_of_bundle(bundle: Any) -> list[Any]:
     return parsed
 
 
-# --- dates ----------------------------------------------------------------------------
-
-
-def as_date(value: Any) -> dt.date | None:
-    """A FHIR date/dateTime/instant as a date; partial dates ('1974', '1974-12') mid-period."""
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    parts = str(value).split("-")
-    try:
-        if len(parts) == 1:
-            return dt.date(int(parts[0]), 7, 1)
-        if len(parts) == 2:
-            return dt.date(int(parts[0]), int(parts[1]), 15)
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
-def observation_date(observation: Any) -> dt.date | None:
-    """When an Observation applies: effective[x] (end of a period), else issued."""
-    period = observation.effectivePeriod
-    return (
-        as_date(observation.effectiveDateTime)
-        or as_date(observation.effectiveInstant)
-        or (as_date(period.end) or as_date(period.start) if period else None)
-        or as_date(observation.issued)
-    )
-
-
-def condition_date(condition: Any) -> dt.date | None:
-    period = condition.onsetPeriod
-    return (
-        as_date(condition.onsetDateTime)
-        or (as_date(period.start) if period else None)
-        or as_date(condition.recordedDate)
-    )
-
-
-def age_in_years(birth: dt.date, today: dt.date) -> float:
-    """Completed years; for children under two, years to two decimals (the data's form)."""
-    years = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
-    if years >= 2:
-        return float(years)
-    return round((today - birth).days / 365.25, 2)
-
-
-# --- the mapping ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Measure:
-    resource: str
-    code: str
-    date: dt.date | None
-    value: float
-
-
-def _reference(resource: Any) -> str:
-    return (
-        f"{resource.get_resource_type()}/{resource.id}"
-        if resource.id
-        else resource.get_resource_type()
-    )
-
-
-def _loinc(observation: Any, codes: set[str]) -> str | None:
-    return first_code(observation.code, "loinc", codes)
-
-
-def _quantity(
-    observation: Any, units: dict[str, float], what: str, notes: list[str]
-) -> float | None:
-    """The value in the target unit, by UCUM code; an unknown unit is refused, not guessed."""
-    quantity = observation.valueQuantity
-    if quantity is None or quantity.value is None:
-        return None
-    unit = quantity.code if quantity.code else quantity.unit
-    if quantity.code and quantity.system not in (None, *system("ucum")):
-        unit = None
-    if unit not in units:
-        given = quantity.code or quantity.unit
-        notes.append(
-            f"{what} from {_reference(observation)} ignored: unit '{given}'"
-            f" is not one of {', '.join(units)} (UCUM)"
-        )
-        return None
-    return float(Decimal(quantity.value) * Decimal(str(units[unit])))
-
-
-def _usable(observation: Any) -> bool:
-    return observation.status not in code_lists()["observation_ignored_status"]
-
-
-def _measures(
-    observations: list[Any], codes: list[str], units: dict[str, float], what: str, notes: list[str]
-) -> list[_Measure]:
-    found = []
-    wanted = set(codes)
-    for observation in observations:
-        code = _loinc(observation, wanted)
-        if code is None or not _usable(observation):
-            continue
-        value = _quantity(observation, units, what, notes)
-        if value is not None:
-            found.append(
-                _Measure(
-                    _reference(observation), f"loinc|{code}", observation_date(observation), value
-                )
-            )
-    return sorted(found, key=lambda m: m.date or dt.date.min)
-
-
-def map_patient(patient: Any, mapped: MappedPatient, today: dt.date) -> None:
-    reference = _reference(patient)
-    if patient.deceasedBoolean or patient.deceasedDateTime:
-        when = as_date(patient.deceasedDateTime)
-        mapped.not_applicable = (
-            f"the patient is recorded as deceased{f' on {when}' if when else ''}"
-        )
-    birth = as_date(patient.birthDate)
-    if birth is None:
-        mapped.missing["age"] = "age (Patient.birthDate)"
-    else:
-        mapped.set(
-            Source("age", age_in_years(birth, today), reference, "Patient.birthDate", str(birth))
-        )
-    gender = GENDERS.get(patient.gender or "")
-    if gender is None:
-        mapped.missing["gender"] = "sex (Patient.gender)"
-    else:
-        mapped.set(Source("gender", gender, reference, "Patient.gender"))
-    marital = code_lists()["marital_status"]
-    code = first_code(
-        patient.maritalStatus,
-        "marital",
-        set(marital["ever_married_yes"] + marital["ever_married_no"]),
-    )
-    if code is not None:
-        value = "Yes" if code in marital["ever_married_yes"] else "No"
-        mapped.set(Source("ever_married", value, reference, f"Patient.maritalStatus {code}"))
-
-
-def map_conditions(conditions: list[Any], mapped: MappedPatient) -> None:
-    ignored = code_lists()["condition_ignored_verification"]
-    found: dict[str, tuple[str, Any]] = {}
-    for condition in conditions:
-        verification = {coding.code for coding in codings(condition.verificationStatus)}
-        if verification & set(ignored):
-            continue
-        for list_name in ("stroke", "hypertension", "heart_disease"):
-            code = on_condition_list(condition.code, list_name)
-            if code is not None and list_name not in found:
-                found[list_name] = (code, condition)
-    if "stroke" in found:
-        code, condition = found["stroke"]
-        when = condition_date(condition)
-        mapped.not_applicable = (
-            f"stroke or TIA recorded{f' on {when}' if when else ''} ({_reference(condition)}): "
-            "the estimate is for patients without a known stroke; see secondary-prevention guidance"
-        )
-        mapped.sources.append(
-            Source("stroke", 1, _reference(condition), code, str(when) if when else None)
-        )
-    for name in ("hypertension", "heart_disease"):
-        if name in found:
-            code, condition = found[name]
-            when = condition_date(condition)
-            mapped.set(Source(name, 1, _reference(condition), code, str(when) if when else None))
-        else:
-            mapped.set(Source(name, 0, None, note="no Condition on the code list"))
-
-
-def map_glucose(observations: list[Any], mapped: MappedPatient, today: dt.date) -> None:
-    rule = code_lists()["glucose"]
-    measures = _measures(
-        observations, rule["loinc"], rule["units_to_mg_per_dl"], "glucose", mapped.notes
-    )
-    if not measures:
-        mapped.missing["avg_glucose_level"] = (
-            "glucose (no glucose Observation with a usable unit): measure it"
-        )
-        return
-    since = today - dt.timedelta(days=rule["window_days"])
-    recent = [m for m in measures if m.date is not None and m.date >= since]
-    if recent:
-        value = round(fmean(m.value for m in recent), 2)
-        note = f"mean of {len(recent)} value{'s' if len(recent) > 1 else ''} in the last 12 months"
-        if len(recent) > 1:
-            note += ": " + ", ".join(f"{m.value:.1f} ({m.resource}, {m.date})" for m in recent)
-        # Each averaged value is in the basis; the reply's line for glucose lists them.
-        for m in recent[:-1]:
-            mapped.sources.append(
-                Source("glucose_value", round(m.value, 2), m.resource, m.code, str(m.date))
-            )
-        last = recent[-1]
-        mapped.set(
-            Source("avg_glucose_level", value, last.resource, last.code, str(last.date), note)
-        )
-    else:
-        last = measures[-1]
-        note = "latest value, older than 12 months"
-        mapped.notes.append(f"glucose is old: {last.date or 'undated'}; consider measuring it")
-        mapped.set(
-            Source(
-                "avg_glucose_level",
-                round(last.value, 2),
-                last.resource,
-                last.code,
-                str(last.date),
-                note,
-            )
-        )
-
-
-def map_bmi(observations: list[Any], mapped: MappedPatient, today: dt.date) -> None:
-    rule = code_lists()["bmi"]
-    notes = mapped.notes
-    bmis = _measures(observations, rule["loinc"], rule["units"], "BMI", notes)
-    source: Source | None = None
-    if bmis:
-        last = bmis[-1]
-        source = Source("bmi", round(last.value, 1), last.resource, last.code, str(last.date))
-    else:
-        weights = _measures(
-            observations, rule["weight_loinc"], rule["weight_units_to_kg"], "weight", notes
-        )
-        heights = _measures(
-            observations, rule["height_loinc"], rule["height_units_to_m"], "height", notes
-        )
-        window = dt.timedelta(days=rule["pair_within_days"])
-        for weight in reversed(weights):
-            paired = [
-                h
-                for h in heights
-                if h.date and weight.date and abs(h.date - weight.date) <= window and h.value > 0
-            ]
-            if paired:
-                height = min(paired, key=lambda h: abs(h.date - weight.date))
-                value = round(weight.value / height.value**2, 1)
-                mapped.sources.append(
-                    Source(
-                        "bmi_height",
-                        round(height.value, 3),
-                        height.resource,
-                        height.code,
-                        str(height.date),
-                        "height in m",
-                    )
-                )
-                source = Source(
-                    "bmi",
-                    value,
-                    weight.resource,
-                    weight.code,
-                    str(weight.date),
-                    f"weight {weight.value:.1f} kg / (height {height.value:.2f} m from "
-                    f"{height.resource}, {height.date}) squared",
-                )
-                break
-    if source is None:
-        mapped.set(Source("bmi", None, None, note="no BMI, or weight and height within a year"))
-        return
-    if source.date and dt.date.fromisoformat(source.date) < today - dt.timedelta(
-        days=rule["old_after_days"]
-    ):
-        notes.append(f"BMI is old: {source.date}")
-    mapped.set(source)
-
-
-def map_smoking(observations: list[Any], mapped: MappedPatient) -> None:
-    rule = code_lists()["smoking"]
-    wanted = set(rule["loinc"])
-    statuses = [
-        o for o in observations if _loinc(o, wanted) and _usable(o) and o.valueCodeableConcept
-    ]
-    if not statuses:
-        mapped.set(Source("smoking_status", "Unknown", None, note="no smoking status recorded"))
-        return
-    latest = max(statuses, key=lambda o: observation_date(o) or dt.date.min)
-    code = first_code(latest.valueCodeableConcept, "snomed", rule["snomed_to_status"])
-    when = observation_date(latest)
-    if code is None:
-        mapped.set(
-            Source(
-                "smoking_status",
-                "Unknown",
-                _reference(latest),
-                None,
-                str(when) if when else None,
-                "code not on the list",
-            )
-        )
-        return
-    mapped.set(
-        Source(
-            "smoking_status",
-            rule["snomed_to_status"][code],
-            _reference(latest),
-            f"snomed|{code}",
-            str(when) if when else None,
-        )
-    )
-
-
-def map_non_clinical(observations: list[Any], mapped: MappedPatient) -> None:
-    """work_type and residence_type (and ever_married) from an Observation in our code system."""
-    rule = code_lists()["non_clinical"]
-    for observation in sorted(observations, key=lambda o: observation_date(o) or dt.date.min):
-        for coding in observation.code.coding or []:
-            if (
-                coding.system == rule["system"]
-                and coding.code in rule["codes"]
-                and _usable(observation)
-            ):
-                value = observation.valueString or (
-                    observation.valueCodeableConcept.coding[0].code
-                    if observation.valueCodeableConcept and observation.valueCodeableConcept.coding
-                    else None
-                )
-                if value is not None:
-                    when = observation_date(observation)
-                    mapped.set(
-                        Source(
-                            coding.code,
-                            value,
-                            _reference(observation),
-                            f"{rule['system']}|{coding.code}",
-                            str(when) if when else None,
-                        )
-                    )
-    for name in NON_CLINICAL_FIELDS:
-        if name not in mapped.values:
-            mapped.unrecorded.append(name)
-
-
-def map_resources(resources: list[Any], today: dt.date) -> MappedPatient:
-    """Map one patient's parsed resources. Raises FhirInputError without exactly one Patient."""
+def map_resources(
+    resources: list[Any], today: dt.date, aliases: frozenset[str] = frozenset()
+) -> MappedPatient:
+    """Map one patient's parsed resources. Raises FhirInputError without exactly one
+    Patient. ``aliases``: other references that name the Patient (its entry's fullUrl)."""
     patients = [r for r in resources if r.get_resource_type() == "Patient"]
     if len(patients) != 1:
         raise FhirInputError(
             f"the bundle must hold exactly one Patient, found {len(patients)}", "Bundle.entry", 422
         )
     patient = patients[0]
-    mapped = MappedPatient(_reference(patient))
-    observations = [r for r in resources if r.get_resource_type() == "Observation"]
-    conditions = [r for r in resources if r.get_resource_type() == "Condition"]
+    mapped = MappedPatient(reference_of(patient) if patient.id else None)
+    others = [r for r in resources if r.get_resource_type() != "Patient"]
+    mine = about_the_patient(others, patient, set(aliases), mapped)
+    observations = [r for r in mine if r.get_resource_type() == "Observation"]
+    conditions = [r for r in mine if r.get_resource_type() == "Condition"]
     map_patient(patient, mapped, today)
     map_conditions(conditions, mapped)
     map_glucose(observations, mapped, today)
     map_bmi(observations, mapped, today)
-    map_smoking(observations, mapped)
-    map_non_clinical(observations, mapped)
+    map_smoking(observations, mapped, today)
+    map_non_clinical(observations, mapped, today)
     return mapped
 
 
 def map_bundle(bundle: Any, today: dt.date) -> MappedPatient:
     """A Bundle (as parsed JSON) holding one Patient and their Observations and Conditions."""
-    return map_resources(resources_of_bundle(bundle), today)
+    return map_resources(resources_of_bundle(bundle), today, patient_aliases(bundle))

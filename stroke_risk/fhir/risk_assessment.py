@@ -25,12 +25,24 @@ STROKE_CODING = {"system": SNOMED, "code": "230690007", "display": "Cerebrovascu
 # A refusal names no model's outcome: the condition alone.
 STROKE = {"coding": [STROKE_CODING]}
 UCUM = "http://unitsofmeasure.org"
-BANDS = {"low": "low", "moderate": "moderate", "high": "high"}
+# The risk-probability code system's codes for our bands, with its displays verbatim
+# (terminology.hl7.org/CodeSystem-risk-probability.html).
+BANDS = {
+    "low": ("low", "Low likelihood"),
+    "moderate": ("moderate", "Moderate likelihood"),
+    "high": ("high", "High likelihood"),
+}
 
 
 def _qualitative(band: str) -> dict[str, Any]:
-    code = BANDS.get(band, band)
-    return {"coding": [{"system": RISK_PROBABILITY, "code": code, "display": code.capitalize()}]}
+    code, display = BANDS[band]
+    return {"coding": [{"system": RISK_PROBABILITY, "code": code, "display": display}]}
+
+
+def _percent(probability: float) -> dict[str, Any]:
+    """A probability as a UCUM percentage, as invariant ras-2 requires of a
+    probabilityRange; one decimal, the rounding of every percentage the card shows."""
+    return {"value": round(100 * probability, 1), "unit": "%", "system": UCUM, "code": "%"}
 
 
 def outcome_concept(outcome: OutcomeSummary) -> dict[str, Any]:
@@ -76,7 +88,7 @@ def risk_assessment(
     body: dict[str, Any] = {
         "resourceType": "RiskAssessment",
         "status": "final",
-        "subject": {"reference": mapped.patient_reference},
+        "subject": _subject(mapped.patient_reference),
         "occurrenceDateTime": now.isoformat(timespec="seconds"),
         "basis": [{"reference": reference} for reference in mapped.basis],
     }
@@ -122,10 +134,18 @@ def risk_assessment(
     return _validated(body)
 
 
+def _subject(reference: str | None) -> dict[str, str]:
+    """``Patient/<id>``; a Patient sent without an id can only be described (a bare
+    "Patient" is not a valid reference)."""
+    if reference:
+        return {"reference": reference}
+    return {"display": "the Patient of the submitted Bundle (it has no id)"}
+
+
 def _range(low: float, high: float, rationale: str, outcome: OutcomeSummary) -> dict[str, Any]:
     return {
         "outcome": outcome_concept(outcome),
-        "probabilityRange": {"low": {"value": low}, "high": {"value": high}},
+        "probabilityRange": {"low": _percent(low), "high": _percent(high)},
         "rationale": rationale,
         **when(outcome),
     }

@@ -17,6 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from stroke_risk.core.allowed_urls import Base, allowed_bases, parse_base
 from stroke_risk.core.api_keys import KeyRing
 from stroke_risk.core.config import Settings
 from stroke_risk.core.model_card import MODEL_CARD_PATH
@@ -42,16 +45,21 @@ from stroke_risk.fhir.cds_hooks import (
     source,
 )
 from stroke_risk.fhir.estimate import estimate
-from stroke_risk.fhir.fetching import FetchFailed, fetch_missing
+from stroke_risk.fhir.fetching import FetchFailed, FetchLimits, fetch_missing
 from stroke_risk.fhir.lazy_app import warn_if_open
-from stroke_risk.fhir.mapping import FhirInputError, map_bundle, map_resources
+from stroke_risk.fhir.mapping import FhirInputError, is_the_patient, map_bundle, map_resources
 from stroke_risk.fhir.risk_assessment import operation_outcome, refusal_outcome, risk_assessment
-from stroke_risk.fhir.security import JwtVerifier, Refused, api_key_is_valid
+from stroke_risk.fhir.security import BAD_SIGNATURE, JwtVerifier, Refused, api_key_is_valid
 from stroke_risk.fhir.texts import NOT_ESTIMATED
 
 logger = logging.getLogger("stroke_risk.fhir")
 FHIR_JSON = "application/fhir+json"
 CDS_PREFIX = "/cds-services"
+NOT_JSON = "the body is not JSON: send the FHIR resource or hook request as UTF-8 JSON"
+NOT_THIS_PATIENT = (
+    "Stroke risk not estimated: the prefetch Patient is not this chart's patient "
+    "(context.patientId)"
+)
 
 
 def utc_now() -> dt.datetime:
@@ -86,6 +94,26 @@ class _PathCors:
         await self.app(scope, receive, send)
 
 
+class IssuedCards:
+    """The uuids of the last cards this process returned, so that feedback about a card
+    it never showed is not counted as if it were (a bounded, per-process memory: feedback
+    that reaches another worker of a multi-worker service is counted as ``unmatched``)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, card_id: str) -> None:
+        with self._lock:
+            self._ids[card_id] = None
+            while len(self._ids) > self.size:
+                self._ids.popitem(last=False)
+
+    def __contains__(self, card_id: object) -> bool:
+        return card_id in self._ids
+
+
 def _fhir(body: dict[str, Any], status: int = 200) -> Response:
     return Response(json.dumps(body), status_code=status, media_type=FHIR_JSON)
 
@@ -112,8 +140,8 @@ async def _json_body(request: Request, limit: int) -> Any:
         raise FhirInputError(f"request body larger than {limit} bytes", "body", 413)
     try:
         return json.loads(raw)
-    except ValueError as error:
-        raise FhirInputError(f"the body is not JSON: {error}", "body") from None
+    except ValueError:  # the parser's own words may quote the body or name its internals
+        raise FhirInputError(NOT_JSON, "body") from None
     except RecursionError:  # arrays or objects nested thousands deep: no FHIR resource is
         raise FhirInputError("the body's JSON is nested too deeply", "body") from None
 
@@ -133,32 +161,54 @@ def build_app(
         if settings.cds_trusted_issuers
         else None
     )
+    if verifier is not None and not settings.cds_base_url:
+        raise ValueError("STROKE_CDS_BASE_URL must be set when STROKE_CDS_TRUSTED_ISSUERS is")
+    fhir_servers = allowed_bases(settings.cds_fhir_servers)
+    limits = FetchLimits(
+        settings.fhir_fetch_budget,
+        settings.fhir_fetch_max_bytes,
+        settings.fhir_fetch_max_pages,
+        settings.fhir_fetch_max_resources,
+    )
     if warn_when_open:
         warn_if_open(settings.cds_trusted_issuers, api_keys)
     keys = KeyRing(api_keys)
+    issued = IssuedCards()
 
-    async def refused(request: Request) -> Response | None:
-        """None when the caller may use a CDS route, else the 401 to send."""
+    async def caller(request: Request) -> tuple[Response | None, dict[str, Any]]:
+        """(None, the JWT's claims) when the caller may use a CDS route, else the 401."""
         authorization = request.headers.get("authorization", "")
         if verifier is not None:
-            base = settings.cds_base_url or str(request.base_url)
-            audience = base.rstrip("/") + request.url.path
+            # The audience is this service's configured URL: never the Host or
+            # X-Forwarded-* headers, which would let another CDS service's tokens in.
+            audience = str(settings.cds_base_url).rstrip("/") + request.url.path
             try:
                 # In a thread: the first call for an issuer may fetch its JWKS over HTTP.
-                await run_in_threadpool(verifier.verify, authorization, audience)
+                claims = await run_in_threadpool(verifier.verify, authorization, audience)
             except Refused as error:
-                return _cds_error(401, str(error))
-            return None
+                return _cds_error(401, str(error)), {}
+            except Exception as error:  # never a 500 for an unauthenticated caller
+                logger.warning("JWT check failed unexpectedly: %s", type(error).__name__)
+                return _cds_error(401, BAD_SIGNATURE), {}
+            return None, claims
         if keys and not api_key_is_valid(authorization, request.headers.get("x-api-key", ""), keys):
-            return _cds_error(401, "missing or invalid API key: send 'Authorization: Bearer <key>'")
-        return None
+            message = "missing or invalid API key: send 'Authorization: Bearer <key>'"
+            return _cds_error(401, message), {}
+        return None, {}
 
-    def may_read(server: str) -> bool:
-        """Which FHIR servers the service fetches from: it must not be made to call any URL
-        an unauthenticated caller names (server-side request forgery)."""
-        if settings.cds_fhir_servers:
-            return server.startswith(tuple(settings.cds_fhir_servers))
-        return verifier is not None
+    async def refused(request: Request) -> Response | None:
+        return (await caller(request))[0]
+
+    def readable_base(server: str, claims: dict[str, Any]) -> Base | None:
+        """The allowed base ``server`` lies under, or None: the service must not be made
+        to send a token to any URL a caller names (server-side request forgery). With no
+        allow list, only a server at the JWT issuer's own address (the safest default:
+        an EHR's issuer is usually its own URL); without a JWT, none."""
+        bases = fhir_servers
+        if not bases and verifier is not None:
+            issuer = parse_base(str(claims.get("iss", "")))
+            bases = [issuer] if issuer is not None else []
+        return next((base for base in bases if base.contains(server)), None)
 
     async def fhir_risk_assessment(request: Request) -> Response:
         try:
@@ -175,7 +225,8 @@ def build_app(
         return await refused(request) or JSONResponse(discovery())
 
     async def cds_patient_view(request: Request) -> Response:
-        if (denied := await refused(request)) is not None:
+        denied, claims = await caller(request)
+        if denied is not None:
             return denied
         try:
             hook = CdsRequest.model_validate(await _json_body(request, settings.ehr_max_body_bytes))
@@ -186,7 +237,8 @@ def build_app(
             return _cds_error(
                 400, f"invalid hook request: {describe(error.errors(include_input=False))}"
             )
-        if missing and hook.fhirServer and not may_read(hook.fhirServer):
+        allowed = readable_base(hook.fhirServer, claims) if hook.fhirServer else None
+        if missing and hook.fhirServer and allowed is None:
             return JSONResponse(
                 {
                     "cards": [
@@ -201,11 +253,7 @@ def build_app(
             token = hook.fhirAuthorization.access_token if hook.fhirAuthorization else None
             try:
                 resources += await fetch_missing(
-                    hook.fhirServer,
-                    token,
-                    hook.context.patientId,
-                    missing,
-                    settings.fhir_fetch_timeout,
+                    hook.fhirServer, allowed, token, hook.context.patientId, missing, limits
                 )
             except (FetchFailed, FhirInputError) as error:
                 message = getattr(error, "message", str(error))
@@ -221,14 +269,16 @@ def build_app(
                     ]
                 }
             )
+        if not is_the_patient(resources, hook.context.patientId):
+            return JSONResponse({"cards": [_notice(NOT_THIS_PATIENT)]})
         try:
             mapped = map_resources(resources, clock().date())
         except FhirInputError as error:
             return _cds_error(error.status, f"{error.location}: {error.message}")
         result = estimate(mapped, assessor())
-        return JSONResponse(
-            {"cards": [card(result, card_url(request), settings.app_url, settings.model_card_url)]}
-        )
+        shown = card(result, card_url(request), settings.app_url, settings.model_card_url)
+        issued.add(shown["uuid"])
+        return JSONResponse({"cards": [shown]})
 
     def card_url(request: Request) -> str:
         """The served model card of the model answering (not an external page, which need
@@ -254,7 +304,7 @@ def build_app(
                 400, f"invalid feedback: {describe(error.errors(include_input=False))}"
             )
         for item in feedback.feedback:
-            count_feedback(item.outcome)
+            count_feedback(item.outcome if str(item.card) in issued else "unmatched")
         return Response(status_code=200)
 
     routes = [

@@ -49,11 +49,11 @@ def headline(result: dict[str, Any], outcome: OutcomeSummary) -> str:
     """'Stroke history 12.3% (moderate band, not a future risk)' for a history model;
     '5-year stroke risk 12.3% (moderate)' for an incident one; then whether the number is
     beyond the data and whether its band is settled."""
-    percent = result.get("percent", round(100 * result["probability"], 1))
+    percent = pct(result["probability"])
     if outcome.is_prospective:
-        text = f"{outcome.short_label} {percent}% ({result['risk_band']})"
+        text = f"{outcome.short_label} {percent} ({result['risk_band']})"
     else:
-        text = f"{outcome.short_label} {percent}% ({result['risk_band']} band, not a future risk)"
+        text = f"{outcome.short_label} {percent} ({result['risk_band']} band, not a future risk)"
     if result.get("beyond_data"):
         text += f", {BEYOND_THE_DATA}"
     if result.get("interval_crosses_band_edge"):
@@ -67,6 +67,9 @@ def summary(estimate: Estimate) -> str:
         text = f"{NOT_ESTIMATED}: {estimate.reason}"
     else:
         result = estimate.result
+        # One rounding rule for every percentage of a card (pct), from the probabilities
+        # themselves: the reply's own "percent" is rounded another way, and a headline
+        # 9.9% beside a range 7.1%-9.8% read as a contradiction.
         text = headline(result, outcome_of(estimate))
         if estimate.low is not None and estimate.high is not None and estimate.high > estimate.low:
             text += f", {pct(estimate.low)}-{pct(estimate.high)} over unrecorded fields"

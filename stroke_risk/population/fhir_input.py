@@ -109,8 +109,10 @@ def score_fhir_patient(lines: list[str], assessor: RiskAssessor, today: dt.date)
         for line in lines:
             try:
                 raw = json.loads(line)
-            except ValueError as error:
-                raise FhirInputError(f"a line is not JSON: {error}", "NDJSON") from None
+            except ValueError:  # the parser's words may quote the line: patient data
+                raise FhirInputError("a line is not JSON", "NDJSON") from None
+            except RecursionError:  # nested thousands deep; no FHIR resource is
+                raise FhirInputError("a line's JSON is nested too deeply", "NDJSON") from None
             resource = parse_fhir_resource(raw)
             if resource is not None:
                 resources.append(resource)

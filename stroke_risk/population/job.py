@@ -39,6 +39,8 @@ from stroke_risk.core.outcome import KAGGLE_HISTORY, OutcomeSummary
 from stroke_risk.core.patient_tables import ID_COLUMN, DataError
 from stroke_risk.core.responses import INTERVAL_NAME
 from stroke_risk.core.schema import FEATURES
+from stroke_risk.core.spreadsheet_cells import neutralised
+from stroke_risk.population.csv_safety import CSV_OPTIONS, reject_unfileable
 from stroke_risk.population.model_source import (
     build_assessor,
     is_model_file,
@@ -76,7 +78,7 @@ def read_patients(spark: SparkSession, path: str, input_format: str | None = Non
     kind = input_format or ("csv" if path.lower().rstrip("/").endswith(".csv") else "parquet")
     if kind == "csv":
         # All text, as the service's CSV reader sees it; validation parses the numbers.
-        frame = spark.read.option("header", True).option("inferSchema", False).csv(path)
+        frame = spark.read.options(**CSV_OPTIONS).csv(path)
     elif kind == "parquet":
         frame = spark.read.parquet(path)
     else:
@@ -267,7 +269,8 @@ def write_summary(
         extrasaction="ignore",
     )
     writer.writeheader()
-    writer.writerows(summary)
+    # Group values come from the input: a spreadsheet must show them, not run them.
+    writer.writerows({k: neutralised(v) for k, v in row.items()} for row in summary)
     if "://" in output:
         uri = output.replace("s3a://", "s3://", 1)  # Hadoop's scheme, pyarrow's name
     else:
@@ -313,6 +316,7 @@ def run(spark: SparkSession, options: JobOptions, settings: Settings | None = No
     else:
         frame = read_patients(spark, options.input, options.input_format)
         results = score(frame, stored, settings, group_by)
+    results = reject_unfileable(results, ID_COLUMN, group_by)
     results = results.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         scored = results.where(F.col("rejection").isNull()).drop("rejection")

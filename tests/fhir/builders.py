@@ -88,17 +88,27 @@ def condition(
             ]
         },
         "code": {"coding": [{"system": system, "code": code}]},
-        "subject": {"reference": "Patient/p"},
         "onsetDateTime": onset,
     }
 
 
+def about(person: dict[str, Any], resource: dict[str, Any]) -> dict[str, Any]:
+    """``resource`` (e.g. a published example) recorded for ``person``."""
+    return {**resource, "subject": {"reference": f"Patient/{person['id']}"}}
+
+
 def bundle(*resources: dict[str, Any], kind: str = "collection") -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "type": kind,
-        "entry": [{"resource": resource} for resource in resources],
-    }
+    """A Bundle of ``resources``; those without a subject get the bundle's Patient as
+    theirs (as an EHR's always have), so a test says only what it is about."""
+    patients = [r for r in resources if r["resourceType"] == "Patient" and "id" in r]
+    subject = {"reference": f"Patient/{patients[0]['id']}"} if len(patients) == 1 else None
+    entries = [
+        {"resource": {**r, "subject": subject}}
+        if subject and r["resourceType"] != "Patient" and "subject" not in r
+        else {"resource": r}
+        for r in resources
+    ]
+    return {"resourceType": "Bundle", "type": kind, "entry": entries}
 
 
 SMOKING_CODES = {

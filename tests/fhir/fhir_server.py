@@ -25,10 +25,18 @@ from urllib.parse import parse_qs, urlsplit
 
 @dataclass
 class FhirServerState:
+    """What the server holds and how it misbehaves when a test asks it to: a redirect
+    for every request, a ``next`` link in every searchset, or a reply padded to a size."""
+
     resources: list[dict[str, Any]]
     token: str
     delay: float = 0.0
     requests: list[str] = field(default_factory=list)
+    tokens_seen: list[str | None] = field(default_factory=list)
+    redirect_to: str | None = None
+    next_link: str | None = None
+    padding_bytes: int = 0
+    declare_length: bool = True
 
 
 def _patient_of(resource: dict[str, Any]) -> str | None:
@@ -53,7 +61,14 @@ def _handler(state: FhirServerState) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the standard library's name
             state.requests.append(self.path)
+            state.tokens_seen.append(self.headers.get("Authorization"))
             time.sleep(state.delay)
+            if state.redirect_to is not None:
+                self.send_response(302)
+                self.send_header("Location", state.redirect_to)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
             if self.headers.get("Authorization") != f"Bearer {state.token}":
                 return self._send(
                     401,
@@ -91,21 +106,40 @@ def _handler(state: FhirServerState) -> type[BaseHTTPRequestHandler]:
                 )
                 and ("code" not in query or _has_code(r, query["code"].split(",")))
             ]
-            bundle = {
+            bundle: dict[str, Any] = {
                 "resourceType": "Bundle",
                 "type": "searchset",
                 "total": len(matches),
                 "entry": [{"resource": r, "search": {"mode": "match"}} for r in matches],
             }
+            if state.next_link is not None:
+                bundle["link"] = [{"relation": "next", "url": state.next_link}]
             return self._send(200, bundle)
 
         def _send(self, status: int, body: dict[str, Any]) -> None:
             payload = json.dumps(body).encode()
+            if state.padding_bytes:  # the JSON, then spaces: a valid, very large reply
+                self._send_padded(status, payload)
+                return
             self.send_response(status)
             self.send_header("Content-Type", "application/fhir+json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+
+        def _send_padded(self, status: int, payload: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/fhir+json")
+            if state.declare_length:
+                self.send_header("Content-Length", str(len(payload) + state.padding_bytes))
+            self.end_headers()
+            block = b" " * 65536
+            try:
+                self.wfile.write(payload)
+                for _ in range(state.padding_bytes // len(block)):
+                    self.wfile.write(block)
+            except OSError:  # the client stopped reading: what the test wants
+                pass
 
         def log_message(self, *args: Any) -> None:
             pass

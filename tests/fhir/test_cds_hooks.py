@@ -4,6 +4,7 @@ with the session's quick model) and, for /metrics, on the real service."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from starlette.testclient import TestClient
 
 from stroke_risk.core.config import Settings
 from stroke_risk.fhir.routes import build_app
-from tests.fhir.builders import bundle, example, field_observation, observation
+from tests.fhir.builders import about, bundle, example, field_observation, observation
 from tests.fhir.conftest import with_outcome
 from tests.wording import INCIDENT_5_YEARS, INCIDENT_INTERNAL, SHIPPED, future_risk_claims
 
@@ -56,6 +57,8 @@ def hook_request(prefetch: dict[str, Any] | None, **extra: Any) -> dict[str, Any
     }
     if prefetch is not None:
         body["prefetch"] = prefetch
+        if isinstance(prefetch.get("patient"), dict) and "id" in prefetch["patient"]:
+            body["context"]["patientId"] = prefetch["patient"]["id"]  # the chart's patient
     return body
 
 
@@ -106,7 +109,8 @@ def test_missing_glucose_gives_one_info_card_saying_what_is_missing(client) -> N
 def test_a_recorded_stroke_gives_a_card_without_a_percentage(client) -> None:
     prefetch = prefetch_of(example("synthea-style-bundle.json"))
     prefetch["conditions"] = bundle(
-        example("hl7-r4/condition-example-stroke.json"), kind="searchset"
+        about(prefetch["patient"], example("hl7-r4/condition-example-stroke.json")),
+        kind="searchset",
     )
     (card,) = client.post("/cds-services/stroke-risk", json=hook_request(prefetch)).json()["cards"]
     assert "%" not in card["summary"] and "stroke or TIA recorded" in card["summary"]
@@ -114,10 +118,10 @@ def test_a_recorded_stroke_gives_a_card_without_a_percentage(client) -> None:
 
 def test_old_data_is_named_in_the_card(client) -> None:
     prefetch = prefetch_of(example("synthea-style-bundle.json"))
-    prefetch["observations"] = bundle(
-        observation("2345-7", 130, "mg/dL", (dt.date.today() - dt.timedelta(days=800)).isoformat()),
-        kind="searchset",
+    old = observation(
+        "2345-7", 130, "mg/dL", (dt.date.today() - dt.timedelta(days=800)).isoformat()
     )
+    prefetch["observations"] = bundle(about(prefetch["patient"], old), kind="searchset")
     (card,) = client.post("/cds-services/stroke-risk", json=hook_request(prefetch)).json()["cards"]
     assert "glucose is old" in card["detail"]
 
@@ -171,16 +175,19 @@ def test_a_body_that_is_not_json_is_400(client) -> None:
 
 
 def test_feedback_is_accepted_and_counted_by_outcome(client, feedback_seen) -> None:
+    hook = hook_request(prefetch_of(example("synthea-style-bundle.json")))
+    shown = [client.post("/cds-services/stroke-risk", json=hook).json()["cards"][0]["uuid"]]
+    shown.append(client.post("/cds-services/stroke-risk", json=hook).json()["cards"][0]["uuid"])
     body = {
         "feedback": [
             {
-                "card": "9368d37b",
+                "card": shown[0],
                 "outcome": "accepted",
                 "acceptedSuggestions": [{"id": "1"}],
                 "outcomeTimestamp": "2026-11-15T10:00:00Z",
             },
             {
-                "card": "9368d37c",
+                "card": shown[1],
                 "outcome": "overridden",
                 "overrideReason": {"reason": {"code": "x"}},
                 "outcomeTimestamp": "2026-11-15T10:00:00Z",
@@ -280,7 +287,7 @@ def test_discovery_and_a_hook_call_work_on_the_real_service(service_url) -> None
 def test_a_value_the_model_refuses_gives_an_info_card_naming_the_field(client) -> None:
     prefetch = prefetch_of(example("synthea-style-bundle.json"))
     prefetch["fieldObservations"] = bundle(
-        field_observation("work_type", "Astronaut"), kind="searchset"
+        about(prefetch["patient"], field_observation("work_type", "Astronaut")), kind="searchset"
     )
     (card,) = client.post("/cds-services/stroke-risk", json=hook_request(prefetch)).json()["cards"]
     assert card["indicator"] == "info" and "%" not in card["summary"]
@@ -351,3 +358,114 @@ def test_the_real_service_answers_a_browsers_preflight_on_the_cds_routes(service
     assert reply.headers["access-control-allow-origin"] in ("*", "https://ehr.example.org")
     fhir = requests.options(f"{service_url}/fhir/risk-assessment", headers=headers, timeout=30)
     assert "access-control-allow-origin" not in fhir.headers
+
+
+# --- the chart's patient is the context's patient ---------------------------------------
+
+
+def test_a_prefetch_patient_who_is_not_the_contexts_patient_gets_no_estimate(client) -> None:
+    prefetch = prefetch_of(example("synthea-style-bundle.json"))
+    prefetch["patient"] = {**prefetch["patient"], "id": "OTHER-PATIENT-99"}
+    body = hook_request(prefetch)
+    body["context"]["patientId"] = "p1"
+    (card,) = client.post("/cds-services/stroke-risk", json=body).json()["cards"]
+    assert "%" not in card["summary"] and "not this chart's patient" in card["summary"]
+    assert card["indicator"] == "info"
+
+
+def test_another_patients_glucose_in_the_prefetch_is_ignored_and_listed(client) -> None:
+    collection = example("synthea-style-bundle.json")
+    prefetch = prefetch_of(collection)
+    alone = client.post("/cds-services/stroke-risk", json=hook_request(prefetch)).json()
+    recent = (dt.date.today() - dt.timedelta(days=3)).isoformat()
+    theirs = {
+        **observation("2345-7", 400, "mg/dL", recent),
+        "id": "someone-elses",
+        "subject": {"reference": "Patient/OTHER-PATIENT-99"},
+    }
+    prefetch["observations"]["entry"].append({"resource": theirs})
+    (card,) = client.post("/cds-services/stroke-risk", json=hook_request(prefetch)).json()["cards"]
+    assert card["summary"] == alone["cards"][0]["summary"]
+    assert "Observation/someone-elses ignored: its subject is another patient" in card["detail"]
+
+
+def test_a_unit_written_as_a_markdown_link_is_shown_as_text(client) -> None:
+    prefetch = prefetch_of(example("synthea-style-bundle.json"))
+    trap = observation(
+        "2345-7", 95, "[Click to re-authenticate](https://evil.example/login)", "2026-09-01"
+    )
+    trap["subject"] = {"reference": f"Patient/{prefetch['patient']['id']}"}
+    prefetch["observations"]["entry"].append({"resource": trap})
+    (card,) = client.post("/cds-services/stroke-risk", json=hook_request(prefetch)).json()["cards"]
+    assert "[Click to re-authenticate](" not in card["detail"]
+    assert "\\[Click to re-authenticate\\]\\(https://evil.example/login\\)" in card["detail"]
+
+
+@pytest.mark.parametrize(
+    "feedback",
+    [
+        {
+            "card": "0b6f9a1e-2c57-4a6b-9e7f-3c1d2b4a5e60",
+            "outcome": "accepted",
+            "outcomeTimestamp": "not a time",
+        },
+        {
+            "card": "not-a-card-id",
+            "outcome": "accepted",
+            "outcomeTimestamp": "2026-11-15T10:00:00Z",
+        },
+    ],
+    ids=["timestamp", "card id"],
+)
+def test_feedback_with_a_malformed_field_is_400_and_not_counted(
+    client, feedback_seen, feedback
+) -> None:
+    before = len(feedback_seen)
+    reply = client.post("/cds-services/stroke-risk/feedback", json={"feedback": [feedback]})
+    assert reply.status_code == 400 and len(feedback_seen) == before
+
+
+def test_feedback_is_capped_per_request(client, feedback_seen) -> None:
+    item = {
+        "card": "0b6f9a1e-2c57-4a6b-9e7f-3c1d2b4a5e60",
+        "outcome": "accepted",
+        "outcomeTimestamp": "2026-11-15T10:00:00Z",
+    }
+    before = len(feedback_seen)
+    reply = client.post("/cds-services/stroke-risk/feedback", json={"feedback": [item] * 5000})
+    assert reply.status_code == 400 and len(feedback_seen) == before
+
+
+def test_feedback_about_a_card_this_service_never_showed_is_counted_apart(
+    client, feedback_seen
+) -> None:
+    shown = client.post(
+        "/cds-services/stroke-risk",
+        json=hook_request(prefetch_of(example("synthea-style-bundle.json"))),
+    ).json()["cards"][0]["uuid"]
+    items = [
+        {"card": card, "outcome": "accepted", "outcomeTimestamp": "2026-11-15T10:00:00Z"}
+        for card in (shown, "0b6f9a1e-2c57-4a6b-9e7f-3c1d2b4a5e60")
+    ]
+    before = len(feedback_seen)
+    assert (
+        client.post("/cds-services/stroke-risk/feedback", json={"feedback": items}).status_code
+        == 200
+    )
+    assert feedback_seen[before:] == ["accepted", "unmatched"]
+
+
+def test_a_prefetch_observation_nested_130_deep_is_a_quick_400_not_a_500(client) -> None:
+    prefetch = prefetch_of(example("synthea-style-bundle.json"))
+    extension: list = [{"url": "http://example.org/leaf", "valueString": "x"}]
+    for _ in range(130):
+        extension = [{"url": "http://example.org/n", "extension": extension}]
+    glucose = about(
+        prefetch["patient"],
+        observation("2345-7", 95, "mg/dL", "2026-09-01", modifierExtension=extension),
+    )
+    prefetch["observations"]["entry"].append({"resource": glucose})
+    started = time.monotonic()
+    reply = client.post("/cds-services/stroke-risk", json=hook_request(prefetch))
+    assert reply.status_code == 400 and "nested more than" in reply.json()["error"]
+    assert time.monotonic() - started < 0.2 + 0.3  # generous: the machine is shared

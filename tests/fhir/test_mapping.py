@@ -1,19 +1,22 @@
 """The FHIR -> patient mapping, rule by rule, on published R4 examples and small resources.
 
-Every rule of stroke_risk/fhir/mapping.py (and README, "Connecting an EHR") has a case
+Every rule of the mapping (stroke_risk/fhir/mapping.py and the patient, observations and
+conditions modules it puts together; README, "Connecting an EHR") has a case
 here; the clock is injected so ages and the 12-month windows are fixed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 
-from stroke_risk.fhir.mapping import FhirInputError, map_bundle
+from stroke_risk.fhir.mapping import FhirInputError, map_bundle, plain
 from tests.fhir.builders import (
     ICD10CM,
     US_CORE_LAB_EXTRAS,
+    about,
     bundle,
     coded_observation,
     condition,
@@ -150,16 +153,18 @@ def test_a_resolved_condition_still_counts_as_history() -> None:
 
 
 def test_a_published_heart_valve_disorder_is_not_on_the_heart_disease_list() -> None:
+    person = patient()
     mapped = mapped_from(
-        patient(),
-        example("hl7-r4/condition-example-f001-heart.json"),
-        example("hl7-r4/condition-example2.json"),
+        person,
+        about(person, example("hl7-r4/condition-example-f001-heart.json")),
+        about(person, example("hl7-r4/condition-example2.json")),
     )
     assert mapped.values["heart_disease"] == 0
 
 
 def test_a_recorded_stroke_means_the_estimate_does_not_apply() -> None:
-    mapped = mapped_from(patient(), example("hl7-r4/condition-example-stroke.json"))
+    person = patient()
+    mapped = mapped_from(person, about(person, example("hl7-r4/condition-example-stroke.json")))
     assert "stroke or TIA recorded on 2010-07-18" in mapped.not_applicable
     assert "Condition/stroke" in mapped.not_applicable
 
@@ -173,7 +178,10 @@ def test_tia_and_stroke_sequelae_in_icd10_also_stop_the_estimate(code: str) -> N
 
 
 def test_published_glucose_in_mmol_per_litre_is_converted_and_flagged_as_old() -> None:
-    mapped = mapped_from(patient(), example("hl7-r4/observation-example-f001-glucose.json"))
+    person = patient()
+    mapped = mapped_from(
+        person, about(person, example("hl7-r4/observation-example-f001-glucose.json"))
+    )
     assert mapped.values["avg_glucose_level"] == pytest.approx(6.3 * 18.016, abs=0.01)
     source = next(s for s in mapped.sources if s.field == "avg_glucose_level")
     assert source.resource == "Observation/f001"
@@ -211,24 +219,27 @@ def test_entered_in_error_glucose_is_ignored() -> None:
 
 
 def test_published_bmi_observation_is_used_as_is() -> None:
-    mapped = mapped_from(patient(), example("hl7-r4/observation-example-bmi.json"))
+    person = patient()
+    mapped = mapped_from(person, about(person, example("hl7-r4/observation-example-bmi.json")))
     assert mapped.values["bmi"] == 16.2
     assert any("BMI is old" in note for note in mapped.notes)
 
 
 def test_published_weight_and_height_years_apart_give_no_bmi() -> None:
+    person = patient()
     mapped = mapped_from(
-        patient(),
-        example("hl7-r4/observation-example.json"),
-        example("hl7-r4/observation-example-body-height.json"),
+        person,
+        about(person, example("hl7-r4/observation-example.json")),
+        about(person, example("hl7-r4/observation-example-body-height.json")),
     )
     assert mapped.values["bmi"] is None
 
 
 def test_published_weight_in_pounds_with_a_height_in_the_same_year_gives_bmi() -> None:
+    person = patient()
     mapped = mapped_from(
-        patient(),
-        example("hl7-r4/observation-example.json"),  # 185 [lb_av], 2016-03-28
+        person,
+        about(person, example("hl7-r4/observation-example.json")),  # 185 [lb_av], 2016-03-28
         observation("8302-2", 180, "cm", "2016-01-10"),
     )
     assert mapped.values["bmi"] == round(185 * 0.45359237 / 1.8**2, 1)
@@ -256,7 +267,7 @@ def test_weight_in_stones_is_refused() -> None:
         observation("8302-2", 175, "cm", "2026-05-01"),
     )
     assert mapped.values["bmi"] is None
-    assert any("[stone_av]" in note for note in mapped.notes)
+    assert any(plain("[stone_av]") in note for note in mapped.notes)  # escaped for markdown
 
 
 # --- Smoking ---------------------------------------------------------------------------
@@ -393,17 +404,20 @@ def test_a_synthea_generated_patient_maps_and_its_other_conditions_count_for_not
 
 def test_an_observation_with_everything_an_ehr_adds_maps_as_a_minimal_one() -> None:
     minimal = observation("2345-7", 95, "mg/dL", "2026-09-01")
-    rich = {**minimal, **US_CORE_LAB_EXTRAS}
     person = patient()
+    rich = about(person, {**minimal, **US_CORE_LAB_EXTRAS})
     assert mapped_from(person, rich).sources == mapped_from(person, minimal).sources
 
 
 def test_elements_no_rule_reads_are_not_validated() -> None:
     """Like Observations no rule reads: an unrelated element does not refuse the chart."""
-    glucose = {**observation("2345-7", 95, "mg/dL", "2026-09-01"), **US_CORE_LAB_EXTRAS}
+    person = patient()
+    glucose = about(
+        person, {**observation("2345-7", 95, "mg/dL", "2026-09-01"), **US_CORE_LAB_EXTRAS}
+    )
     glucose["interpretation"] = "high"  # should be a list of CodeableConcepts
     glucose["performer"] = [{"reference": 42}]
-    assert mapped_from(patient(), glucose).values["avg_glucose_level"] == 95
+    assert mapped_from(person, glucose).values["avg_glucose_level"] == 95
 
 
 def test_two_values_still_make_an_observation_invalid() -> None:
@@ -411,3 +425,107 @@ def test_two_values_still_make_an_observation_invalid() -> None:
     with pytest.raises(FhirInputError) as refused:
         mapped_from(patient(), glucose)
     assert "Observation" in refused.value.location
+
+
+# --- values FHIR says must not be read as they stand ------------------------------------
+
+
+def _glucose(**extra):
+    return observation("2345-7", 600, "mg/dL", "2026-09-01", **extra)
+
+
+@pytest.mark.parametrize(
+    ("glucose", "said"),
+    [
+        (
+            {**_glucose(), "valueQuantity": {**_glucose()["valueQuantity"], "comparator": ">"}},
+            "not a measured value",
+        ),
+        (_glucose(dataAbsentReason={"text": "instrument failure"}), "dataAbsentReason"),
+        (
+            _glucose(
+                modifierExtension=[{"url": "http://example.org/not-fasting", "valueBoolean": True}]
+            ),
+            "modifier extension",
+        ),
+        (observation("2345-7", 600, "mg/dL", "2099-01-01"), "in the future"),
+    ],
+    ids=["comparator", "dataAbsentReason", "modifierExtension", "future date"],
+)
+def test_a_value_fhir_marks_as_not_what_it_seems_is_never_read(glucose, said: str) -> None:
+    mapped = mapped_from(patient(), glucose, observation("2345-7", 90, "mg/dL", "2026-08-01"))
+    assert mapped.values["avg_glucose_level"] == 90
+    assert any(said in note and glucose["id"] in note for note in mapped.notes)
+
+
+def test_another_patients_observation_is_ignored_and_named() -> None:
+    person = patient()
+    theirs = {
+        **observation("2345-7", 400, "mg/dL", "2026-09-01"),
+        "subject": {"reference": "Patient/OTHER-99"},
+    }
+    mapped = mapped_from(person, theirs, observation("2345-7", 90, "mg/dL", "2026-08-01"))
+    assert mapped.values["avg_glucose_level"] == 90
+    assert any(theirs["id"] in note and "another patient" in note for note in mapped.notes)
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["Patient/{id}", "https://ehr.example.org/fhir/Patient/{id}", "Patient/{id}/_history/3"],
+)
+def test_a_subject_naming_the_patient_in_any_form_is_read(reference: str) -> None:
+    person = patient()
+    glucose = {
+        **observation("2345-7", 95, "mg/dL", "2026-09-01"),
+        "subject": {"reference": reference.format(id=person["id"])},
+    }
+    assert mapped_from(person, glucose).values["avg_glucose_level"] == 95
+
+
+def test_another_patients_condition_is_not_this_patients_diagnosis() -> None:
+    theirs = {**condition("I10", ICD10CM), "subject": {"reference": "Patient/OTHER-99"}}
+    assert mapped_from(patient(), theirs).values["hypertension"] == 0
+
+
+def test_a_patient_without_an_id_is_never_referred_to_as_a_bare_patient() -> None:
+    person = {k: v for k, v in patient().items() if k != "id"}
+    mapped = map_bundle(
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [
+                {"fullUrl": "urn:uuid:0b6f9a1e-2c57-4a6b-9e7f-3c1d2b4a5e60", "resource": person},
+                {
+                    "resource": {
+                        **observation("2345-7", 95, "mg/dL", "2026-09-01"),
+                        "subject": {"reference": "urn:uuid:0b6f9a1e-2c57-4a6b-9e7f-3c1d2b4a5e60"},
+                    }
+                },
+            ],
+        },
+        TODAY,
+    )
+    assert mapped.patient_reference is None and "Patient" not in mapped.basis
+    assert mapped.values["avg_glucose_level"] == 95
+
+
+def nested_extension(depth: int) -> list:
+    extension = [{"url": "http://example.org/leaf", "valueString": "x"}]
+    for _ in range(depth):
+        extension = [{"url": "http://example.org/nested", "extension": extension}]
+    return extension
+
+
+@pytest.mark.parametrize("element", ["extension", "modifierExtension"])
+def test_a_resource_nested_130_deep_is_refused_quickly_not_a_recursion_error(element) -> None:
+    person = patient()
+    if element == "extension":
+        resources = [{**person, "extension": nested_extension(130)}]
+    else:
+        resources = [person, _glucose(modifierExtension=nested_extension(130))]
+    mapped_from(patient(), _glucose())  # the model classes are built on first use
+    started = time.monotonic()
+    with pytest.raises(FhirInputError) as refused:
+        mapped_from(*resources)
+    assert "nested more than" in refused.value.message
+    assert time.monotonic() - started < 0.2

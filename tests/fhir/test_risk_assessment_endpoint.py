@@ -16,7 +16,15 @@ from pydantic import ValidationError
 from stroke_risk.core.schema import FEATURES, Patient
 from stroke_risk.fhir.estimate import most_common
 from stroke_risk.fhir.mapping import map_bundle
-from tests.fhir.builders import bundle, example, field_observation, observation, patient, row_bundle
+from tests.fhir.builders import (
+    about,
+    bundle,
+    example,
+    field_observation,
+    observation,
+    patient,
+    row_bundle,
+)
 from tests.fhir.conftest import with_outcome
 from tests.wording import INCIDENT_5_YEARS, future_risk_claims
 
@@ -115,7 +123,9 @@ def test_unrecorded_work_and_residence_give_a_range_as_a_second_prediction(servi
         ranges[-1]["probabilityRange"]["low"]["value"],
         ranges[-1]["probabilityRange"]["high"]["value"],
     )
-    assert low <= reply["prediction"][0]["probabilityDecimal"] <= high
+    # The range is in UCUM percent (invariant ras-2), the point a fraction: one scale apart.
+    assert ranges[-1]["probabilityRange"]["low"]["code"] == "%"
+    assert low <= round(100 * reply["prediction"][0]["probabilityDecimal"], 1) <= high
 
 
 @pytest.mark.parametrize(
@@ -170,7 +180,8 @@ def test_missing_glucose_is_a_422_that_suggests_measuring_it(service_url) -> Non
 
 def test_a_recorded_stroke_gets_no_probability_but_says_why(service_url) -> None:
     resources = [entry["resource"] for entry in recent_patient()["entry"]]
-    reply = post(service_url, bundle(*resources, example("hl7-r4/condition-example-stroke.json")))
+    stroke = about(resources[0], example("hl7-r4/condition-example-stroke.json"))
+    reply = post(service_url, bundle(*resources, stroke))
     assert reply.status_code == 200
     prediction = reply.json()["prediction"][0]
     assert "probabilityDecimal" not in prediction

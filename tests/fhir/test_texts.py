@@ -85,3 +85,15 @@ def test_an_incident_models_card_names_its_horizon() -> None:
     assert "**5-year risk of stroke: 12.3%**" in text
     assert "About 12 in 100 adults like this have a stroke within 5 years." in text
     assert "Not a prospective risk" not in text
+
+
+def test_the_headline_and_the_range_are_rounded_by_one_rule() -> None:
+    """The reply's ``percent`` is rounded half to even by numpy; the range was formatted
+    by Python: with 4,000 glucose values a card read "9.9% ... 7.1%-9.8%"."""
+    reply = {**REPLY, "probability": 0.09849, "percent": 9.9, "comparison": {}}
+    estimate = Estimate(
+        MappedPatient("Patient/p"), "scored", result=reply, low=0.0712, high=0.09849
+    )
+    assert summary(estimate).startswith(
+        "Stroke history 9.8% (moderate band, not a future risk), 7.1%-9.8%"
+    )

@@ -79,7 +79,7 @@ def _examples() -> list[dict[str, Any]]:
     today = dt.date(2026, 11, 30).isoformat()
     return resources + [
         patient("1958-03-14", "female", "M"),
-        condition("I48", ICD10CM),
+        {**condition("I48", ICD10CM), "subject": {"reference": "Patient/p"}},  # 1..1
         observation("15074-8", 5.3, "mmol/L", today),
         coded_observation("72166-2", "8517006", today),
     ]

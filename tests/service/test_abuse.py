@@ -212,3 +212,24 @@ def test_the_service_refuses_to_start_without_usable_keys(tmp_path, settings, sa
     assert sum(line.startswith("error:") for line in output.splitlines()) == 1
     if "JSON" in says:
         assert ":<json key>::" in output  # the hint: reference one key of the secret
+
+
+@pytest.mark.parametrize("path", ["/predict", "/cds-services/stroke-risk", "/readyz"])
+def test_headers_over_64_kib_are_431_from_the_real_service_and_it_still_serves(service, path):
+    """The EHR review's 8 MB Authorization header took 2.6 s to refuse, and a 64 MB header
+    was accepted: the worker now refuses at 64 KiB, while the headers arrive."""
+    address = urlsplit(service.url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    try:
+        connection.putrequest("POST", path)
+        connection.putheader("Authorization", "Bearer " + "a" * (8 << 20))
+        connection.putheader("Content-Length", "2")
+        try:
+            connection.endheaders(b"{}")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused while still sending: the reply is already there
+        reply = connection.getresponse()
+        assert reply.status == 431 and len(reply.read()) <= MAX_ERROR_BODY
+    finally:
+        connection.close()
+    assert requests.get(f"{service.url}/readyz", timeout=10).status_code == 200
