@@ -38,7 +38,8 @@ class Factor(BaseModel):
 
     Shares are exact on the log-odds scale (Shapley values of the calibrated log-odds, which
     for the additive models shipped here are each factor's own term): the listed
-    ``log_odds`` plus ``other_factors_log_odds`` equal logit(probability) minus
+    ``log_odds`` (``contributing_factors`` and ``context_factors``) plus
+    ``other_factors_log_odds`` equal logit(probability) minus
     logit(reference_patient.probability), and the ``odds_ratio``s multiply to the ratio of
     the two odds. On the probability scale no such exact split exists.
     """

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.special import logit
+from sklearn.metrics import roc_auc_score
 
 from stroke_risk.assessment.data_support import DataSupport
 from stroke_risk.core.age_bands import age_band
@@ -25,7 +26,7 @@ from stroke_risk.core.schema import ADULT_AGE, TARGET
 from stroke_risk.scoring.profile import build_profile
 from stroke_risk.training.evaluation import calibration_slope_intercept
 from stroke_risk.training.lean_compile import frame_to_columns
-from stroke_risk.validation.subgroups import MIN_EVENTS_FOR_SLOPE, _auc
+from stroke_risk.validation.subgroups import MIN_EVENTS_FOR_SLOPE
 
 _EPS = 1e-6
 
@@ -40,7 +41,7 @@ def _summary(
         "strokes": strokes,
         "median_log_odds_width": float(np.median(width[members])) if members.any() else None,
         "observed_expected": float(ys.sum() / ps.sum()) if members.any() else None,
-        "roc_auc": _auc(ys, ps) if members.any() else None,
+        "roc_auc": float(roc_auc_score(ys, ps)) if 0 < strokes < members.sum() else None,
         "calibration_slope": calibration_slope_intercept(ys, ps)[0]
         if strokes >= MIN_EVENTS_FOR_SLOPE
         else None,

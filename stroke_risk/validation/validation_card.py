@@ -306,11 +306,10 @@ stopped after their stroke.
 
 {_what_if_evidence(validation)}
 
-Overall, glucose looks like a slope; within each range it is not: the difference is the gap
-between the two clusters, a stand-in for diabetes. So no range whose interval includes 1
-gets a glucose what-if; at 140 mg/dL and above the reply advises assessing for diabetes
-(HbA1c), citing the guideline. Smoking and BMI are not supported either (their CIs include
-1, and smoking is open to reverse causation), so the service gives guideline advice for
-them, each naming its guideline and labelled as not from this model, as it does for
-blood-pressure control.
+A glucose range whose interval includes 1 gets no glucose what-if (where neither does, the
+overall slope is the gap between the two clusters, a stand-in for diabetes); at 140 mg/dL
+and above the reply advises assessing for diabetes (HbA1c), citing the guideline.
+Smoking and BMI are not supported either (their CIs include 1, and smoking is open to
+reverse causation), so the service gives guideline advice for them, each naming its
+guideline and labelled as not from this model, as it does for blood-pressure control.
 """
