@@ -32,14 +32,10 @@ from typing import Any
 
 from stroke_risk.core.schema import FEATURES
 from stroke_risk.fhir.codes import on_condition_list
-from stroke_risk.fhir.mapping import (
-    FhirInputError,
-    as_date,
-    condition_date,
-    map_resources,
-    observation_date,
-    parse_resource,
-)
+from stroke_risk.fhir.conditions import condition_date
+from stroke_risk.fhir.mapping import FhirInputError, map_resources, parse_resource
+from stroke_risk.fhir.observations import observation_date
+from stroke_risk.fhir.provenance import as_date
 
 COHORT_COLUMNS = ("id", *FEATURES, "followup_years", "stroke", "death", "index_date")
 _PATIENT_REFERENCE = re.compile(r"^(?:.*/)?Patient/|^urn:uuid:")
