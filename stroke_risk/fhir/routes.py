@@ -57,8 +57,7 @@ FHIR_JSON = "application/fhir+json"
 CDS_PREFIX = "/cds-services"
 NOT_JSON = "the body is not JSON: send the FHIR resource or hook request as UTF-8 JSON"
 NOT_THIS_PATIENT = (
-    "Stroke risk not estimated: the prefetch Patient is not this chart's patient "
-    "(context.patientId)"
+    f"{NOT_ESTIMATED}: the prefetch Patient is not this chart's patient (context.patientId)"
 )
 
 

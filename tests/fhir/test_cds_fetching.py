@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from stroke_risk.core.config import Settings
 from stroke_risk.fhir.fetching import FAILURES
 from stroke_risk.fhir.routes import build_app
+from stroke_risk.fhir.texts import NOT_ESTIMATED
 from tests.fhir.builders import example
 from tests.fhir.fhir_server import FhirServerState, fhir_server
 from tests.fhir.test_cds_hooks import hook_request, prefetch_of
@@ -244,7 +245,7 @@ def test_closed_and_silent_addresses_read_the_same_no_port_scan_oracle(assessor)
         finally:
             stop.set()
             thread.join(timeout=2)
-    assert texts == {f"Stroke risk not estimated: {FAILURES['unreachable']}"}
+    assert texts == {f"{NOT_ESTIMATED}: {FAILURES['unreachable']}"}
 
 
 def test_an_unlisted_server_is_never_called_for_an_unauthenticated_caller(assessor) -> None:

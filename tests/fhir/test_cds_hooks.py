@@ -250,9 +250,16 @@ def test_without_issuers_the_api_keys_guard_the_cds_routes(assessor) -> None:
 
 @pytest.mark.slow
 def test_feedback_appears_in_the_services_metrics(service_url) -> None:
+    """Feedback on a card the service showed is counted by its outcome (the test server has
+    one worker, so the card was shown by the worker that counts)."""
+    shown = requests.post(
+        f"{service_url}/cds-services/stroke-risk",
+        json=hook_request(prefetch_of(example("synthea-style-bundle.json"))),
+        timeout=30,
+    ).json()["cards"][0]["uuid"]
     body = {
         "feedback": [
-            {"card": "c1", "outcome": "accepted", "outcomeTimestamp": "2026-11-15T10:00:00Z"}
+            {"card": shown, "outcome": "accepted", "outcomeTimestamp": "2026-11-15T10:00:00Z"}
         ]
     }
     reply = requests.post(f"{service_url}/cds-services/stroke-risk/feedback", json=body, timeout=30)

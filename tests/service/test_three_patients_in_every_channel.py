@@ -170,12 +170,13 @@ def test_the_cds_card_names_the_interval_and_flags_each_state(service_url, three
             kind: bundle(*(r for r in resources if r["resourceType"] == kind), kind="searchset")
             for kind in ("Observation", "Condition")
         }
+        chart_patient = next(r for r in resources if r["resourceType"] == "Patient")
         request = {
             "hook": "patient-view",
             "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-            "context": {"patientId": "p"},
+            "context": {"patientId": chart_patient["id"]},
             "prefetch": {
-                "patient": next(r for r in resources if r["resourceType"] == "Patient"),
+                "patient": chart_patient,
                 "observations": by_type["Observation"],
                 "fieldObservations": bundle(kind="searchset"),
                 "conditions": by_type["Condition"],
