@@ -10,6 +10,8 @@ import logging
 import sys
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from stroke_risk.core.config import get_settings
 from stroke_risk.core.patient_tables import DataError
 from stroke_risk.training.dataset import load_training_data
@@ -55,6 +57,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     args = parse_args(argv)
+    # One BLAS/OpenMP thread per process: parallelism comes from --jobs processes, and the
+    # matrices are small (5,110 x 16), so a second BLAS thread only spins, more so on a
+    # busy machine (measured: ten times the CPU time per logistic fit; bench/README.md).
+    with threadpool_limits(limits=1):
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     try:
         result = train(args.data, seed=args.seed, quick=args.quick, n_jobs=args.jobs)
     except DataError as exc:

@@ -31,10 +31,16 @@ from stroke_risk.core.schema import ADULT_AGE, FEATURES, TARGET
 from stroke_risk.scoring.lean import LeanModel
 from stroke_risk.scoring.profile import TrainingProfile, build_profile
 from stroke_risk.scoring.store import LEAN_TOLERANCE
-from stroke_risk.training.bootstrap_refits import bootstrap_refits, calibrated
+from stroke_risk.training.bootstrap_refits import (
+    PREPROCESS_STEP,
+    bootstrap_refits,
+    calibrated,
+    on_coded_rows,
+)
 from stroke_risk.training.dataset import load_training_data, sha256_of
 from stroke_risk.training.evaluation import bootstrap_ci, risk_metrics, subgroup_table
 from stroke_risk.training.families import SIMPLEST_FIRST, candidates
+from stroke_risk.training.features import encode_fixed_columns
 from stroke_risk.training.lean_compile import compile_lean_model, max_difference
 
 logger = logging.getLogger(__name__)
@@ -103,15 +109,23 @@ def search_candidates(
     for candidate in candidates(seed):
         started = time.perf_counter()
         grid = candidate.quick_grid if quick else candidate.grid
+        # The same fits on rows whose categories are coded once (bootstrap_refits.py): the
+        # same matrices bit for bit, so the same scores, without re-coding in every fold.
+        coded = encode_fixed_columns(candidate.pipeline.named_steps[PREPROCESS_STEP], X)
         search = GridSearchCV(
-            candidate.pipeline, grid, scoring="roc_auc", cv=cv, n_jobs=n_jobs, refit=False
+            on_coded_rows(candidate.pipeline),
+            grid,
+            scoring="roc_auc",
+            cv=cv,
+            n_jobs=n_jobs,
+            refit=False,
         )
-        search.fit(X, y)
+        search.fit(coded, y)
         best = search.best_index_
         estimator = clone(candidate.pipeline).set_params(**search.best_params_)
         oof = cross_val_predict(
-            estimator,
-            X,
+            on_coded_rows(estimator),
+            coded,
             y,
             cv=StratifiedKFold(5, shuffle=True, random_state=seed),
             method="predict_proba",

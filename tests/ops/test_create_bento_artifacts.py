@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import shutil
-import tomllib
 from pathlib import Path
 
+import bentoml
 import pytest
 import yaml
 
@@ -409,30 +408,36 @@ def test_the_task_definition_mounts_a_volume_on_each_path_the_image_declares() -
     assert all(set(volume) == {"name"} for volume in definition["volumes"]), "task storage only"
 
 
-def test_the_bentofile_pins_only_serving_packages_at_the_pipfiles_versions() -> None:
-    """The image installs what the service process imports, at the versions every test ran
-    with; the training libraries stay out of it (the service never imports them)."""
-    bentofile = yaml.safe_load((REPO_ROOT / "bentofile.yaml").read_text())
-    pipfile = tomllib.loads((REPO_ROOT / "Pipfile").read_text())["packages"]
-
-    def normalized(name: str) -> str:
-        return re.sub(r"[-_.]+", "-", name).lower()
-
-    pipfile_pins = {normalized(name): spec for name, spec in pipfile.items()}
-    served = {}
-    for requirement in bentofile["python"]["packages"]:
-        name, version = requirement.split("==")
-        served[normalized(name)] = version
-        assert pipfile_pins.get(normalized(name)) == f"=={version}", requirement
-    assert {"bentoml", "numpy", "pydantic", "msgspec", "fhir-resources"} <= set(served)
-    training = {"scikit-learn", "xgboost", "xgboost-cpu", "pandas", "scipy", "statsmodels"}
-    assert not training & set(served), "a training library in the image"
+def test_the_bentofile_installs_the_serving_lock_and_nothing_else() -> None:
+    """The image installs requirements/serving.txt (what the service process imports, at the
+    versions every test ran with: tests/ops/test_locked_installs.py), no dependency
+    resolved at build time, and no training library."""
+    python = yaml.safe_load((REPO_ROOT / "bentofile.yaml").read_text())["python"]
+    assert python["requirements_txt"] == "./requirements/serving.txt"
+    assert "packages" not in python, "BentoML ignores packages beside requirements_txt"
+    assert python["lock_packages"] is False, "BentoML's own lock would re-resolve it"
+    assert python["pip_args"].split() == ["--no-deps"]
+    served = (REPO_ROOT / "requirements" / "serving.txt").read_text()
+    assert {"bentoml==", "numpy==", "pydantic==", "msgspec==", "fhir-resources=="} <= {
+        line.split("==")[0] + "==" for line in served.splitlines() if "==" in line
+    }
+    for training in ("scikit-learn==", "xgboost", "pandas==", "scipy==", "statsmodels=="):
+        assert f"\n{training}" not in served, f"a training library in the image: {training}"
 
 
 @pytest.mark.slow
-def test_the_bento_installs_exactly_the_pinned_packages(built_bento: Path) -> None:
-    bentofile = yaml.safe_load((REPO_ROOT / "bentofile.yaml").read_text())
-    pinned = set(bentofile["python"]["packages"])
-    requirements = (built_bento / "env" / "python" / "requirements.txt").read_text().split()
-    assert set(requirements) == pinned
-    assert all("==" in requirement for requirement in requirements)
+def test_the_bento_installs_exactly_the_locked_packages_with_their_hashes(
+    built_bento: Path,
+) -> None:
+    """What the image's build stage installs: the lock, every line with its hashes, plus
+    the bare `bentoml==` BentoML adds, which is the locked version; --no-deps."""
+    python = built_bento / "env" / "python"
+    lines = (python / "requirements.txt").read_text().replace("\\\n", " ").splitlines()
+    requirements = [line.split()[0] for line in lines if line.strip() and line[0].isalnum()]
+    unhashed = [line.strip() for line in lines if line[:1].isalnum() and "--hash=" not in line]
+    locked = (REPO_ROOT / "requirements" / "serving.txt").read_text().replace("\\\n", " ")
+    expected = [line.split()[0] for line in locked.splitlines() if line[:1].isalnum()]
+    assert unhashed == [f"bentoml=={bentoml.__version__}"]
+    assert sorted(requirements) == sorted([*expected, f"bentoml=={bentoml.__version__}"])
+    assert f"bentoml=={bentoml.__version__}" in expected
+    assert "PIP_ARGS=(--no-deps)" in (python / "install.sh").read_text()
