@@ -26,7 +26,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from stroke_risk.core.schema import FEATURES, TARGET
+from stroke_risk.core.schema import TARGET
 from stroke_risk.scoring.lean import LeanModel
 from stroke_risk.scoring.store import LEAN_TOLERANCE
 from stroke_risk.training.features import NumbersFirst, encode_fixed_columns
@@ -80,7 +80,7 @@ def bootstrap_refits(
     """``n`` lean copies of the procedure refitted on bootstrap resamples of ``data``;
     ``progress(done, n)`` is called as each one is ready."""
     seeds = np.random.SeedSequence(seed).generate_state(n).tolist()
-    coded = encode_fixed_columns(estimator.named_steps[PREPROCESS_STEP], data[list(FEATURES)])
+    coded = encode_fixed_columns(data)
     y = data[TARGET].to_numpy()
     fast = on_coded_rows(estimator)
     refits = []

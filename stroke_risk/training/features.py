@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
@@ -179,16 +180,27 @@ def monotone_constraints() -> list[int]:
     return directions
 
 
-def encode_fixed_columns(preprocessor: ColumnTransformer, frame: Any) -> np.ndarray:
-    """``frame``'s rows as ``preprocessor`` (build_preprocessor's) would encode them with
-    nothing fitted: the numbers as they are (blanks kept), the flags, the categories coded.
+def encode_fixed_columns(frame: pd.DataFrame) -> np.ndarray:
+    """``frame``'s rows as build_preprocessor encodes them before anything is fitted: the
+    numbers as they are (blanks kept), the flags, each category as its code row.
 
     Only the numbers' imputation and scaling are learnt from data; the categories' coding
-    comes from the schema. So rows resampled many times over (the bootstrap refits) are
-    coded once, and each fit only imputes and scales, with :class:`NumbersFirst`.
+    comes from the schema (``category_code``). So rows resampled many times over (the
+    bootstrap refits, validation's bootstraps and folds) are coded once, in numpy, and
+    each fit only imputes and scales, with :class:`NumbersFirst`. A value outside the
+    schema's categories is refused, as the preprocessor's one-hot encoder refuses it.
     """
-    unfitted = clone(preprocessor).set_params(numeric="passthrough")
-    return np.asarray(unfitted.fit_transform(frame), dtype=float)
+    parts = [
+        frame[list(NUMERIC_FEATURES)].to_numpy(dtype=float),
+        frame[list(FLAG_FEATURES)].to_numpy(dtype=float),
+    ]
+    for name in CATEGORICAL_FEATURES:
+        allowed = list(categories(name))
+        index = pd.Index(allowed).get_indexer(frame[name])
+        if (index < 0).any():
+            raise ValueError(f"{name}: a value outside the schema's categories {allowed}")
+        parts.append(np.asarray(category_code(name), dtype=float)[index])
+    return np.hstack(parts)
 
 
 class NumbersFirst(TransformerMixin, BaseEstimator):

@@ -32,7 +32,6 @@ from stroke_risk.scoring.lean import LeanModel
 from stroke_risk.scoring.profile import TrainingProfile, build_profile
 from stroke_risk.scoring.store import LEAN_TOLERANCE
 from stroke_risk.training.bootstrap_refits import (
-    PREPROCESS_STEP,
     bootstrap_refits,
     calibrated,
     on_coded_rows,
@@ -111,7 +110,7 @@ def search_candidates(
         grid = candidate.quick_grid if quick else candidate.grid
         # The same fits on rows whose categories are coded once (bootstrap_refits.py): the
         # same matrices bit for bit, so the same scores, without re-coding in every fold.
-        coded = encode_fixed_columns(candidate.pipeline.named_steps[PREPROCESS_STEP], X)
+        coded = encode_fixed_columns(X)
         search = GridSearchCV(
             on_coded_rows(candidate.pipeline),
             grid,

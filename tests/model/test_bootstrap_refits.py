@@ -22,6 +22,7 @@ from stroke_risk.training.bootstrap_refits import (
 from stroke_risk.training.families import MODEL_STEP, candidates
 from stroke_risk.training.features import encode_fixed_columns
 from stroke_risk.training.lean_compile import compile_lean_model, frame_to_columns
+from stroke_risk.validation.validate import family_fit
 from tests.model.fitting import FAMILIES, training_split
 
 SAME_NUMBERS = 1e-9
@@ -66,7 +67,7 @@ def test_rows_coded_once_then_imputed_and_scaled_are_the_preprocessors_matrix(
     frame = stroke_data[list(FEATURES)]
     assert frame["bmi"].isna().any(), "the data set's blank BMIs are what this checks"
     expected = clone(estimator.named_steps[PREPROCESS_STEP]).fit_transform(frame)
-    coded = encode_fixed_columns(estimator.named_steps[PREPROCESS_STEP], frame)
+    coded = encode_fixed_columns(frame)
     quick = on_coded_rows(estimator).named_steps[PREPROCESS_STEP].fit_transform(coded)
     np.testing.assert_array_equal(quick, expected)
 
@@ -84,3 +85,24 @@ def test_each_refit_is_reported_to_the_progress_hook(stroke_data: pd.DataFrame) 
 def test_the_model_step_keeps_its_hyperparameters_on_coded_rows() -> None:
     estimator = chosen_procedure("logistic_regression").set_params(**{f"{MODEL_STEP}__C": 0.1})
     assert on_coded_rows(estimator).get_params()[f"{MODEL_STEP}__C"] == 0.1
+
+
+@pytest.mark.parametrize("family", ["logistic_regression", "xgboost"])
+def test_validations_fits_give_the_whole_pipelines_probabilities(
+    family: str, stroke_data: pd.DataFrame
+) -> None:
+    """Validation's procedure (optimism bootstrap, repeated CV) fits on coded rows too."""
+    data = training_split(stroke_data)
+    estimator = chosen_procedure(family)
+    params = {k: v for k, v in estimator.get_params().items() if k.startswith(f"{MODEL_STEP}__")}
+    predict = family_fit(family, **params)(data, SEED)
+    whole = calibrated(estimator, SEED).fit(data[list(FEATURES)], data[TARGET])
+    expected = whole.predict_proba(stroke_data[list(FEATURES)])[:, 1]
+    np.testing.assert_allclose(predict(stroke_data), expected, rtol=0, atol=SAME_NUMBERS)
+
+
+def test_coding_refuses_a_category_the_schema_does_not_allow(stroke_data: pd.DataFrame) -> None:
+    frame = stroke_data[list(FEATURES)].head(3).copy()
+    frame.loc[frame.index[1], "work_type"] = "Astronaut"
+    with pytest.raises(ValueError, match="work_type"):
+        encode_fixed_columns(frame)
