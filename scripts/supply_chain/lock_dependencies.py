@@ -27,8 +27,9 @@ platforms' hashes out of the lock.
 
 Each lock's header records the sha256 of the pins it was made from; `--check` (run by
 `make install`) fails, naming `make lock`, when the Pipfile or serving.in changed since.
-Needs only the standard library (the check runs before .venv exists) and, to lock, uv
-(.venv/bin/uv, from the Pipfile, else uv on PATH).
+Needs only the standard library (the check runs before .venv exists) and, to lock, uv:
+.venv's (the Pipfile pins it), else uv on PATH, else the lock's own uv, installed by pip
+with its hashes into a temporary folder.
 """
 
 from __future__ import annotations
@@ -124,13 +125,41 @@ def stale_locks(
     return [lock for lock in locks if recorded_digest(lock) != digest]
 
 
-def find_uv() -> str:
-    """The project's uv (pinned in the Pipfile), else uv on PATH."""
+def locked_entry(name: str, lock: Path = DEVELOPMENT_LOCK) -> str | None:
+    """One package's requirement and hash lines from a lock, or None."""
+    lines = lock.read_text().splitlines() if lock.exists() else []
+    for start, line in enumerate(lines):
+        if line.startswith(f"{name}=="):
+            end = start + 1
+            while end < len(lines) and lines[end].lstrip().startswith("--hash="):
+                end += 1
+            return "\n".join(lines[start:end]) + "\n"
+    return None
+
+
+def find_uv(scratch: Path) -> str:
+    """The project's uv (pinned in the Pipfile), else uv on PATH, else the locked uv
+    installed by pip, hash-checked, into ``scratch`` (a fresh clone whose Pipfile changed
+    has no .venv yet, and `make install` will not run on a stale lock)."""
     local = REPO_ROOT / ".venv" / "bin" / "uv"
-    found = str(local) if local.exists() else shutil.which("uv")
-    if not found:
-        raise LockError("uv is missing: run `make install` first (the Pipfile pins uv)")
-    return found
+    if local.exists():
+        return str(local)
+    if shutil.which("uv"):
+        return str(shutil.which("uv"))
+    entry = locked_entry("uv")
+    if entry is None:
+        raise LockError("uv is missing and not in the lock: pip install uv, then make lock")
+    (scratch / "uv.txt").write_text(entry)
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--require-hashes", "--no-deps"]
+        + ["--target", str(scratch / "uv"), "-r", str(scratch / "uv.txt")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if installed.returncode != 0:
+        raise LockError(f"could not install the locked uv:\n{installed.stderr.strip()}")
+    return str(scratch / "uv" / "bin" / "uv")
 
 
 def pip_index_url() -> str | None:
@@ -205,11 +234,11 @@ def _stamp(lock: Path, digest: str, description: str) -> None:
 
 def lock(upgrade: bool = False) -> None:
     """Write requirements/development.txt and requirements/serving.txt from the pins."""
-    uv = find_uv()
     development, serving = development_pins(), serving_pins()
     digest = pins_digest(development, serving)
     with tempfile.TemporaryDirectory(prefix="stroke-risk-lock-") as folder:
         work = Path(folder)
+        uv = find_uv(work)
         (work / "development.in").write_text("\n".join(development) + "\n")
         (work / "serving.in").write_text("\n".join(serving) + "\n")
         # uv keeps the versions of an existing output file where they still fit.

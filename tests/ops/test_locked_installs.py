@@ -186,3 +186,11 @@ def test_a_fresh_install_from_the_lock_freezes_the_same_as_this_one(tmp_path: Pa
     ours = pip("freeze", "--exclude", "stroke-risk").stdout.splitlines()
     assert len(ours) > 200
     assert theirs == ours
+
+
+def test_the_locks_own_uv_can_be_read_for_a_clone_without_a_venv(locking: ModuleType) -> None:
+    """`make lock` in a fresh clone installs uv from the lock, with its hashes."""
+    entry = locking.locked_entry("uv")
+    assert entry is not None and entry.startswith("uv==")
+    assert entry.count("--hash=sha256:") >= 2
+    assert locking.locked_entry("no-such-package") is None
