@@ -3,40 +3,55 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 export BENTOML_DO_NOT_TRACK := true
-export PIPENV_VENV_IN_PROJECT := 1
-export PIPENV_YES := 1
-export PIPENV_NOSPIN := 1
-export PIPENV_VERBOSITY := -1
 
-PIPENV_VERSION := 2026.10.3
 PYTHON := .venv/bin/python
 RUN := $(PYTHON)
+# The interpreter .venv is made with: the Pipfile's python_version.
+PYTHON_FOR_VENV ?= $(shell command -v python3.11 || command -v python3)
+# The lock of every transitive dependency, with hashes (`make lock`; requirements/).
+LOCK := requirements/development.txt
 DATA := healthcare-dataset-stroke-data.csv
 PORT ?= 3000
 APP_PORT ?= 8501
-# Debian packages the tests and tools need (installed only when missing, and only as root).
-APT_PACKAGES := chromium shellcheck jq wrk awscli buildah podman skopeo docker-registry runc \
-	debootstrap curl poppler-utils valgrind
+# Debian packages by what needs them (`make system-deps APT_GROUPS="browser container"`; all
+# groups by default: what the whole test suite needs). docs/operators/installing.md.
+APT_GROUP_node := nodejs npm
+APT_GROUP_lint := shellcheck
+APT_GROUP_browser := chromium
+APT_GROUP_pdf := poppler-utils
+APT_GROUP_container := buildah podman skopeo docker-registry runc debootstrap curl
+APT_GROUP_aws := awscli jq
+APT_GROUP_bench := wrk valgrind
+APT_GROUPS ?= node lint browser pdf container aws bench
+# Seconds to wait for another apt/dpkg process (unattended upgrades on a fresh machine).
+APT_LOCK_TIMEOUT ?= 600
 
-.PHONY: help install node-deps clients system-deps data train validate validate-external update-model simulate-cohort cohort-from-fhir train-if-needed serve app run screenshots test test-fast test-release lint format bench notebooks loadtest publish deploy container-test clean score-population audit sbom
+.PHONY: help install lock node-deps clients system-deps data train validate validate-external update-model simulate-cohort cohort-from-fhir train-if-needed serve app run screenshots test test-fast test-release lint format bench notebooks loadtest publish deploy container-test clean score-population audit sbom
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
-install: .venv/.installed ## Create .venv with every pinned dependency (pipenv)
+install: .venv/.installed ## Create .venv with exactly the locked packages, hash-checked
 
-.venv/.installed: Pipfile pyproject.toml
-	@command -v pipenv >/dev/null 2>&1 && pipenv --version | grep -q "$(PIPENV_VERSION)" \
-		|| python3 -m pip install --quiet "pipenv==$(PIPENV_VERSION)"
-	@# --skip-lock: Pipfile pins every direct dependency exactly, and Pipfile.lock (which
-	@# records an index URL) stays out of git, so there is nothing to lock against here.
-	python3 -m pipenv install --dev --skip-lock
+# pip, not pipenv or uv, installs: it honours the machine's pip configuration (index,
+# certificates), and --require-hashes refuses any file whose sha256 the lock lacks.
+.venv/.installed: $(LOCK) Pipfile requirements/serving.in pyproject.toml
+	@$(PYTHON_FOR_VENV) scripts/supply_chain/lock_dependencies.py --check
+	@test -x $(PYTHON) || $(PYTHON_FOR_VENV) -m venv .venv
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	@# The project itself, editable; its build backend (setuptools) is in the lock.
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --editable .
+	@$(PYTHON) scripts/supply_chain/locked_environment.py check $(LOCK) \
+		|| { echo "error: .venv holds packages the lock does not: rm -rf .venv && make install"; exit 1; }
 	@touch $@
+
+lock: ## Re-lock requirements/ after a pin change in the Pipfile or serving.in (UPGRADE=1: all)
+	$(PYTHON_FOR_VENV) scripts/supply_chain/lock_dependencies.py $(if $(UPGRADE),--upgrade)
 
 node-deps: node_modules/.installed ## Install the pinned npm tools (package.json, package-lock.json)
 
 node_modules/.installed: package.json package-lock.json
-	@command -v npm >/dev/null 2>&1 || { echo "error: npm is missing: run \`make system-deps\` as root (or apt-get install nodejs npm)"; exit 1; }
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm is missing: run \`make system-deps APT_GROUPS=node\` as root (or apt-get install nodejs npm)"; exit 1; }
 	npm ci --ignore-scripts
 	@touch $@
 
@@ -50,18 +65,9 @@ clients: install node-deps train-if-needed ## Generate the Python client and Typ
 	node_modules/.bin/openapi-typescript $(CLIENTS)/openapi.json -o $(CLIENTS)/typescript/stroke-risk.ts
 	@echo "Python: $(CLIENTS)/python/stroke_risk_client  TypeScript: $(CLIENTS)/typescript/stroke-risk.ts"
 
-system-deps: ## Install the Debian packages the tests need (as root; skipped when present)
-	@# npm comes with Node.js from some sources and as Debian's own package from others.
-	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; } \
-		|| echo "Not root: install nodejs and npm with apt-get to run the accessibility tests"
-	@missing=""; for pkg in $(APT_PACKAGES); do \
-		dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
-	if [ -z "$$missing" ]; then echo "Debian packages present: $(APT_PACKAGES)"; \
-	elif [ "$$(id -u)" = 0 ]; then \
-		echo "Installing$$missing"; apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	else echo "Not root: install$$missing with apt-get to run every test"; fi
+system-deps: ## Install the Debian packages the tests need (as root; APT_GROUPS=...; waits for apt)
+	@scripts/install_system_packages.sh --lock-timeout $(APT_LOCK_TIMEOUT) $(SYSTEM_DEPS_OPTIONS) \
+		$(foreach group,$(APT_GROUPS),$(APT_GROUP_$(group)))
 
 data: $(DATA) ## Get the data set (copied from STROKE_DATA if set, else downloaded), sha256-checked
 

@@ -5,8 +5,10 @@
 #   ./create_bento_artifacts.sh --dry-run        # show every command, run none
 #   ./create_bento_artifacts.sh                  # train, build, containerize, push to ECR
 #
-# Steps: preflight -> train -> bentoml build -> bentoml containerize -> SBOM of the image's
-# Python environment (CycloneDX, kept beside the Bento) -> ensure the ECR repository ->
+# Steps: preflight -> train -> bentoml build (the locked requirements/serving.txt) ->
+# bentoml containerize -> SBOM of the image's Python environment (CycloneDX, from that lock
+# after checking the image holds exactly its packages; kept beside the Bento) -> ensure the
+# ECR repository ->
 # registry login -> tag -> push the image, and the SBOM as IMAGE_TAG-sbom beside it. Then
 # deploy with deploy/deploy_fargate.sh.
 #
@@ -29,6 +31,8 @@
 #                       trusts localhost registries by itself) [true]
 #   SBOM_FILE           the image's CycloneDX SBOM (JSON) [sbom.cdx.json in the Bento's
 #                       folder, beside bento.yaml]
+#   SERVING_LOCK        the lock the image is built from and checked against
+#                       [requirements/serving.txt]
 #   BENTOML_HOME        BentoML store with the model and Bentos [~/bentoml]
 #   BENTOML, PYTHON, CYCLONEDX   commands to use [.venv/bin/bentoml, .venv/bin/python,
 #                       .venv/bin/cyclonedx-py if present]
@@ -66,6 +70,7 @@ else
     CYCLONEDX="${CYCLONEDX:-cyclonedx-py}"
 fi
 SBOM_FILE="${SBOM_FILE:-}"
+SERVING_LOCK="${SERVING_LOCK:-$REPO_ROOT/requirements/serving.txt}"
 
 DRY_RUN=0
 SKIP_TRAIN=0
@@ -259,10 +264,11 @@ containerize() {
     return "$status"
 }
 
-# The installed distributions of the image's Python environment, one name==version a line:
-# run in the image itself (its PATH leads to the Bento's virtual environment), so the SBOM
-# lists what ships, transitive dependencies included, not what a resolver would pick today.
-LIST_DISTRIBUTIONS='import importlib.metadata as m; print("\n".join(sorted({d.name + "==" + d.version for d in m.distributions()})))'
+# The installed distributions of the image's Python environment, one name==version a line,
+# then its PEP 508 marker environment as "# environment {json}" (packaging is in the image's
+# lock): run in the image itself (its PATH leads to the Bento's virtual environment), so
+# what ships is checked against the lock it was built from, transitive dependencies included.
+LIST_DISTRIBUTIONS='import importlib.metadata as m, json; from packaging.markers import default_environment as e; print("\n".join(sorted({d.name + "==" + d.version for d in m.distributions()}))); print("# environment " + json.dumps(e()))'
 
 list_image_distributions() {
     local list=(python -c "$LIST_DISTRIBUTIONS")
@@ -296,22 +302,30 @@ image_sbom() {
             SBOM_FILE="$REPO_ROOT/reports/sbom/$BENTO_NAME-$IMAGE_TAG.cdx.json"
         fi
     fi
-    # The plain list stays beside the SBOM: what cyclonedx-py read, for a person to grep.
-    local frozen="${SBOM_FILE%.cdx.json}.txt"
+    # The SBOM describes the image's lock (requirements/serving.txt, hashes included), after
+    # checking the image holds exactly that lock's packages; the image's own listing stays
+    # beside it (.txt), and the lock entries it was built from (.lock.txt).
+    local listed="${SBOM_FILE%.cdx.json}.txt" locked="${SBOM_FILE%.cdx.json}.lock.txt"
+    local check=("$PYTHON" "$REPO_ROOT/scripts/supply_chain/locked_environment.py" for-image
+        "$SERVING_LOCK" "$listed" "$locked")
     local convert=("$CYCLONEDX" requirements --output-reproducible --of JSON -o "$SBOM_FILE"
-        "$frozen")
+        "$locked")
     if ((DRY_RUN)); then
         list_image_distributions
+        run "${check[@]}"
         run "${convert[@]}"
         return 0
     fi
     mkdir -p "$(dirname "$SBOM_FILE")"
     log "Listing the Python packages in $LOCAL_IMAGE"
-    list_image_distributions >"$frozen" \
+    list_image_distributions >"$listed" \
         || die "could not list the Python packages in $LOCAL_IMAGE: no SBOM written"
-    [[ -s "$frozen" ]] || die "$LOCAL_IMAGE listed no Python packages: no SBOM written"
+    grep -q '==' "$listed" || die "$LOCAL_IMAGE listed no Python packages: no SBOM written"
+    run "${check[@]}" >&2 || die "$LOCAL_IMAGE does not hold exactly the packages of" \
+        "$SERVING_LOCK (above): no SBOM written, nothing pushed"
     run "${convert[@]}" >&2 || die "cyclonedx-py could not write $SBOM_FILE"
-    log "SBOM of $LOCAL_IMAGE's Python environment ($(wc -l <"$frozen") packages): $SBOM_FILE"
+    log "SBOM of $LOCAL_IMAGE's Python environment ($(grep -c '==' "$locked") packages, as" \
+        "locked): $SBOM_FILE"
 }
 
 # The SBOM travels with the image: a one-file image (FROM scratch) tagged IMAGE_TAG-sbom in

@@ -13,6 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from stroke_risk.core.config import get_settings
 from stroke_risk.core.evidence import EVIDENCE_METADATA_KEY, evidence_metadata
 from stroke_risk.core.patient_tables import DataError
@@ -124,8 +126,16 @@ def cohort_main(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     args = parse_args(argv)
-    if args.cohort is not None:
-        return cohort_main(args)
+    # One BLAS/OpenMP thread per process: parallelism comes from --jobs processes, and the
+    # matrices are small (5,110 x 16), so a second BLAS thread only spins, more so on a
+    # busy machine (measured: ten times the CPU time per logistic fit; bench/README.md).
+    with threadpool_limits(limits=1):
+        if args.cohort is not None:
+            return cohort_main(args)
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     try:
         result = train(args.data, seed=args.seed, quick=args.quick, n_jobs=args.jobs)
     except DataError as exc:

@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 from xgboost import XGBClassifier
 
-from stroke_risk.core.schema import FEATURES
+from stroke_risk.core.schema import CATEGORICAL_FEATURES, FEATURES, categories
 from stroke_risk.scoring.lean import (
     AdditiveTreesScore,
     Columns,
@@ -29,6 +29,7 @@ from stroke_risk.scoring.lean import (
     TreeScore,
 )
 from stroke_risk.training.families import LOGIT_CLIP
+from stroke_risk.training.features import NumbersFirst, category_code
 
 
 def frame_to_columns(frame: pd.DataFrame) -> Columns:
@@ -38,6 +39,15 @@ def frame_to_columns(frame: pd.DataFrame) -> Columns:
 
 def _encoder(pipeline: Pipeline) -> Encoder:
     transformer = pipeline.named_steps["preprocess"]
+    if isinstance(transformer, NumbersFirst):  # a refit on rows coded once (the schema's)
+        numeric = transformer.numeric_
+        return Encoder(
+            medians=np.asarray(numeric.named_steps["impute"].statistics_, dtype=float),
+            means=np.asarray(numeric.named_steps["scale"].mean_, dtype=float),
+            scales=np.asarray(numeric.named_steps["scale"].scale_, dtype=float),
+            categories=tuple(tuple(categories(name)) for name in CATEGORICAL_FEATURES),
+            codes=tuple(category_code(name) for name in CATEGORICAL_FEATURES),
+        )
     numeric = transformer.named_transformers_["numeric"]
     categorical = transformer.named_transformers_["categorical"]
     return Encoder(

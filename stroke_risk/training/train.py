@@ -32,10 +32,15 @@ from stroke_risk.core.schema import ADULT_AGE, FEATURES, TARGET
 from stroke_risk.scoring.lean import LeanModel
 from stroke_risk.scoring.profile import TrainingProfile, build_profile
 from stroke_risk.scoring.store import LEAN_TOLERANCE
-from stroke_risk.training.bootstrap_refits import bootstrap_refits, calibrated
+from stroke_risk.training.bootstrap_refits import (
+    bootstrap_refits,
+    calibrated,
+    on_coded_rows,
+)
 from stroke_risk.training.dataset import load_training_data, sha256_of
 from stroke_risk.training.evaluation import bootstrap_ci, risk_metrics, subgroup_table
 from stroke_risk.training.families import SIMPLEST_FIRST, candidates
+from stroke_risk.training.features import encode_fixed_columns
 from stroke_risk.training.lean_compile import compile_lean_model, max_difference
 from stroke_risk.training.progress import reported
 
@@ -107,16 +112,24 @@ def search_candidates(
         grid = candidate.quick_grid if quick else candidate.grid
         fits = len(ParameterGrid(grid)) * cv.get_n_splits()
         logger.info("Searching %s: %d cross-validated fits", candidate.name, fits)
+        # The same fits on rows whose categories are coded once (bootstrap_refits.py): the
+        # same matrices bit for bit, so the same scores, without re-coding in every fold.
+        coded = encode_fixed_columns(X)
         search = GridSearchCV(
-            candidate.pipeline, grid, scoring="roc_auc", cv=cv, n_jobs=n_jobs, refit=False
+            on_coded_rows(candidate.pipeline),
+            grid,
+            scoring="roc_auc",
+            cv=cv,
+            n_jobs=n_jobs,
+            refit=False,
         )
         with reported(lambda elapsed, name=candidate.name: f"Searching {name}: {elapsed:.0f}s"):
-            search.fit(X, y)
+            search.fit(coded, y)
         best = search.best_index_
         estimator = clone(candidate.pipeline).set_params(**search.best_params_)
         oof = cross_val_predict(
-            estimator,
-            X,
+            on_coded_rows(estimator),
+            coded,
             y,
             cv=StratifiedKFold(5, shuffle=True, random_state=seed),
             method="predict_proba",

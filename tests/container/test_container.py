@@ -13,11 +13,13 @@ Takes about six minutes on two cores, most of it building the image.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,7 @@ from stroke_risk.core.config import REPO_ROOT, get_settings
 from stroke_risk.core.schema import ADULT_AGE, FEATURES
 from tests.conftest import EXAMPLE_PATIENT
 from tests.environment import skip_or_fail, without_developer_settings
+from tests.ops.test_create_bento_artifacts import LIST_PYTHON
 from tests.servers import BIN, free_port, private_bentoml_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
@@ -38,6 +41,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.container]
 PIPELINE = REPO_ROOT / "scripts" / "container" / "local_pipeline.sh"
 TASK_DEFINITION = REPO_ROOT / "deploy" / "task-definition.json"
 README = REPO_ROOT / "README.md"
+SERVING_LOCK = REPO_ROOT / "requirements" / "serving.txt"
+LOCKED_ENVIRONMENT = REPO_ROOT / "scripts" / "supply_chain" / "locked_environment.py"
 TOOLS = ("buildah", "podman", "skopeo", "docker-registry", "runc", "debootstrap", "curl")
 # Seconds per pipeline step; the build dominates (apt, then about 200 MB of wheels).
 STEP_TIMEOUTS = {"check": 30, "base": 600, "build": 1500, "registry": 60, "push": 600, "run": 900}
@@ -338,3 +343,20 @@ def test_the_images_bytecode_does_not_depend_on_file_times(pipeline: Pipeline) -
         probe,
     )
     assert flags == "[1, 1, 1, 1]"  # PEP 552: hash-based (bit 0), source not checked (bit 1)
+
+
+def test_the_image_holds_exactly_the_serving_lock(pipeline: Pipeline) -> None:
+    """Every distribution in the image at the version requirements/serving.txt locks for
+    the image's own platform, none missing and none more: what `pip freeze` would show
+    (the image has no pip), read the way create_bento_artifacts.sh reads it for the SBOM."""
+    spec = importlib.util.spec_from_file_location("locked_environment", LOCKED_ENVIRONMENT)
+    assert spec and spec.loader
+    locked = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = locked
+    spec.loader.exec_module(locked)
+    listing = pipeline.podman("exec", pipeline.state("container"), "python", "-c", LIST_PYTHON)
+    installed, environment = locked.read_listing(listing)
+    assert environment["sys_platform"] == "linux"
+    wanted = locked.expected(locked.read_lock(SERVING_LOCK), environment)
+    assert len(wanted) > 50
+    assert locked.differences(wanted, installed) == []

@@ -7,6 +7,7 @@ was called (and the password it was given) without building or pushing anything.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from packaging.markers import default_environment
 
 from stroke_risk.core.config import REPO_ROOT
 from tests.environment import skip_or_fail, without_developer_settings
@@ -40,7 +42,7 @@ SCRIPT_SETTINGS = (
     "HEALTH_CHECK_GRACE_SECONDS TASK_DEFINITION_TEMPLATE LISTENER_ARN ROUTED_PATHS "
     "LISTENER_RULE_PRIORITY AWS_ACCESS_KEY_ID "
     "AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE "
-    "CYCLONEDX SBOM_FILE"
+    "CYCLONEDX SBOM_FILE SERVING_LOCK"
 ).split()
 
 NO_ENGINE_MESSAGE = (
@@ -48,9 +50,33 @@ NO_ENGINE_MESSAGE = (
     "Is the docker daemon running?"
 )
 
+SERVING_LOCK = REPO_ROOT / "requirements" / "serving.txt"
+
+
+def image_listing(distributions: dict[str, str], environment: dict[str, str]) -> str:
+    """What create_bento_artifacts.sh's listing prints in an image: its distributions, one
+    name==version a line, then its marker environment."""
+    lines = [f"{name}=={version}" for name, version in sorted(distributions.items())]
+    return "\n".join([*lines, f"# environment {json.dumps(environment)}"]) + "\n"
+
+
+def locked_image_listing() -> str:
+    """The listing of an image built from the serving lock, on this machine's platform."""
+    spec = importlib.util.spec_from_file_location(
+        "locked_environment", REPO_ROOT / "scripts" / "supply_chain" / "locked_environment.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    environment = default_environment()
+    return image_listing(module.expected(module.read_lock(SERVING_LOCK), environment), environment)
+
+
 # What the stand-in engine's `run` prints: an image's installed distributions, as the SBOM
-# step of create_bento_artifacts.sh lists them ($FAKE_ENGINE_PACKAGES overrides it).
-FAKE_IMAGE_PACKAGES = "bentoml==1.4.40\nnumpy==2.4.6\n"
+# step of create_bento_artifacts.sh lists them ($FAKE_ENGINE_PACKAGES overrides it): by
+# default, exactly the serving lock's.
+FAKE_IMAGE_PACKAGES = locked_image_listing()
 
 # A stand-in for docker/buildah/podman: one JSON line per call in $FAKE_ENGINE_LOG.
 RECORDER = f"""#!{sys.executable}

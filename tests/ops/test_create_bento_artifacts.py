@@ -11,15 +11,16 @@ import base64
 import json
 import re
 import shutil
-import tomllib
 from pathlib import Path
 
+import bentoml
 import pytest
 import yaml
 
 from stroke_risk.core.config import MODEL_NAME, REPO_ROOT
 from tests.ops.conftest import (
     CREATE_SCRIPT,
+    FAKE_IMAGE_PACKAGES,
     MOTO_ACCOUNT,
     REGION,
     FakeEngine,
@@ -32,8 +33,10 @@ from tests.servers import private_bentoml_home
 ECR_HOST = f"{MOTO_ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 # The Python the SBOM step runs in the image: it prints the installed distributions.
 LIST_PYTHON = (
-    "import importlib.metadata as m; "
-    'print("\\n".join(sorted({d.name + "==" + d.version for d in m.distributions()})))'
+    "import importlib.metadata as m, json; "
+    "from packaging.markers import default_environment as e; "
+    'print("\\n".join(sorted({d.name + "==" + d.version for d in m.distributions()}))); '
+    'print("# environment " + json.dumps(e()))'
 )
 
 
@@ -59,17 +62,21 @@ NO_ENGINE = (
 )
 
 
-LIST_DISTRIBUTIONS = (
-    "python -c 'import importlib.metadata as m; "
-    'print("\\n".join(sorted({d.name + "==" + d.version for d in m.distributions()})))\''
-)
+LIST_DISTRIBUTIONS = f"python -c '{LIST_PYTHON}'"
+# The SBOM step's check of the image against its lock, and the SBOM made from the lock.
+CHECK_AND_SBOM = [
+    f"python {REPO_ROOT}/scripts/supply_chain/locked_environment.py for-image "
+    f"{REPO_ROOT}/requirements/serving.txt <bento-path>/sbom.txt <bento-path>/sbom.lock.txt",
+    "cyclonedx-py requirements --output-reproducible --of JSON "
+    "-o <bento-path>/sbom.cdx.json <bento-path>/sbom.lock.txt",
+]
 
 
 def dry_run(fake_engine: FakeEngine, *args: str, **settings: str) -> list[str]:
     """The commands a dry run prints, after checking it ran none of them."""
     settings = {"SBOM_FILE": "", **settings}
     env = fake_engine.environment(
-        AWS_CLI="aws", BENTOML="bentoml", CYCLONEDX="cyclonedx-py", **settings
+        AWS_CLI="aws", BENTOML="bentoml", CYCLONEDX="cyclonedx-py", PYTHON="python", **settings
     )
     completed = run_script(CREATE_SCRIPT, "--dry-run", *args, env=env)
     assert completed.returncode == 0, completed.stderr
@@ -89,8 +96,7 @@ def test_dry_run_shows_the_whole_ecr_path_and_runs_nothing(fake_engine: FakeEngi
         "bentoml containerize stroke_risk:<bento-version> --backend docker "
         "--image-tag stroke_risk:<bento-version> --opt platform=linux/amd64",
         f"docker run --rm stroke_risk:<bento-version> {LIST_DISTRIBUTIONS}",
-        "cyclonedx-py requirements --output-reproducible --of JSON "
-        "-o <bento-path>/sbom.cdx.json <bento-path>/sbom.txt",
+        *CHECK_AND_SBOM,
         f"aws --region {REGION} ecr describe-repositories --repository-names stroke-risk",
         f"aws --region {REGION} ecr create-repository --repository-name stroke-risk "
         "--image-scanning-configuration scanOnPush=true --image-tag-mutability IMMUTABLE",
@@ -137,14 +143,13 @@ def test_dry_run_with_buildah_and_a_local_registry_skips_ecr(fake_engine: FakeEn
         IMAGE_TAG="dev",
     )
     assert not any("aws" in command or " login " in command for command in commands)
-    assert commands[-9:] == [
+    assert commands[-10:] == [
         "bentoml containerize stroke_risk:<bento-version> --backend buildah "
         "--image-tag stroke_risk:dev --opt platform=linux/amd64",
         "buildah from stroke_risk:dev",
         f"buildah run <container> -- {LIST_DISTRIBUTIONS}",
         "buildah rm <container>",
-        "cyclonedx-py requirements --output-reproducible --of JSON "
-        "-o <bento-path>/sbom.cdx.json <bento-path>/sbom.txt",
+        *CHECK_AND_SBOM,
         "buildah tag stroke_risk:dev 127.0.0.1:5000/stroke-risk:dev",
         "buildah push --tls-verify=false 127.0.0.1:5000/stroke-risk:dev",
         "buildah bud --tag 127.0.0.1:5000/stroke-risk:dev-sbom "
@@ -287,36 +292,65 @@ def test_push_to_a_local_registry_needs_no_aws(fake_engine: FakeEngine) -> None:
     ]
 
 
-def test_the_sbom_lists_what_the_image_holds_and_is_pushed_beside_it(
+def test_the_sbom_lists_the_images_locked_packages_and_is_pushed_beside_it(
     fake_engine: FakeEngine,
 ) -> None:
-    """The SBOM is made from the packages the image itself reports (here the recorder's
-    `docker run`), as CycloneDX with package URLs, kept in SBOM_FILE, and its one-file
-    image is built from exactly that file and pushed as IMAGE_TAG-sbom."""
-    packages = "bentoml==1.4.40\nfhir.resources==8.3.0\nnumpy==2.4.6\n"
+    """The image reports its packages (here the recorder's `docker run`: exactly the serving
+    lock's); the SBOM is made from the lock's entries, as CycloneDX with package URLs, kept
+    in SBOM_FILE, and its one-file image is built from that file and pushed as
+    IMAGE_TAG-sbom."""
     env = fake_engine.environment(
-        FAKE_DOCKER_ENGINE="up",
-        REGISTRY="127.0.0.1:5000",
-        IMAGE_TAG="v9",
-        FAKE_ENGINE_PACKAGES=packages,
+        FAKE_DOCKER_ENGINE="up", REGISTRY="127.0.0.1:5000", IMAGE_TAG="v9"
     )
     completed = run_script(CREATE_SCRIPT, "--skip-train", "--skip-bento", "--skip-build", env=env)
     assert completed.returncode == 0, completed.stderr
     sbom = json.loads(fake_engine.sbom_file.read_text())
     assert sbom["bomFormat"] == "CycloneDX"
-    assert sorted(component["purl"] for component in sbom["components"]) == [
-        "pkg:pypi/bentoml@1.4.40",
-        "pkg:pypi/fhir.resources@8.3.0",
-        "pkg:pypi/numpy@2.4.6",
-    ]
-    assert f"SBOM of stroke_risk:v9's Python environment (3 packages): {fake_engine.sbom_file}" in (
-        completed.stderr
-    )
+    listed = [line for line in FAKE_IMAGE_PACKAGES.splitlines() if "==" in line]
+    purls = sorted(component["purl"] for component in sbom["components"])
+    assert len(purls) == len(listed) > 50
+    assert "pkg:pypi/bentoml@1.4.40" in purls and "pkg:pypi/numpy@2.4.6" in purls
+    locked = fake_engine.sbom_file.with_name("sbom.lock.txt").read_text()
+    assert locked.count("--hash=sha256:") > len(listed), "the lock's hashes are not kept"
+    assert f"({len(listed)} packages, as locked): {fake_engine.sbom_file}" in completed.stderr
     (build,) = [command for command in fake_engine.commands() if command[1] == "build"]
     assert build[:3] == ["docker", "build", "--tag"]
     assert build[3] == "127.0.0.1:5000/stroke-risk:v9-sbom"
     assert ["docker", "push", "127.0.0.1:5000/stroke-risk:v9-sbom"] in fake_engine.commands()
     assert not Path(build[-1]).exists(), "the SBOM image's build folder is left behind"
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ("extra", "left-pad: 1.0 installed, not in the lock"),
+        ("other version", "numpy: 2.4.5 installed, 2.4.6 locked"),
+        ("missing", "msgspec: 0.19.0 locked, not installed"),
+    ],
+)
+def test_an_image_that_is_not_its_lock_gets_no_sbom_and_no_push(
+    fake_engine: FakeEngine, change: str, named: str
+) -> None:
+    listing = FAKE_IMAGE_PACKAGES
+    if change == "extra":
+        listing = "left-pad==1.0\n" + listing
+    elif change == "other version":
+        listing = listing.replace("numpy==2.4.6", "numpy==2.4.5")
+    else:
+        listing = listing.replace("msgspec==0.19.0\n", "")
+    assert listing != FAKE_IMAGE_PACKAGES
+    env = fake_engine.environment(
+        FAKE_DOCKER_ENGINE="up",
+        REGISTRY="127.0.0.1:5000",
+        IMAGE_TAG="v9",
+        FAKE_ENGINE_PACKAGES=listing,
+    )
+    completed = run_script(CREATE_SCRIPT, "--skip-train", "--skip-bento", "--skip-build", env=env)
+    assert completed.returncode == 1
+    assert named in completed.stderr
+    assert "does not hold exactly the packages of" in completed.stderr
+    assert not fake_engine.sbom_file.exists()
+    assert not any(command[1] == "push" for command in fake_engine.commands())
 
 
 def test_an_image_that_lists_no_packages_gets_no_sbom_and_no_push(fake_engine: FakeEngine) -> None:
@@ -409,30 +443,42 @@ def test_the_task_definition_mounts_a_volume_on_each_path_the_image_declares() -
     assert all(set(volume) == {"name"} for volume in definition["volumes"]), "task storage only"
 
 
-def test_the_bentofile_pins_only_serving_packages_at_the_pipfiles_versions() -> None:
-    """The image installs what the service process imports, at the versions every test ran
-    with; the training libraries stay out of it (the service never imports them)."""
-    bentofile = yaml.safe_load((REPO_ROOT / "bentofile.yaml").read_text())
-    pipfile = tomllib.loads((REPO_ROOT / "Pipfile").read_text())["packages"]
-
-    def normalized(name: str) -> str:
-        return re.sub(r"[-_.]+", "-", name).lower()
-
-    pipfile_pins = {normalized(name): spec for name, spec in pipfile.items()}
-    served = {}
-    for requirement in bentofile["python"]["packages"]:
-        name, version = requirement.split("==")
-        served[normalized(name)] = version
-        assert pipfile_pins.get(normalized(name)) == f"=={version}", requirement
-    assert {"bentoml", "numpy", "pydantic", "msgspec", "fhir-resources"} <= set(served)
-    training = {"scikit-learn", "xgboost", "xgboost-cpu", "pandas", "scipy", "statsmodels"}
-    assert not training & set(served), "a training library in the image"
+def test_the_bentofile_installs_the_serving_lock_and_nothing_else() -> None:
+    """The image installs requirements/serving.txt (what the service process imports, at the
+    versions every test ran with: tests/ops/test_locked_installs.py), no dependency
+    resolved at build time, and no training library."""
+    python = yaml.safe_load((REPO_ROOT / "bentofile.yaml").read_text())["python"]
+    assert python["requirements_txt"] == "./requirements/serving.txt"
+    assert "packages" not in python, "BentoML ignores packages beside requirements_txt"
+    assert python["lock_packages"] is False, "BentoML's own lock would re-resolve it"
+    assert python["pip_args"].split() == ["--no-deps"]
+    served = (REPO_ROOT / "requirements" / "serving.txt").read_text()
+    assert {"bentoml==", "numpy==", "pydantic==", "msgspec==", "fhir-resources=="} <= {
+        line.split("==")[0] + "==" for line in served.splitlines() if "==" in line
+    }
+    for training in ("scikit-learn==", "xgboost", "pandas==", "scipy==", "statsmodels=="):
+        assert f"\n{training}" not in served, f"a training library in the image: {training}"
 
 
 @pytest.mark.slow
-def test_the_bento_installs_exactly_the_pinned_packages(built_bento: Path) -> None:
-    bentofile = yaml.safe_load((REPO_ROOT / "bentofile.yaml").read_text())
-    pinned = set(bentofile["python"]["packages"])
-    requirements = (built_bento / "env" / "python" / "requirements.txt").read_text().split()
-    assert set(requirements) == pinned
-    assert all("==" in requirement for requirement in requirements)
+def test_the_bento_installs_exactly_the_locked_packages_with_their_hashes(
+    built_bento: Path,
+) -> None:
+    """What the image's build stage installs: the lock, every line with its hashes, plus
+    the bare `bentoml==` BentoML adds, which is the locked version; --no-deps."""
+    python = built_bento / "env" / "python"
+
+    def pins(text: str) -> list[str]:
+        lines = text.replace("\\\n", " ").splitlines()
+        pinned = (re.match(r"[\w.-]+==[^\s;]+", line) for line in lines if line[:1].isalnum())
+        return [match.group(0) for match in pinned if match]
+
+    bento_text = (python / "requirements.txt").read_text()
+    requirements = pins(bento_text)
+    lines = bento_text.replace("\\\n", " ").splitlines()
+    unhashed = [line.strip() for line in lines if line[:1].isalnum() and "--hash=" not in line]
+    expected = pins((REPO_ROOT / "requirements" / "serving.txt").read_text())
+    assert unhashed == [f"bentoml=={bentoml.__version__}"]
+    assert sorted(requirements) == sorted([*expected, f"bentoml=={bentoml.__version__}"])
+    assert f"bentoml=={bentoml.__version__}" in expected
+    assert "PIP_ARGS=(--no-deps)" in (python / "install.sh").read_text()
