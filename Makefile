@@ -39,7 +39,8 @@ install: .venv/.installed ## Create .venv with exactly the locked packages, hash
 	@$(PYTHON_FOR_VENV) scripts/supply_chain/lock_dependencies.py --check
 	@test -x $(PYTHON) || $(PYTHON_FOR_VENV) -m venv .venv
 	@echo "Installing the $$(grep -c '^[a-zA-Z0-9]' $(LOCK)) locked Python packages into .venv, hash-checked (a few minutes on a fresh machine)..."
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	@scripts/with_heartbeat.sh "installing the locked packages" \
+		$(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
 	@# The project itself, editable; its build backend (setuptools) is in the lock.
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --editable .
 	@$(PYTHON) scripts/supply_chain/locked_environment.py check $(LOCK) \
