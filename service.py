@@ -169,7 +169,7 @@ StrokeRisk.add_asgi_middleware(
     ServedModelCard, card=lambda: bentoml.get_current_service().model_card
 )
 
-# --- EHR integration: FHIR R4 and CDS Hooks (stroke_risk/fhir; README "Connecting an EHR") ---
+# --- EHR integration: FHIR R4 and CDS Hooks (stroke_risk/fhir; docs/ehr/) ---
 # A mounted Starlette app: it reaches the service's assessor through BentoML's current
 # service, speaks application/fhir+json and OperationOutcome, and sets CORS per route. It
 # is built on its first request, so a deployment no EHR calls never imports FHIR's models.

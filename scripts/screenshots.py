@@ -34,7 +34,7 @@ BIN = Path(sys.executable).parent
 CHROMIUM = Path("/usr/bin/chromium")
 VIEWPORT = {"width": 1280, "height": 900}
 TIMEOUT_MS = 60_000
-# A high-risk man, as in the README's example: every part of the result shows.
+# A high-risk man, as in the manual's examples: every part of the result shows.
 PATIENT = {
     "Sex": "Male",
     "Hypertension": "Yes",

@@ -216,7 +216,7 @@ class Settings(BaseSettings):
         return keys
 
     # Resilience under load and at shutdown (stroke_risk/serving/batch_admission.py,
-    # graceful_shutdown.py; README "Operations: load, shutdown and crashes").
+    # graceful_shutdown.py; docs/operators/operations.md).
     # One batch at a time per worker: two already let /readyz wait beyond 100 ms while 64
     # batches queue (bench/README.md); the others are answered 503 at once.
     max_concurrent_batches: int = Field(

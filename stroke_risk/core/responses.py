@@ -13,8 +13,9 @@ from pydantic import BaseModel, Field
 
 from stroke_risk.core.outcome import OutcomeSummary
 
-# Short, because it is repeated in every result of a batch; the README and model card
-# carry the full caveats (educational data set, label is a history of stroke).
+# Short, because it is repeated in every result of a batch; the manual
+# (docs/explanation/model-and-limits.md) and the model card carry the full caveats
+# (educational data set, label is a history of stroke).
 DISCLAIMER = "Decision support, not a diagnosis. See the model card for its limits."
 
 RiskBand = Literal["low", "moderate", "high"]

@@ -4,10 +4,10 @@ Training validates the CSV against it, the service validates requests with it, t
 builds its form from it and the load test draws examples from it. Field names are the
 data set's columns in lower snake case, values are spelled as they appear in the data.
 
-Leniency (documented in the README): category values are matched ignoring case and the
-difference between spaces, underscores and hyphens (``govt job`` -> ``Govt_job``,
-``yes`` -> ``Yes``) and come back in the data's canonical spelling; the two yes/no flags
-take 0/1 or false/true; numbers must be JSON numbers (no strings, NaN or Infinity).
+Leniency (documented in docs/provider-it/reply-reference.md): category values are matched
+ignoring case and the difference between spaces, underscores and hyphens (``govt job`` ->
+``Govt_job``, ``yes`` -> ``Yes``) and come back in the data's canonical spelling; the two
+yes/no flags take 0/1 or false/true; numbers must be JSON numbers (no strings, NaN or Infinity).
 Nothing is defaulted: every field is required, and only ``bmi`` may be null.
 """
 

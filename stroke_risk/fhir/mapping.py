@@ -1,6 +1,6 @@
 """FHIR R4 resources -> the fields of our :class:`~stroke_risk.core.schema.Patient`.
 
-The one documented place where EHR data becomes model input (README, "Connecting an EHR",
+The one documented place where EHR data becomes model input (docs/ehr/fhir-mapping.md
 has the table). Resources are parsed and validated with ``fhir.resources`` (R4B models,
 which read R4 Patient, Observation and Condition unchanged); the code lists and units
 are data in ``code_lists.json``. Every mapped value records where it came from.

@@ -69,7 +69,7 @@ def paths() -> dict[str, Any]:
             "post": {
                 "tags": tags,
                 "summary": "FHIR R4 Bundle in, RiskAssessment out",
-                "description": "Maps the bundle (README, 'Connecting an EHR') and answers a FHIR "
+                "description": "Maps the bundle (docs/ehr/fhir-mapping.md) and answers a FHIR "
                 "R4 RiskAssessment; a bad bundle gets an OperationOutcome naming the resource "
                 "and element (400), missing clinical data or a refused patient 422.",
                 "operationId": "fhir_risk_assessment",

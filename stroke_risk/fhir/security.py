@@ -6,7 +6,7 @@ from a trusted issuer's JWKS (so ``alg: none`` and HS256-with-the-public-key are
 by construction); ``aud`` is the URL called; ``exp`` is in the future and at most five
 minutes away; ``jti`` has not been seen before from that issuer. Seen ``jti``s are kept
 in memory until they expire, per worker process: a replay to another worker of a
-multi-worker deployment is not detected (README, "Connecting an EHR").
+multi-worker deployment is not detected (docs/ehr/cds-hooks.md, docs/ehr/security.md).
 """
 
 from __future__ import annotations

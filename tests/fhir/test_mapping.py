@@ -1,7 +1,7 @@
 """The FHIR -> patient mapping, rule by rule, on published R4 examples and small resources.
 
 Every rule of the mapping (stroke_risk/fhir/mapping.py and the patient, observations and
-conditions modules it puts together; README, "Connecting an EHR") has a case
+conditions modules it puts together; docs/ehr/fhir-mapping.md) has a case
 here; the clock is injected so ages and the 12-month windows are fixed.
 """
 
