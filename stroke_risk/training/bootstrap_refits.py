@@ -9,8 +9,9 @@ so). Each refit is kept as its lean copy, checked against its pipeline like the 
 Speed: the categories' coding depends on the schema alone, so the rows are coded once
 (``encode_fixed_columns``) and each refit fits only the numbers' imputer and scaler and the
 model (``NumbersFirst``): the same matrix bit for bit, the same lbfgs fits, the same lean
-copies (tests/model/test_bootstrap_refits.py), about three times faster. The refits run in
-``n_jobs`` processes, each limited to one BLAS thread (joblib's default for its workers).
+copies (tests/model/test_bootstrap_refits.py), in about half the CPU time of `make train`
+(bench/README.md). The refits run in ``n_jobs`` processes, each limited to one BLAS thread
+(joblib's default for its workers).
 """
 
 from __future__ import annotations
