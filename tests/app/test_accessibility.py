@@ -9,6 +9,7 @@ typing, arrows and Space, and submits with Enter.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import pytest
@@ -93,7 +94,7 @@ def test_every_screen_has_no_serious_or_critical_axe_violations(
         csv_path = tmp_path / "practice-list.csv"
         sample_upload(data_path, rows=12).to_csv(csv_path, index=False)
         page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(csv_path)
-        page.get_by_text("Scored 12 patients, highest risk first").wait_for(timeout=TIMEOUT_MS)
+        page.get_by_text(re.compile(r"Scored 12 patients\. Ranked by")).wait_for(timeout=TIMEOUT_MS)
         settle(page)
         found["many patients, scored"] = axe_violations(page, axe_source)
     finally:

@@ -180,7 +180,7 @@ def test_a_mmol_per_l_file_with_mmol_per_l_chosen_scores_every_row_as_mg_per_dl_
         page.get_by_role("tab", name="Many patients (CSV upload)").click()
         shows(page.get_by_text("Glucose is read in mmol/L"))
         page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(csv_path)
-        page.get_by_text("Scored 12 patients, highest risk first").wait_for(timeout=TIMEOUT_MS)
+        page.get_by_text(re.compile(r"Scored 12 patients\. Ranked by")).wait_for(timeout=TIMEOUT_MS)
         assert page.get_by_text("could not be scored").count() == 0
         with page.expect_download(timeout=TIMEOUT_MS) as download_info:
             page.get_by_role("button", name="Download the scored CSV").click()

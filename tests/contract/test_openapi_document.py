@@ -218,5 +218,5 @@ def test_writing_the_document_for_the_clients_warns_of_nothing(quick_training) -
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
-    assert json.loads(completed.stdout)["info"]["title"] == "Stroke risk API"
+    assert json.loads(completed.stdout)["info"]["title"] == "Stroke-risk service API"
     assert "CDS Hooks routes are open" not in completed.stderr
