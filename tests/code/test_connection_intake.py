@@ -134,8 +134,13 @@ def server_with_intake(monkeypatch, request):
 
     thread = threading.Thread(target=lambda: run_on_uvloop(serve), daemon=True)
     thread.start()
+    # `started` is set inside uvicorn's startup, and the intake is attached just after it
+    # returns: on a busy machine the test could look in between, so wait for both.
+    workers = getattr(request, "param", 1)
     deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (
+        server.started and (workers != 1 or getattr(server, "_stroke_risk_intake", None))
+    ):
         time.sleep(0.02)
     host, port = listener.getsockname()
     try:
