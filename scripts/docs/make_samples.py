@@ -18,18 +18,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.servers import loopback_server  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "docs" / "samples"
@@ -98,17 +97,11 @@ def sample_text(reply: object) -> str:
     return json.dumps(reply, indent=2, ensure_ascii=False) + "\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def running_service() -> Iterator[str]:
     """`bentoml serve service.py` on a free loopback port, without keys (loopback only),
-    with one worker; its base URL. Stopped (its whole process group) on exit."""
-    port = _free_port()
+    with one worker; its base URL. Started and stopped (its whole process group) as the
+    test servers are (tests/servers.py), with this shell's model store and model tag."""
     environment = {
         **os.environ,
         "STROKE_ALLOW_ANONYMOUS": "true",
@@ -117,39 +110,14 @@ def running_service() -> Iterator[str]:
         "BENTOML_DO_NOT_TRACK": "true",
     }
     bentoml = Path(sys.executable).parent / "bentoml"
-    command = [str(bentoml), "serve", "service.py", "--host", "127.0.0.1", "--port", str(port)]
-    with tempfile.TemporaryFile(mode="w+") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO_ROOT,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_ready(url, process, log)
-            yield url
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=30)
-
-
-def _wait_until_ready(url: str, process: subprocess.Popen, log) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"the service stopped at start:\n{log.read()[-2000:]}")
-        try:
-            if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"the service was not ready within {START_TIMEOUT_SECONDS} s")
+    command = [str(bentoml), "serve", "service.py", "--host", "127.0.0.1", "--port", "{port}"]
+    with (
+        tempfile.TemporaryDirectory() as logs,
+        loopback_server(
+            "bentoml", command, environment, Path(logs), "/readyz", START_TIMEOUT_SECONDS
+        ) as server,
+    ):
+        yield server.url
 
 
 def write_samples(base_url: str, replies_dir: Path = REPLIES_DIR) -> list[Path]:
@@ -178,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"error: {error}\n")
         return 1
     for path in written:
-        sys.stdout.write(f"wrote {path.relative_to(REPO_ROOT)}\n")
+        shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+        sys.stdout.write(f"wrote {shown}\n")
     return 0
 
 
