@@ -48,6 +48,8 @@ from stroke_risk.scoring.lean import Columns, LeanModel
 from stroke_risk.scoring.profile import TrainingProfile
 from stroke_risk.scoring.shape_functions import ShapeFunctions, is_additive
 
+_BANDS: tuple[RiskBand, ...] = ("low", "moderate", "high")  # by thresholds passed
+
 
 @contextmanager
 def no_garbage_collection() -> Iterator[None]:
@@ -258,6 +260,8 @@ class RiskAssessor:
             numbers,
             odds,
             interval is not None,
+            self.risk_band(numbers[0]),
+            interval is not None and self.risk_band(numbers[1]) != self.risk_band(numbers[2]),
             round_as_numpy(100 * p, 10.0),
             top,
             applies,
@@ -318,12 +322,19 @@ class RiskAssessor:
         support = self.support.many(columns)
         unknown = scores.unrecorded_smoking.tolist()
         has_interval = scores.interval is not None
+        # Bands of the rounded probability and of the interval's rounded ends, as
+        # risk_band gives them one at a time.
+        bands = np.searchsorted(self.thresholds, table[:, :3], side="right")
+        band = [_BANDS[b] for b in bands[:, 0].tolist()]
+        crosses = (has_interval & (bands[:, 1] != bands[:, 2])).tolist()
         return [
             self._result(
                 patient.__dict__,
                 rows[i],
                 odds[i],
                 has_interval,
+                band[i],
+                crosses[i],
                 percent[i],
                 top_list[i],
                 applies_rows[i],
@@ -341,6 +352,8 @@ class RiskAssessor:
         row: list[float],
         odds: list[float],
         has_interval: bool,
+        band: RiskBand,
+        crosses_band_edge: bool,
         percent: float,
         top: list[int],
         applies: list[bool],
@@ -355,19 +368,18 @@ class RiskAssessor:
         ``values`` are the patient's fields as given."""
         n_factors, n_changes = len(FEATURES), len(self.what_ifs)
         changed_at = 4 + n_factors
-        p = row[0]
         shares = row[4:changed_at]
         data_support, support_note, beyond, fields, beyond_note, caveat = support
         return AssessmentResult(
-            p,
+            row[0],
             row[1:3] if has_interval else None,
             percent,
-            self.risk_band(p),
+            band,
             self.thresholds,
             comparison,
             self.drivers.reference,
             self.drivers.results(values, shares, odds, top),
-            self.drivers.results(values, shares, odds, self.drivers.context),
+            self.drivers.context_results(values, shares, odds),
             row[3],
             self.what_ifs.results(
                 values,
@@ -378,7 +390,7 @@ class RiskAssessor:
             self.what_ifs.guidance(values),
             warnings,
             INTERVAL_NAME,
-            has_interval and self.support.crosses_band_edge(row[1], row[2]),
+            crosses_band_edge,
             data_support,
             support_note,
             beyond,

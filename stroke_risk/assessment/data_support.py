@@ -129,17 +129,7 @@ class DataSupport:
     def one(self, values: dict[str, Any]) -> tuple[Any, ...]:
         """(data_support, note, beyond_data, fields, beyond note, ranking caveat)."""
         band = bisect_right(_BAND_EDGES, values["age"]) - 1
-        notes = []
-        group_note = self.thin_groups.get((values["gender"], band))
-        if group_note is not None:
-            notes.append(group_note)
-        for name, counts in self.rare.items():
-            value = values[name]
-            if value in counts:
-                notes.append(
-                    f"{Patient.model_fields[name].title} '{value}' is rare in the training "
-                    f"data ({counts[value]} adults)"
-                )
+        support, note = self._support(values["gender"], band, *(values[n] for n in self.rare))
         fields = []
         parts = []
         for name, low, high in self.ranges:
@@ -151,34 +141,55 @@ class DataSupport:
                     f"{_number(low)} to {_number(high)} {_unit(name)})"
                 )
         return (
-            "thin" if notes else "adequate",
-            "; ".join(notes).capitalize() + "." if notes else None,
+            support,
+            note,
             bool(fields),
             fields,
             "Beyond the data, extrapolated: " + "; ".join(parts) + "." if parts else None,
             self.band_caveats[band],
         )
 
+    def _support(self, sex: str, band: int, *rare: Any) -> tuple[str, str | None]:
+        """("thin" or "adequate", the note saying why) for a patient of this sex, age
+        band and values of the rare-category fields."""
+        notes = []
+        group_note = self.thin_groups.get((sex, band))
+        if group_note is not None:
+            notes.append(group_note)
+        for (name, counts), value in zip(self.rare.items(), rare, strict=True):
+            if value in counts:
+                notes.append(
+                    f"{Patient.model_fields[name].title} '{value}' is rare in the training "
+                    f"data ({counts[value]} adults)"
+                )
+        if not notes:
+            return "adequate", None
+        return "thin", "; ".join(notes).capitalize() + "."
+
     def many(self, columns: Columns) -> list[tuple[Any, ...]]:
-        """:meth:`one` for every patient; only the unusual ones are visited one by one."""
+        """:meth:`one` for every patient. Only values beyond the data need a patient's own
+        sentence; every other reply is fixed by the patient's sex, age band and rare
+        categories, so each such combination is worked out once per batch and its entry
+        shared."""
         numbers = np.column_stack([columns[name] for name, _, _ in self.ranges])
         with np.errstate(invalid="ignore"):
             outside = ((numbers < self._low) | (numbers > self._high)).any(axis=1)
-        bands = np.searchsorted(_BAND_EDGES, columns["age"], side="right") - 1
-        unusual = outside.copy()
-        thin_sexes = {sex for sex, _ in self.thin_groups}
-        for sex in thin_sexes:
-            thin_bands = [band for s, band in self.thin_groups if s == sex]
-            unusual |= (columns["gender"] == sex) & np.isin(bands, thin_bands)
-        for name, counts in self.rare.items():
-            unusual |= np.isin(columns[name], list(counts))
-        caveats = self.band_caveats
-        out = [("adequate", None, False, [], None, caveats[band]) for band in bands.tolist()]
-        if unusual.any():
-            names = list(columns)
-            for i in np.flatnonzero(unusual).tolist():
-                values = {name: columns[name][i] for name in names}
-                if values["bmi"] != values["bmi"]:  # NaN: blank
-                    values["bmi"] = None
-                out[i] = self.one(values)
+        bands = (np.searchsorted(_BAND_EDGES, columns["age"], side="right") - 1).tolist()
+        keys = [columns["gender"].tolist(), bands]
+        keys += [columns[name].tolist() for name in self.rare]
+        shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        out = []
+        for key in zip(*keys, strict=True):
+            entry = shared.get(key)
+            if entry is None:
+                support, note = self._support(*key)
+                entry = (support, note, False, [], None, self.band_caveats[key[1]])
+                shared[key] = entry
+            out.append(entry)
+        names = list(columns)
+        for i in np.flatnonzero(outside).tolist():
+            values = {name: columns[name][i] for name in names}
+            if values["bmi"] != values["bmi"]:  # NaN: blank
+                values["bmi"] = None
+            out[i] = self.one(values)
         return out

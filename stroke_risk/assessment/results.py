@@ -30,7 +30,9 @@ def round_as_numpy(x: float, scale: float = _SCALE) -> float:
     return round(x * scale) / scale
 
 
-class FactorResult(msgspec.Struct, gc=False):
+class FactorResult(msgspec.Struct, gc=False, frozen=True):
+    """One factor's entry; frozen, as the same entry is shared by many replies."""
+
     factor: str
     label: str
     value: float | int | str | None

@@ -189,6 +189,9 @@ class ProbabilityIntervals:
     def interval(self, columns: Columns) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) probabilities of each patient's 95% percentile interval."""
         low, high = _order_statistics(self.size)
-        # A full sort is several times faster than numpy's partition with two kth here.
-        ordered = np.sort(self.refits.logits(columns), axis=1)
+        # A full sort is several times faster than numpy's partition with two kth here,
+        # and sorting in place spares a copy (16 MB for 10,000 patients: its page faults
+        # cost twice the sort).
+        ordered = self.refits.logits(columns)
+        ordered.sort(axis=1)
         return expit(ordered[:, low]), expit(ordered[:, high])
