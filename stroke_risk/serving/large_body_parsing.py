@@ -39,7 +39,14 @@ from _bentoml_impl.serde import JSONSerde
 from pydantic import TypeAdapter, ValidationError
 
 from stroke_risk.assessment.assessor import no_garbage_collection
-from stroke_risk.core.schema import MANY_KEYS, Patient, first_problems, validation_error
+from stroke_risk.core.canonical_patients import decode_canonical_batch
+from stroke_risk.core.schema import (
+    MANY_KEYS,
+    Patient,
+    PatientBatch,
+    first_problems,
+    validation_error,
+)
 from stroke_risk.core.validation_errors import NAMES_SHOWN, condense, unknown_fields
 
 # Far above one patient, far below a batch worth a thread (100 patients are ~23 KB).
@@ -79,7 +86,16 @@ def refuse_key_floods(cls: Any, data: Any) -> None:
 def validate_in_pieces(cls: Any, body: bytes, piece: int = PIECE) -> Any:
     """``cls.model_validate_json(body)``, with a batch's patients validated ``piece`` at
     a time first; any doubt and the body is validated whole, for BentoML's own errors.
-    Key floods are refused first (:func:`refuse_key_floods`)."""
+    Key floods are refused first (:func:`refuse_key_floods`). A batch whose patients are
+    all in the schema's own form is checked in one call instead
+    (:func:`~stroke_risk.core.canonical_patients.decode_canonical_batch`)."""
+    if issubclass(cls, PatientBatch):
+        canonical = decode_canonical_batch(body)
+        if canonical is not None:
+            try:  # the batch's own checks (its size); the patients pass as they are
+                return cls.model_validate({"patients": canonical})
+            except ValidationError:
+                return cls.model_validate_json(body)
     try:
         data = msgspec.json.decode(body)
     except (msgspec.DecodeError, RecursionError):  # pydantic's parser says what is wrong

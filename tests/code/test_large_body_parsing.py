@@ -8,7 +8,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from stroke_risk.assessment.results import encode_batch_reply, encode_json
+from stroke_risk.assessment.results import encode_batch_pieces, encode_batch_reply, encode_json
 from stroke_risk.core.schema import MANY_KEYS, PatientBatch
 from stroke_risk.core.validation_errors import condense
 from stroke_risk.serving.large_body_parsing import validate_in_pieces
@@ -130,6 +130,10 @@ def test_a_reply_encoded_in_pieces_is_the_same_bytes():
     results = [{"probability": i / 1000, "risk_band": "low"} for i in range(1_234)]
     assert encode_batch_reply(results, piece=500) == encode_json({"results": results})
     assert encode_batch_reply(results[:1]) == encode_json({"results": results[:1]})
+    for n in (0, 499, 500, 501, 1_000):
+        pieces = encode_batch_pieces(results[:n], piece=500)
+        assert b"".join(pieces) == encode_json({"results": results[:n]}), n
+        assert len(pieces) == (1 if n == 0 else 2 + -(-n // 500)), n
 
 
 def test_the_bentoml_step_it_replaces_is_still_there():

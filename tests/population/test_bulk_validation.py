@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stroke_risk.core.canonical_patients import trusted_patient
 from stroke_risk.core.schema import (
     FEATURES,
     FLAG_FEATURES,
@@ -25,7 +26,7 @@ from stroke_risk.core.schema import (
     numeric_limits,
 )
 from stroke_risk.population.bulk_validation import check_batch
-from stroke_risk.population.scoring import _reference_validation, trusted_patient, validate
+from stroke_risk.population.scoring import _reference_validation, validate
 
 EXAMPLE: dict[str, Any] = Patient.model_config["json_schema_extra"]["example"]
 
