@@ -252,9 +252,7 @@ class RiskAssessor:
         odds = [0.0] * n
         for k in (*top, *context):
             odds[k] = odds_ratio_of_rounded_share(rounded[k])
-        warnings = []
-        if self.warnings.may_warn(given):
-            warnings = self.warnings.many(patients_to_columns([patient])).get(0, [])
+        warnings = self.warnings.one(given)
         return self._result(
             given,
             numbers,

@@ -123,13 +123,20 @@ class DataSupport:
             else:
                 self.band_caveats.append(None)
 
+        # (sex, band, rare-category values) -> _support's answer, as met.
+        self._supports: dict[tuple[Any, ...], tuple[str, str | None]] = {}
+
     def crosses_band_edge(self, low: float, high: float) -> bool:
         return risk_band(low, self.thresholds) != risk_band(high, self.thresholds)
 
     def one(self, values: dict[str, Any]) -> tuple[Any, ...]:
         """(data_support, note, beyond_data, fields, beyond note, ranking caveat)."""
         band = bisect_right(_BAND_EDGES, values["age"]) - 1
-        support, note = self._support(values["gender"], band, *(values[n] for n in self.rare))
+        key = (values["gender"], band, *(values[n] for n in self.rare))
+        found = self._supports.get(key)
+        if found is None:  # a few dozen combinations: kept
+            found = self._supports[key] = self._support(*key)
+        support, note = found
         fields = []
         parts = []
         for name, low, high in self.ranges:

@@ -41,6 +41,37 @@ class PatientWarnings:
                 return True
         return False
 
+    def one(self, values: dict[str, Any]) -> list[str]:
+        """One patient's warnings (``bmi`` None when blank), in plain Python: the same
+        sentences, in the same order, as :meth:`many` gives that patient (a test checks
+        every adult of the data set)."""
+        if not self.may_warn(values):
+            return []
+        out = []
+        for name, low, high in self._ranges:
+            value = values[name]
+            if value is not None and not low <= value <= high:
+                out.append(
+                    f"{name} {value:g} is outside the range seen in training "
+                    f"({low:g} to {high:g}): the estimate is an extrapolation."
+                )
+        if values["bmi"] is None:
+            out.append(f"BMI not measured: a typical BMI ({self.bmi_fill:g}) was assumed.")
+        if values["work_type"] == "children":
+            out.append(
+                "work_type 'children' is recorded for an adult: check the record (the "
+                "estimate uses it as entered)."
+            )
+        for name, rare in self._rare:
+            value = values[name]
+            if value in rare:
+                n = self.profile.category_counts[name].get(value, 0)
+                out.append(
+                    f"{name} '{value}' is rare in the training data ({n} patients): "
+                    "the estimate rests on the other factors."
+                )
+        return out
+
     def many(self, columns: Columns) -> dict[int, list[str]]:
         """Warnings by patient index; most patients have none, so only they are visited."""
         flagged: dict[int, list[str]] = {}

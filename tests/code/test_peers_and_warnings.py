@@ -109,3 +109,24 @@ def test_the_blank_bmi_warning_names_the_value_the_model_filled_in_not_the_profi
     assert warnings.many(columns_of(blank)) == {
         0: [f"BMI not measured: a typical BMI ({BMI_FILL:g}) was assumed."]
     }
+
+
+@pytest.mark.parametrize(
+    ("changes", "count"),
+    [
+        ({}, 1),  # ADULT's work type is rare in this profile
+        ({"bmi": None}, 2),
+        ({"age": 301.0}, 2),
+        ({"avg_glucose_level": 301.0, "bmi": None, "work_type": "children"}, 3),
+        ({"gender": "Other", "bmi": 350.0}, 3),
+        ({"age": 400.0, "avg_glucose_level": 500.0, "bmi": 400.0}, 4),
+    ],
+)
+def test_one_patients_warnings_are_the_batchs_sentences_in_the_same_order(changes, count):
+    """The single-patient path writes the warnings in plain Python; they must be the
+    batch's, word for word and in order (each kind of warning, and several at once)."""
+    counts = {"work_type": {"Private": 3000, "Never_worked": 3}, "gender": {"Other": 1}}
+    warnings = PatientWarnings(profile(counts=counts), BMI_FILL)
+    patient = {**ADULT, **changes}
+    assert warnings.one(patient) == warnings.many(columns_of(patient)).get(0, [])
+    assert len(warnings.one(patient)) == count
