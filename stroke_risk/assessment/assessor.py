@@ -24,7 +24,6 @@ from stroke_risk.assessment.bands import risk_band
 from stroke_risk.assessment.data_support import DataSupport
 from stroke_risk.assessment.drivers import (
     Drivers,
-    odds_ratio_of_rounded_share,
     odds_ratios,
     reference_columns,
 )
@@ -130,6 +129,9 @@ class RiskAssessor:
         self.not_recorded = NotRecordedFields(profile, bmi_fill)
         self.support = DataSupport(profile, evidence, self.thresholds)  # type: ignore[arg-type]
         self._smoking = FEATURES.index("smoking_status")
+        # The factors a patient's drivers are ranked from, by whether smoking is recorded.
+        clinical = [k for k in range(len(FEATURES)) if self.drivers.clinical[k]]
+        self._eligible = {False: clinical, True: [k for k in clinical if k != self._smoking]}
         self._smoking_terms = (
             [self.shapes.term("smoking_status", s) for s in self.not_recorded.known_smoking]
             if self.shapes is not None
@@ -239,24 +241,20 @@ class RiskAssessor:
         rounded = numbers[3 : 3 + n]
         # Clinical factors ranked by the rounded shares (ties in factor order), as the batch
         # path does; context factors apart; smoking not recorded never listed.
-        eligible = [
-            k for k in range(n) if self.drivers.clinical[k] and not (unknown and k == self._smoking)
-        ]
+        eligible = self._eligible[unknown]
         top = sorted(eligible, key=[-abs(x) for x in rounded].__getitem__)
         top = top[: self.settings.top_factors]
         context = self.drivers.context
         other = sum(shares) - sum(shares[k] for k in top) - sum(shares[k] for k in context)
         numbers.insert(3, round_as_numpy(other))
-        # Only the listed factors' odds ratios are shown. math's exp may differ from
-        # numpy's in the last place, but never once rounded (odds_ratio_of_rounded_share).
-        odds = [0.0] * n
-        for k in (*top, *context):
-            odds[k] = odds_ratio_of_rounded_share(rounded[k])
+        # Only the listed factors' odds ratios are shown, worked out (in plain Python) only
+        # for the entries not already shared: math's exp may differ from numpy's in the
+        # last place, but never once rounded (odds_ratio_of_rounded_share).
         warnings = self.warnings.one(given)
         return self._result(
             given,
             numbers,
-            odds,
+            None,
             interval is not None,
             self.risk_band(numbers[0]),
             interval is not None and self.risk_band(numbers[1]) != self.risk_band(numbers[2]),
@@ -348,7 +346,7 @@ class RiskAssessor:
         self,
         values: dict[str, Any],
         row: list[float],
-        odds: list[float],
+        odds: list[float] | None,
         has_interval: bool,
         band: RiskBand,
         crosses_band_edge: bool,

@@ -161,14 +161,15 @@ class Drivers:
         self,
         values: dict[str, Any],
         shares: list[float],
-        odds_ratios: list[float],
+        odds_ratios: list[float] | None,
         top: list[int],
     ) -> list[FactorResult]:
         """The factors at positions ``top``, in that order (the reply's
         ``contributing_factors`` or ``context_factors``).
 
         ``shares`` are already rounded to ``DECIMALS``; ``odds_ratios`` are their
-        exponentials rounded to 3 (both computed in one numpy call per batch). A factor's
+        exponentials rounded to 3 (both computed in one numpy call per batch), or None to
+        have them worked out only for the entries built here (one patient). A factor's
         entry is fixed by its position, value and rounded share, so entries of fields with
         few values (sex, conditions, smoking, the context factors) are built once and
         shared by every reply that holds them (they are frozen): a batch builds a fraction
@@ -181,17 +182,17 @@ class Drivers:
             value = values[names[k]]
             share = shares[k]
             if k in numeric:
-                out.append(self._entry(k, value, share, odds_ratios[k]))
+                out.append(self._entry(k, value, share, odds_ratios))
                 continue
             key = (k, value, share)
             entry = shared.get(key)
             if entry is None:
-                entry = shared[key] = self._entry(k, value, share, odds_ratios[k])
+                entry = shared[key] = self._entry(k, value, share, odds_ratios)
             out.append(entry)
         return out
 
     def context_results(
-        self, values: dict[str, Any], shares: list[float], odds_ratios: list[float]
+        self, values: dict[str, Any], shares: list[float], odds_ratios: list[float] | None
     ) -> list[FactorResult]:
         """:meth:`results` for the context factors; the whole list is shared by the replies
         of patients with the same context values and shares."""
@@ -206,13 +207,15 @@ class Drivers:
             self._shared_context[key] = entries
         return entries
 
-    def _entry(self, k: int, value: Any, share: float, odds_ratio: float) -> FactorResult:
+    def _entry(
+        self, k: int, value: Any, share: float, odds_ratios: list[float] | None
+    ) -> FactorResult:
         return FactorResult(
             self.names[k],
             self.labels[k],
             value,
             self.reference_values[k],
-            odds_ratio,
+            odds_ratios[k] if odds_ratios is not None else odds_ratio_of_rounded_share(share),
             share,
             _DIRECTIONS[(share > 0) - (share < 0)],
             self.kinds[k],
