@@ -33,6 +33,7 @@ from stroke_risk.assessment.peers import PeerGroups
 from stroke_risk.assessment.results import (
     DECIMALS,
     AssessmentResult,
+    FactorResult,
     OutcomeResult,
     round_as_numpy,
 )
@@ -323,6 +324,7 @@ class RiskAssessor:
         bands = np.searchsorted(self.thresholds, table[:, :3], side="right")
         band = [_BANDS[b] for b in bands[:, 0].tolist()]
         crosses = (has_interval & (bands[:, 1] != bands[:, 2])).tolist()
+        contexts = self.drivers.context_many(columns, table[:, 4 : 4 + len(FEATURES)])
         return [
             self._result(
                 patient.__dict__,
@@ -338,6 +340,7 @@ class RiskAssessor:
                 warnings.get(i, []),
                 support[i],
                 unknown[i],
+                contexts[i],
             )
             for i, patient in enumerate(patients)
         ]
@@ -357,6 +360,7 @@ class RiskAssessor:
         warnings: list[str],
         support: tuple[Any, ...],
         unrecorded_smoking: bool,
+        context: list[FactorResult] | None = None,
     ) -> AssessmentResult:
         """The reply for one patient. ``row`` holds, rounded: probability, the interval's
         ends, the unlisted factors' share, each factor's share, each change's risk, each
@@ -375,7 +379,7 @@ class RiskAssessor:
             comparison,
             self.drivers.reference,
             self.drivers.results(values, shares, odds, top),
-            self.drivers.context_results(values, shares, odds),
+            context if context is not None else self.drivers.context_results(values, shares, odds),
             row[3],
             self.what_ifs.results(
                 values,

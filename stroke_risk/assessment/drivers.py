@@ -207,6 +207,31 @@ class Drivers:
             self._shared_context[key] = entries
         return entries
 
+    def context_many(
+        self, columns: Columns, rounded_shares: np.ndarray
+    ) -> list[list[FactorResult]]:
+        """:meth:`context_results` for every patient of a batch (``rounded_shares``: one
+        row per patient, rounded to ``DECIMALS``), the keys made column by column."""
+        shared = self._shared_context
+        keys = zip(
+            *(columns[self.names[k]].tolist() for k in self.context),
+            *(rounded_shares[:, k].tolist() for k in self.context),
+            strict=True,
+        )
+        out = []
+        for key in keys:
+            entries = shared.get(key)
+            if entries is None:
+                if len(shared) > _SHARED_LIMIT:
+                    shared.clear()
+                values = {self.names[k]: key[j] for j, k in enumerate(self.context)}
+                shares = [0.0] * len(self.names)
+                for j, k in enumerate(self.context, start=len(self.context)):
+                    shares[k] = key[j]
+                entries = shared[key] = self.results(values, shares, None, self.context)
+            out.append(entries)
+        return out
+
     def _entry(
         self, k: int, value: Any, share: float, odds_ratios: list[float] | None
     ) -> FactorResult:
