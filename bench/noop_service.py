@@ -1,8 +1,8 @@
 """The framework's ceiling: a BentoML service that validates the same patient and returns a
 constant. The real service is measured as a ratio against this, in the same run.
 
-Its `/predict_batch` validates the same batch and answers with one typical result (2.5 KB;
-the service's average over the data set's adults is 2.1 KB) per patient: what BentoML and
+Its `/predict_batch` validates the same batch and answers with one typical result (3.45 KB,
+the service's average over the data set's adults) per patient: what BentoML and
 the transfer of the reply cost, without the scoring and explanations."""
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from stroke_risk.core.schema import Patient, PatientBatch
 from stroke_risk.serving.request_timeout import install as install_request_timeout
 
 CONSTANT = b'{"probability": 0.05, "risk_band": "moderate"}'
-# The service's reply for a 67-year-old smoker with hypertension (two guidance items, 2.5
-# KB; a batch of the data set's adults averages 2.1 KB), as the service encodes it.
+# The service's reply for the adult whose reply is nearest the data set's adults' average
+# size (3.45 KB: a 61-year-old woman, glucose 202, BMI not measured), as the service
+# encodes it.
 TYPICAL_RESULT = msgspec.json.encode(
     json.loads((Path(__file__).with_name("typical_result.json")).read_text())
 )
