@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from stroke_risk.assessment.bands import risk_band
@@ -33,8 +34,8 @@ from stroke_risk.assessment.peers import PeerGroups
 from stroke_risk.assessment.results import (
     DECIMALS,
     AssessmentResult,
-    FactorResult,
     OutcomeResult,
+    encoded,
     round_as_numpy,
 )
 from stroke_risk.assessment.what_ifs import WhatIfs
@@ -95,7 +96,7 @@ class RiskAssessor:
     Results are :class:`~stroke_risk.assessment.results.AssessmentResult` Structs shaped like
     :class:`~stroke_risk.core.responses.Assessment` (the service declares that model for
     its OpenAPI document): building 10,000 pydantic objects would cost more than the model
-    itself. ``encode_json`` turns them into the reply; ``msgspec.to_builtins`` into dicts.
+    itself. ``encode_json`` turns them into the reply; ``as_builtins`` into dicts.
     """
 
     def __init__(
@@ -123,6 +124,7 @@ class RiskAssessor:
         # Additive models are explained by swapping one field's term (see shape_functions).
         self.shapes = ShapeFunctions(lean) if is_additive(lean) else None
         self.drivers = Drivers(lean, profile, self.shapes, settings.top_factors)
+        self._reference = encoded(self.drivers.reference)  # the same in every reply
         self.what_ifs = WhatIfs(lean, settings, reference_columns(profile), self.shapes, evidence)
         self.peers = PeerGroups(profile)
         bmi_fill = float(lean.encoder.medians[NUMERIC_FEATURES.index("bmi")])
@@ -360,7 +362,7 @@ class RiskAssessor:
         warnings: list[str],
         support: tuple[Any, ...],
         unrecorded_smoking: bool,
-        context: list[FactorResult] | None = None,
+        context: msgspec.Raw | None = None,
     ) -> AssessmentResult:
         """The reply for one patient. ``row`` holds, rounded: probability, the interval's
         ends, the unlisted factors' share, each factor's share, each change's risk, each
@@ -377,7 +379,7 @@ class RiskAssessor:
             band,
             self.thresholds,
             comparison,
-            self.drivers.reference,
+            self._reference,
             self.drivers.results(values, shares, odds, top),
             context if context is not None else self.drivers.context_results(values, shares, odds),
             row[3],
@@ -387,7 +389,7 @@ class RiskAssessor:
                 row[changed_at + n_changes : changed_at + 2 * n_changes],
                 applies,
             ),
-            self.what_ifs.guidance(values),
+            self.what_ifs.guidance_encoded(values),
             warnings,
             INTERVAL_NAME,
             crosses_band_edge,

@@ -25,9 +25,10 @@ import math
 from itertools import product
 from typing import Any
 
+import msgspec
 import numpy as np
 
-from stroke_risk.assessment.results import DECIMALS, FactorResult, round_as_numpy
+from stroke_risk.assessment.results import DECIMALS, FactorResult, encoded, round_as_numpy
 from stroke_risk.core.responses import CONTEXT_FACTORS
 from stroke_risk.core.schema import FEATURES, NUMERIC_FEATURES, Patient
 from stroke_risk.scoring.lean import Columns, LeanModel
@@ -119,7 +120,7 @@ class Drivers:
         self.smoking = FEATURES.index("smoking_status")
         self._numeric = frozenset(FEATURES.index(name) for name in NUMERIC_FEATURES)
         self._shared: dict[tuple[int, Any, float], FactorResult] = {}
-        self._shared_context: dict[tuple[Any, ...], list[FactorResult]] = {}
+        self._shared_context: dict[tuple[Any, ...], msgspec.Raw] = {}
         self.reference_values = [profile.reference[name] for name in FEATURES]
         # Calibrated log-odds = -(a * margin + b): a term's share is -a times its change.
         self.slope = -lean.calibration_a
@@ -193,9 +194,9 @@ class Drivers:
 
     def context_results(
         self, values: dict[str, Any], shares: list[float], odds_ratios: list[float] | None
-    ) -> list[FactorResult]:
-        """:meth:`results` for the context factors; the whole list is shared by the replies
-        of patients with the same context values and shares."""
+    ) -> msgspec.Raw:
+        """:meth:`results` for the context factors, encoded: the whole list is shared by the
+        replies of patients with the same context values and shares."""
         key = tuple(values[self.names[k]] for k in self.context) + tuple(
             shares[k] for k in self.context
         )
@@ -203,7 +204,7 @@ class Drivers:
         if entries is None:
             if len(self._shared_context) > _SHARED_LIMIT:
                 self._shared_context.clear()
-            entries = self.results(values, shares, odds_ratios, self.context)
+            entries = encoded(self.results(values, shares, odds_ratios, self.context))
             self._shared_context[key] = entries
         return entries
 
@@ -228,7 +229,7 @@ class Drivers:
                 shares = [0.0] * len(self.names)
                 for j, k in enumerate(self.context, start=len(self.context)):
                     shares[k] = key[j]
-                entries = shared[key] = self.results(values, shares, None, self.context)
+                entries = shared[key] = encoded(self.results(values, shares, None, self.context))
             out.append(entries)
         return out
 

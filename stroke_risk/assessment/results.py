@@ -77,18 +77,23 @@ class NotRecordedResult(msgspec.Struct, gc=False):
 
 
 class AssessmentResult(msgspec.Struct, gc=False):
+    """One patient's reply. The parts that are the same for many replies (the reference
+    patient, the context factors, the guidance) are held as their JSON, encoded once
+    (``msgspec.Raw``): a 10,000-patient reply then copies them instead of encoding them
+    again, 25 ms of its 90. :func:`as_builtins` gives the reply as lists and dicts."""
+
     probability: float
     probability_interval: list[float] | None
     percent: float
     risk_band: str
     risk_band_thresholds: list[float]
     comparison: dict[str, Any]
-    reference_patient: dict[str, Any]
+    reference_patient: Any  # msgspec.Raw of a dict, or the dict (msgspec.convert)
     contributing_factors: list[FactorResult]
-    context_factors: list[FactorResult]
+    context_factors: Any  # msgspec.Raw of a list of FactorResult, or the list
     other_factors_log_odds: float
     what_if: list[WhatIfResult]
-    guidance: list[GuidanceResult]
+    guidance: Any  # msgspec.Raw of a list of GuidanceResult, or the list
     warnings: list[str]
     interval_name: str
     interval_crosses_band_edge: bool
@@ -107,6 +112,23 @@ class AssessmentResult(msgspec.Struct, gc=False):
 _encoder = msgspec.json.Encoder()
 encode_json = _encoder.encode
 """Results (or any structure holding them) as JSON bytes."""
+
+
+def encoded(value: Any) -> msgspec.Raw:
+    """``value``'s JSON, encoded now, to be copied as it is into every reply holding it."""
+    return msgspec.Raw(encode_json(value))
+
+
+def _decode_raw(value: Any) -> Any:
+    if isinstance(value, msgspec.Raw):
+        return msgspec.json.decode(value)
+    raise TypeError(f"cannot turn {type(value).__name__} into builtins")
+
+
+def as_builtins(value: Any) -> Any:
+    """Results (or any structure holding them) as dicts and lists: the reply's JSON read
+    back, without encoding it (``msgspec.to_builtins``, the pre-encoded parts decoded)."""
+    return msgspec.to_builtins(value, enc_hook=_decode_raw)
 
 
 def encode_batch_pieces(results: list[AssessmentResult], piece: int = 500) -> list[memoryview]:

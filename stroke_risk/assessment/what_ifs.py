@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import numpy as np
 
-from stroke_risk.assessment.results import GuidanceResult, WhatIfResult
+from stroke_risk.assessment.results import GuidanceResult, WhatIfResult, encoded
 from stroke_risk.core.config import Settings
 from stroke_risk.core.evidence import GLUCOSE_RANGE_EDGE, ReplyEvidence
 from stroke_risk.core.schema import FEATURES
@@ -96,6 +97,7 @@ class WhatIfs:
         evidence: ReplyEvidence,
     ) -> None:
         self.settings = settings
+        self._encoded_guidance: dict[tuple[int, ...], msgspec.Raw] = {}
         # One change per glucose range whose within-range effect excludes no effect: its
         # target is the healthy value, or the range's lower edge if that is higher.
         ranges = [r for r in evidence.glucose_ranges if r.excludes_no_effect]
@@ -181,6 +183,15 @@ class WhatIfs:
             for c, (factor, change, target) in enumerate(self.changes)
             if applies[c]
         ]
+
+    def guidance_encoded(self, values: dict[str, Any]) -> msgspec.Raw:
+        """:meth:`guidance`, encoded once for each combination of advice (a few dozen)."""
+        advice = self.guidance(values)
+        key = tuple(map(id, advice))  # the advice are this module's constants
+        found = self._encoded_guidance.get(key)
+        if found is None:
+            found = self._encoded_guidance[key] = encoded(advice)
+        return found
 
     def guidance(self, values: dict[str, Any]) -> list[GuidanceResult]:
         """Guideline advice, each naming its guideline, where it applies."""

@@ -13,9 +13,9 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import msgspec
 from pydantic import ValidationError
 
+from stroke_risk.assessment.results import as_builtins
 from stroke_risk.core.schema import Patient, categories
 from stroke_risk.core.validation_errors import describe
 from stroke_risk.fhir.mapping import MappedPatient
@@ -98,7 +98,7 @@ def estimate(mapped: MappedPatient, assessor: Any) -> Estimate:
     return Estimate(
         mapped,
         "scored",
-        result=msgspec.to_builtins(results[0]),
+        result=as_builtins(results[0]),
         assumed=assumed,
         low=min(probabilities),
         high=max(probabilities),

@@ -3,17 +3,17 @@ made-up evidence row."""
 
 from __future__ import annotations
 
-import msgspec
 import pandas as pd
 
 from stroke_risk.assessment.assessor import RiskAssessor
+from stroke_risk.assessment.results import as_builtins
 from stroke_risk.core.evidence import GlucoseRangeEffect
 from stroke_risk.core.schema import ADULT_AGE, FEATURES, Patient
 
 
 def assess(assessor: RiskAssessor, patients: list[Patient]) -> list[dict]:
     """The results as the plain data a client decodes."""
-    return msgspec.to_builtins(assessor.assess(patients))
+    return as_builtins(assessor.assess(patients))
 
 
 def adult_patients(stroke_data: pd.DataFrame, n: int | None = None, seed: int = 1) -> list[Patient]:
