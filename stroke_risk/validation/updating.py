@@ -31,7 +31,7 @@ import pandas as pd
 from scipy.special import expit, logit
 from scipy.stats import chi2
 
-from stroke_risk.core.outcome import ModelOutcome, outcome_from_metadata
+from stroke_risk.core.outcome import ModelOutcome
 from stroke_risk.core.schema import FEATURES, TARGET
 from stroke_risk.scoring.intervals import (
     GeneralIntervals,
@@ -221,12 +221,8 @@ def update_stored_model(
     """Choose an update of the stored model ``tag`` on ``cohort`` and build the new version
     (not yet saved): its lean copy, intervals, profile, outcome record and lineage."""
     stored = load_stored_model(tag)
-    parent_outcome = outcome_from_metadata(stored.metadata)
-    horizon = horizon or parent_outcome.horizon_years
-    if horizon is None:
-        raise ValueError(
-            f"{stored.tag} estimates a stroke history (no horizon): give the horizon in years"
-        )
+    parent_outcome = stored.outcome
+    horizon = stored.horizon(horizon, "give the horizon in years to update it to")
     frame = cohort.frame
     test = closed_test(stored.lean, frame, horizon, seed)
     parent_intervals = get_model(stored.tag).custom_objects.get("intervals")
