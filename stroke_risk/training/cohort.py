@@ -17,7 +17,6 @@ refused whole if it has any: a model is never trained on rows that were quietly 
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import date
@@ -45,6 +44,7 @@ from stroke_risk.core.schema import (
     TARGET,
     PatientRecord,
 )
+from stroke_risk.training.dataset import sha256_of
 
 FOLLOWUP = "followup_years"
 DEATH = "death"
@@ -222,14 +222,6 @@ def _outcome_errors(
     return {FOLLOWUP: followup, DEATH: death.astype(int), INDEX_DATE: dates}, errors
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load_cohort(path: Path) -> Cohort:
     """Read and validate a cohort file, refusing it whole if any row has a problem."""
     path = Path(path)
@@ -266,7 +258,7 @@ def load_cohort(path: Path) -> Cohort:
     return Cohort(
         frame=valid,
         source=path.name,
-        sha256=_sha256(path),
+        sha256=sha256_of(path),
         has_death=DEATH in frame.columns,
         first_index_date=min(known) if known else None,
         last_index_date=max(known) if known else None,

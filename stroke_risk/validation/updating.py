@@ -39,9 +39,9 @@ from stroke_risk.scoring.intervals import (
     ProbabilityIntervals,
 )
 from stroke_risk.scoring.lean import LeanModel
-from stroke_risk.scoring.store import LEAN_TOLERANCE, get_model
+from stroke_risk.scoring.store import get_model
 from stroke_risk.training.cohort import DEATH, FOLLOWUP, Cohort
-from stroke_risk.training.lean_compile import frame_to_columns, max_difference
+from stroke_risk.training.lean_compile import checked_difference, frame_to_columns
 from stroke_risk.training.model_store import load_stored_model
 from stroke_risk.training.survival import (
     COHORT_REFITS,
@@ -244,9 +244,7 @@ def update_stored_model(
             if parent_intervals is None
             else recalibrated_intervals(parent_intervals, test.intercept, test.slope)
         )
-    gap = max_difference(lean, model, frame)
-    if gap > LEAN_TOLERANCE:
-        raise RuntimeError(f"lean copy of the update differs from its reference by {gap:.2e}")
+    gap = checked_difference(lean, model, frame)
     risk = lean.predict(frame_to_columns(frame))
     outcome = ModelOutcome(
         kind="incident",

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from stroke_risk.core.config import REPO_ROOT
 from tests.environment import skip_or_fail
-from tests.ops.conftest import clean_environment, required_tool
+from tests.ops.conftest import clean_environment, required_tool, run_script
 
 # What apt-get takes, as `strace -f -e trace=fcntl` shows on Debian 12 (apt 2.6): `install`
 # an fcntl write lock on dpkg's frontend lock, then on dpkg's own lock (and the archives'
@@ -54,15 +53,8 @@ NEEDED_BY_THE_TESTS = (
 
 def make(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in clean_environment().items() if k not in MAKE_SETTINGS}
-    return subprocess.run(
-        [required_tool("make", shutil.which("make")), "-s", *args],
-        cwd=REPO_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    make = Path(required_tool("make", shutil.which("make")))
+    return run_script(make, "-s", *args, env=environment, timeout=timeout)
 
 
 def planned_packages(*args: str) -> set[str]:
