@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="stroke-risk-bentoml-")
@@ -56,6 +56,24 @@ def no_developer_settings() -> Iterator[None]:
         get_settings.cache_clear()  # settings read before this, e.g. at import, are dropped
         yield
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def refused_settings(capsys: pytest.CaptureFixture[str]) -> Callable[[], str]:
+    """Read the settings afresh from the environment a test has set, which they must refuse:
+    what get_settings() wrote to stderr before it stopped the process (SystemExit). The
+    cache is cleared before and after, so no other test sees these settings."""
+
+    def read() -> str:
+        get_settings.cache_clear()
+        try:
+            with pytest.raises(SystemExit):
+                get_settings()
+        finally:
+            get_settings.cache_clear()
+        return capsys.readouterr().err
+
+    return read
 
 
 def _data_path() -> Path:

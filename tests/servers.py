@@ -30,6 +30,7 @@ from stroke_risk.core.config import REPO_ROOT
 from tests.environment import server_environment
 
 BIN = Path(sys.executable).parent
+APP_PATH = REPO_ROOT / "app" / "app.py"
 PORT_ATTEMPTS = 3
 PORT_TAKEN = ("address already in use", "errno 98")
 
@@ -141,6 +142,11 @@ def loopback_server(
         return
 
 
+def bentoml_command(target: str = "service.py") -> list[str]:
+    """`bentoml serve <target>` on 127.0.0.1, its port left as ``{port}`` for loopback_server."""
+    return [str(BIN / "bentoml"), "serve", target, "--host", "127.0.0.1", "--port", "{port}"]
+
+
 @contextmanager
 def bentoml_server(
     home: Path,
@@ -152,8 +158,39 @@ def bentoml_server(
     """`bentoml serve <target>` on a free loopback port, stopped on exit; ``env`` holds the
     settings this server runs with (see server_environment)."""
     environment = server_environment(BENTOML_HOME=str(home), **(env or {}))
-    command = [str(BIN / "bentoml"), "serve", target, "--host", "127.0.0.1", "--port", "{port}"]
+    command = bentoml_command(target)
     with loopback_server("bentoml", command, environment, log_dir, "/readyz", timeout) as server:
+        yield server
+
+
+@contextmanager
+def streamlit_server(
+    environment: dict[str, str], log_dir: Path, timeout: float = 60
+) -> Iterator[RunningServer]:
+    """`streamlit run app/app.py` on a free loopback port, as `make app` starts it, with
+    ``environment``. The app must import this checkout's package: `streamlit run` does not
+    put the checkout on the path, so an installed copy (e.g. another worktree's editable
+    install) would load; the checkout goes first on PYTHONPATH."""
+    path = [str(REPO_ROOT), *filter(None, [environment.get("PYTHONPATH")])]
+    environment = {**environment, "PYTHONPATH": os.pathsep.join(path)}
+    command = [
+        str(BIN / "streamlit"),
+        "run",
+        str(APP_PATH.relative_to(REPO_ROOT)),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        "{port}",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+    with loopback_server(
+        "streamlit", command, environment, log_dir, "/_stcore/health", timeout
+    ) as server:
         yield server
 
 
@@ -165,7 +202,7 @@ def serve_and_fail(home: Path, without: tuple[str, ...] = (), **settings: str) -
         environment.pop(name, None)
     environment.update(settings)
     completed = subprocess.run(
-        [str(BIN / "bentoml"), "serve", "service.py", "--host", "127.0.0.1", "--port", "0"],
+        [part.format(port=0) for part in bentoml_command()],
         cwd=REPO_ROOT,
         env=environment,
         capture_output=True,

@@ -13,6 +13,7 @@ from typing import IO
 
 import pandas as pd
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from stroke_risk.core.schema import (
     FEATURES,
@@ -76,15 +77,31 @@ def read_table(source: Path | str | IO[bytes] | IO[str]) -> pd.DataFrame:
     return frame
 
 
-def _parse_number(value: str) -> float | None | str:
-    """A number, None for a missing marker, or the original text if it does not parse."""
-    text = value.strip()
-    if text in MISSING_MARKERS:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return text
+def cell_value(name: str, text: str) -> object:
+    """A stripped cell's text as the schema is handed it: a number field's number (None for
+    a missing marker), a 0/1 flag as an int, else the text itself, so that what does not
+    parse reaches the schema as written and its error can quote it."""
+    if name in NUMERIC_FEATURES:
+        if text in MISSING_MARKERS:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    if name in FLAG_FEATURES:
+        return int(text) if text in {"0", "1"} else text
+    return text
+
+
+def cell_error(error: ErrorDetails, value: object) -> str:
+    """What is wrong with a cell holding ``value`` (from :func:`cell_value`), in words for
+    the person who made the file: an empty cell and a word where a number goes are named as
+    such, not by the schema's type."""
+    if value is None or value == "":
+        return "is empty"
+    if error["type"] == "float_type":
+        return f"'{value}' is not a number"
+    return error_message(error)
 
 
 def parse_patients(frame: pd.DataFrame, require_target: bool = False) -> ParsedPatients:
@@ -114,27 +131,16 @@ def parse_patients(frame: pd.DataFrame, require_target: bool = False) -> ParsedP
         if all(str(value).strip() == "" for value in row.values()):
             continue  # a blank line
         reference = str(row[ID_COLUMN]) if has_id else None
-        values: dict[str, object] = {}
-        for name in FEATURES:
-            raw = str(row[name]).strip()
-            if name in NUMERIC_FEATURES:
-                values[name] = _parse_number(raw)
-            elif name in FLAG_FEATURES:
-                values[name] = int(raw) if raw in {"0", "1"} else raw
-            else:
-                values[name] = raw
+        values: dict[str, object] = {
+            name: cell_value(name, str(row[name]).strip()) for name in FEATURES
+        }
         row_errors: list[RowError] = []
         try:
             record = model.model_validate(values).model_dump()
         except ValidationError as exc:
             for error in exc.errors():
                 column = str(error["loc"][0]) if error["loc"] else "?"
-                message = error_message(error)
-                raw_value = values.get(column)
-                if raw_value is None or raw_value == "":
-                    message = "is empty"
-                elif error["type"] == "float_type":
-                    message = f"'{raw_value}' is not a number"
+                message = cell_error(error, values.get(column))
                 row_errors.append(RowError(line, column, message, reference))
             record = {}
         if require_target:

@@ -17,7 +17,6 @@ refused whole if it has any: a model is never trained on rows that were quietly 
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,6 +33,8 @@ from stroke_risk.core.patient_tables import (
     MISSING_MARKERS,
     DataError,
     RowError,
+    cell_error,
+    cell_value,
     read_table,
 )
 from stroke_risk.core.schema import (
@@ -43,7 +44,7 @@ from stroke_risk.core.schema import (
     TARGET,
     PatientRecord,
 )
-from stroke_risk.core.validation_errors import message as error_message
+from stroke_risk.training.dataset import sha256_of
 
 FOLLOWUP = "followup_years"
 DEATH = "death"
@@ -123,20 +124,6 @@ def _field_model(name: str) -> type[BaseModel]:
     return create_model(f"Cohort_{name}", **{name: (field_info.annotation, field_info)})
 
 
-def _raw_value(name: str, text: str) -> object:
-    """A cell's text as the patient reader passes it to the schema."""
-    if name in NUMERIC_FEATURES:
-        if text in MISSING_MARKERS:
-            return None
-        try:
-            return float(text)
-        except ValueError:
-            return text
-    if name in FLAG_FEATURES:
-        return int(text) if text in {"0", "1"} else text
-    return text
-
-
 def validate_fields(frame: pd.DataFrame, blank: np.ndarray) -> tuple[pd.DataFrame, list[RowError]]:
     """The ten fields and ``stroke`` validated by the schema, each distinct value once.
 
@@ -155,17 +142,11 @@ def validate_fields(frame: pd.DataFrame, blank: np.ndarray) -> tuple[pd.DataFram
         canonical: dict[str, object] = {}
         problems: dict[str, str] = {}
         for text in pd.unique(texts):
-            raw = _raw_value(name, text)
+            raw = cell_value(name, text)
             try:
                 canonical[text] = getattr(model.model_validate({name: raw}), name)
             except ValidationError as exc:
-                error = exc.errors()[0]
-                message = error_message(error)
-                if raw is None or raw == "":
-                    message = "is empty"
-                elif error["type"] == "float_type":
-                    message = f"'{raw}' is not a number"
-                problems[text] = message
+                problems[text] = cell_error(exc.errors()[0], raw)
         if problems:
             for row in np.flatnonzero(np.isin(texts, list(problems)) & ~blank):
                 reference = None if references is None else references[row]
@@ -241,14 +222,6 @@ def _outcome_errors(
     return {FOLLOWUP: followup, DEATH: death.astype(int), INDEX_DATE: dates}, errors
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load_cohort(path: Path) -> Cohort:
     """Read and validate a cohort file, refusing it whole if any row has a problem."""
     path = Path(path)
@@ -285,7 +258,7 @@ def load_cohort(path: Path) -> Cohort:
     return Cohort(
         frame=valid,
         source=path.name,
-        sha256=_sha256(path),
+        sha256=sha256_of(path),
         has_death=DEATH in frame.columns,
         first_index_date=min(known) if known else None,
         last_index_date=max(known) if known else None,

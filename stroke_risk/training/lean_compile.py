@@ -28,6 +28,7 @@ from stroke_risk.scoring.lean import (
     Scorer,
     TreeScore,
 )
+from stroke_risk.scoring.store import LEAN_TOLERANCE
 from stroke_risk.training.families import LOGIT_CLIP
 from stroke_risk.training.features import NumbersFirst, category_code
 
@@ -132,3 +133,12 @@ def max_difference(lean: LeanModel, calibrated: Any, frame: pd.DataFrame) -> flo
     """Largest absolute gap between the lean copy and the pipeline's ``predict_proba``."""
     expected = calibrated.predict_proba(frame[list(FEATURES)])[:, 1]
     return float(np.max(np.abs(lean.predict(frame_to_columns(frame)) - expected)))
+
+
+def checked_difference(lean: LeanModel, reference: Any, frame: pd.DataFrame) -> float:
+    """:func:`max_difference`, refused above the store's tolerance: a lean copy that does not
+    compute what its reference model does must never be saved (the service scores with it)."""
+    gap = max_difference(lean, reference, frame)
+    if gap > LEAN_TOLERANCE:
+        raise RuntimeError(f"the lean copy differs from its reference model by {gap:.2e}")
+    return gap

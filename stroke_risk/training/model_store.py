@@ -22,6 +22,7 @@ import xgboost
 
 from stroke_risk.core.config import MODEL_NAME
 from stroke_risk.core.model_card import MODEL_CARD_KEY
+from stroke_risk.core.outcome import ModelOutcome, outcome_from_metadata
 from stroke_risk.core.schema import Patient
 from stroke_risk.scoring.intervals import ProbabilityIntervals
 from stroke_risk.scoring.lean import LeanModel
@@ -40,6 +41,22 @@ class StoredModel:
     lean: LeanModel
     profile: TrainingProfile
     metadata: dict[str, Any]
+
+    @property
+    def outcome(self) -> ModelOutcome:
+        """What the model's number is: its metadata's record (a stroke history if none)."""
+        return outcome_from_metadata(self.metadata)
+
+    def horizon(self, asked: float | None, if_history: str) -> float:
+        """The horizon in years to work at: ``asked``, else the model's own. A model of a
+        stroke history has none, and a horizon must be asked for: ``if_history`` tells the
+        person which, and why."""
+        horizon = asked or self.outcome.horizon_years
+        if horizon is None:
+            raise ValueError(
+                f"{self.tag} estimates a stroke history, not a risk within a horizon: " + if_history
+            )
+        return horizon
 
 
 def jsonable(value: Any) -> Any:

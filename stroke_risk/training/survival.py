@@ -52,10 +52,9 @@ from stroke_risk.core.schema import ADULT_AGE, FEATURES, TARGET
 from stroke_risk.scoring.intervals import ProbabilityIntervals
 from stroke_risk.scoring.lean import LeanModel, LinearScore
 from stroke_risk.scoring.profile import TrainingProfile, build_profile
-from stroke_risk.scoring.store import LEAN_TOLERANCE
 from stroke_risk.training.cohort import DEATH, FOLLOWUP, Cohort
 from stroke_risk.training.features import build_preprocessor
-from stroke_risk.training.lean_compile import _encoder, frame_to_columns, max_difference
+from stroke_risk.training.lean_compile import _encoder, checked_difference, frame_to_columns
 
 logger = logging.getLogger(__name__)
 
@@ -349,9 +348,7 @@ def train_cohort(
     logger.info("Family: %s (%s)", family, selection.get("families", "given"))
     model = HorizonRiskModel(family, horizon_years, seed).fit(frame)
     lean = model.lean()
-    gap = max_difference(lean, model, frame)
-    if gap > LEAN_TOLERANCE:
-        raise RuntimeError(f"lean model differs from the reference model by {gap:.2e}")
+    gap = checked_difference(lean, model, frame)
     refits = bootstrap_models(frame, family, horizon_years, n_refits, seed, n_jobs)
     risk = lean.predict(frame_to_columns(frame))
     outcome = ModelOutcome(

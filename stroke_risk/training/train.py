@@ -31,7 +31,6 @@ from stroke_risk.core.outcome import KAGGLE_HISTORY, OUTCOME_METADATA_KEY
 from stroke_risk.core.schema import ADULT_AGE, FEATURES, TARGET
 from stroke_risk.scoring.lean import LeanModel
 from stroke_risk.scoring.profile import TrainingProfile, build_profile
-from stroke_risk.scoring.store import LEAN_TOLERANCE
 from stroke_risk.training.bootstrap_refits import (
     bootstrap_refits,
     calibrated,
@@ -41,7 +40,7 @@ from stroke_risk.training.dataset import load_training_data, sha256_of
 from stroke_risk.training.evaluation import bootstrap_ci, risk_metrics, subgroup_table
 from stroke_risk.training.families import SIMPLEST_FIRST, candidates
 from stroke_risk.training.features import encode_fixed_columns
-from stroke_risk.training.lean_compile import compile_lean_model, max_difference
+from stroke_risk.training.lean_compile import checked_difference, compile_lean_model
 from stroke_risk.training.progress import reported
 
 logger = logging.getLogger(__name__)
@@ -226,9 +225,7 @@ def train(data_path: Path, seed: int = 42, quick: bool = False, n_jobs: int = 2)
         # pipeline plus one Platt calibrator on its out-of-fold scores, one model to copy).
         model = calibrated(estimator, seed).fit(data[list(FEATURES)], data[TARGET].to_numpy())
         lean = compile_lean_model(model, data)
-    gap = max_difference(lean, model, data)
-    if gap > LEAN_TOLERANCE:
-        raise RuntimeError(f"lean model differs from the pipeline by {gap:.2e}")
+    gap = checked_difference(lean, model, data)
     refits = bootstrap_refits(
         estimator, data, 20 if quick else INTERVAL_REFITS, seed=seed, n_jobs=n_jobs
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from stroke_risk.core.outcome import outcome_from_metadata
 from stroke_risk.training.cohort import Cohort
 from stroke_risk.training.lean_compile import frame_to_columns
 from stroke_risk.training.model_store import load_stored_model
@@ -24,14 +23,12 @@ from stroke_risk.validation.horizon_metrics import (
 def validate_external(tag: str, cohort: Cohort, horizon: float | None = None) -> dict[str, Any]:
     """Every horizon measure of the stored model ``tag`` on ``cohort``."""
     stored = load_stored_model(tag)
-    outcome = outcome_from_metadata(stored.metadata)
-    horizon = horizon or outcome.horizon_years
-    if horizon is None:
-        raise ValueError(
-            f"{stored.tag} estimates a stroke history, not a risk within a horizon: give "
-            "the horizon to validate it at (HORIZON=5), knowing that its number was never "
-            "meant as a future risk"
-        )
+    outcome = stored.outcome
+    horizon = stored.horizon(
+        horizon,
+        "give the horizon to validate it at (HORIZON=5), knowing that its number was never "
+        "meant as a future risk",
+    )
     if outcome.horizon_years is not None and horizon != outcome.horizon_years:
         raise ValueError(
             f"{stored.tag} estimates the {outcome.horizon_words} risk: validate it at "

@@ -31,7 +31,7 @@ import pandas as pd
 from scipy.special import expit, logit
 from scipy.stats import chi2
 
-from stroke_risk.core.outcome import ModelOutcome, outcome_from_metadata
+from stroke_risk.core.outcome import ModelOutcome
 from stroke_risk.core.schema import FEATURES, TARGET
 from stroke_risk.scoring.intervals import (
     GeneralIntervals,
@@ -39,9 +39,9 @@ from stroke_risk.scoring.intervals import (
     ProbabilityIntervals,
 )
 from stroke_risk.scoring.lean import LeanModel
-from stroke_risk.scoring.store import LEAN_TOLERANCE, get_model
+from stroke_risk.scoring.store import get_model
 from stroke_risk.training.cohort import DEATH, FOLLOWUP, Cohort
-from stroke_risk.training.lean_compile import frame_to_columns, max_difference
+from stroke_risk.training.lean_compile import checked_difference, frame_to_columns
 from stroke_risk.training.model_store import load_stored_model
 from stroke_risk.training.survival import (
     COHORT_REFITS,
@@ -221,12 +221,8 @@ def update_stored_model(
     """Choose an update of the stored model ``tag`` on ``cohort`` and build the new version
     (not yet saved): its lean copy, intervals, profile, outcome record and lineage."""
     stored = load_stored_model(tag)
-    parent_outcome = outcome_from_metadata(stored.metadata)
-    horizon = horizon or parent_outcome.horizon_years
-    if horizon is None:
-        raise ValueError(
-            f"{stored.tag} estimates a stroke history (no horizon): give the horizon in years"
-        )
+    parent_outcome = stored.outcome
+    horizon = stored.horizon(horizon, "give the horizon in years to update it to")
     frame = cohort.frame
     test = closed_test(stored.lean, frame, horizon, seed)
     parent_intervals = get_model(stored.tag).custom_objects.get("intervals")
@@ -248,9 +244,7 @@ def update_stored_model(
             if parent_intervals is None
             else recalibrated_intervals(parent_intervals, test.intercept, test.slope)
         )
-    gap = max_difference(lean, model, frame)
-    if gap > LEAN_TOLERANCE:
-        raise RuntimeError(f"lean copy of the update differs from its reference by {gap:.2e}")
+    gap = checked_difference(lean, model, frame)
     risk = lean.predict(frame_to_columns(frame))
     outcome = ModelOutcome(
         kind="incident",

@@ -12,7 +12,6 @@ import os
 import shutil
 import socket
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,24 +23,14 @@ from streamlit.testing.v1 import AppTest
 from stroke_risk.app.views import form_fields
 from stroke_risk.core.config import REPO_ROOT
 from stroke_risk.core.responses import Assessment
+from tests.app.chromium import CHROMIUM, launch_chromium
 from tests.conftest import API_KEYS, EXAMPLE_PATIENT
 from tests.environment import skip_or_fail, without_developer_settings
-from tests.servers import BIN, RunningServer, loopback_server
+from tests.servers import APP_PATH, streamlit_server
 from tests.wording import SHIPPED, reply_outcome
 
-APP_PATH = REPO_ROOT / "app" / "app.py"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 APP_API_KEY = API_KEYS[-1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 CLIENT_VARIABLES = ("STROKE_API_URL", "STROKE_API_KEY", "STROKE_CONNECT_TIMEOUT")
 
 
@@ -157,49 +146,21 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
+        chromium = launch_chromium(playwright)
         try:
             yield chromium
         finally:
             chromium.close()
 
 
-@contextmanager
-def streamlit_server(env: dict[str, str], log_dir: Path) -> Iterator[RunningServer]:
-    """`streamlit run app/app.py` on a free loopback port, as `make app` starts it."""
-    # The developer's own STROKE_* settings must not leak into the app under test, and the
-    # app must import this checkout's package: `streamlit run` does not put the checkout on
-    # the path, so an installed copy (e.g. another worktree's editable install) would load.
-    environment = without_developer_settings() | env
-    path = [str(REPO_ROOT), *filter(None, [environment.get("PYTHONPATH")])]
-    environment["PYTHONPATH"] = os.pathsep.join(path)
-    command = [
-        str(BIN / "streamlit"),
-        "run",
-        str(APP_PATH.relative_to(REPO_ROOT)),
-        "--server.address",
-        "127.0.0.1",
-        "--server.port",
-        "{port}",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-    ]
-    with loopback_server(
-        "streamlit", command, environment, log_dir, "/_stcore/health", timeout=60
-    ) as server:
-        yield server
-
-
 @pytest.fixture(scope="session")
 def app_url(service_url: str, tmp_path_factory) -> Iterator[str]:
     """The app served by `streamlit run`, talking to the real open service."""
-    env = {"STROKE_API_URL": service_url, "BENTOML_DO_NOT_TRACK": "true"}
+    # The developer's own STROKE_* settings must not leak into the app under test.
+    env = without_developer_settings() | {
+        "STROKE_API_URL": service_url,
+        "BENTOML_DO_NOT_TRACK": "true",
+    }
     with streamlit_server(env, tmp_path_factory.mktemp("logs-streamlit")) as server:
         yield server.url
 

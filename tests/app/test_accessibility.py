@@ -17,8 +17,8 @@ import requests
 
 from stroke_risk.core.config import REPO_ROOT
 from stroke_risk.core.responses import Assessment
+from tests.app.chromium import PATIENT, TIMEOUT_MS, VIEWPORT, fill_in_the_form, settle
 from tests.app.conftest import sample_upload
-from tests.app.test_browser import PATIENT, TIMEOUT_MS, VIEWPORT, fill_in_the_form
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -55,14 +55,6 @@ def axe_violations(page, axe_source: str) -> list[dict[str, Any]]:
 
 def blocking(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
-
-
-def settle(page) -> None:
-    """Wait until Streamlit has finished running the script (no 'Running...' status)."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=TIMEOUT_MS
-    )
-    page.wait_for_timeout(500)
 
 
 def test_every_screen_has_no_serious_or_critical_axe_violations(

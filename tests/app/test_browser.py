@@ -16,59 +16,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-from PIL import Image
 
 from stroke_risk.app.batch import score_patients_csv
 from stroke_risk.app.client import StrokeRiskClient
-from stroke_risk.app.views import option_label
 from stroke_risk.core.responses import Assessment
+from tests.app.chromium import (
+    PATIENT,
+    TIMEOUT_MS,
+    VIEWPORT,
+    fill_in_the_form,
+    full_page_screenshot,
+)
 from tests.app.conftest import publish_screenshot, sample_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-VIEWPORT = {"width": 1280, "height": 900}
 MAX_PUBLISHED_BYTES = 300_000
-PATIENT = {
-    "gender": "Male",
-    "age": 67.0,
-    "hypertension": 1,
-    "heart_disease": 0,
-    "ever_married": "Yes",
-    "work_type": "Private",
-    "residence_type": "Urban",
-    "avg_glucose_level": 228.7,
-    "bmi": 36.6,
-    "smoking_status": "smokes",
-}
-TIMEOUT_MS = 30_000
-
-
-def fill_in_the_form(
-    page, patient: dict[str, object] | None = None, glucose_unit: str = "mg/dL"
-) -> None:
-    """Answer the questions by their visible labels, as a person would (glucose already in
-    ``glucose_unit``, which must be the unit chosen on the page)."""
-    patient = PATIENT if patient is None else patient
-    page.locator(".st-key-patient-smoking_status input").wait_for(timeout=TIMEOUT_MS)
-    page.get_by_label("Patient reference (optional)", exact=True).fill("Mr B, 10:40")
-    for group, name in [
-        ("Sex", "gender"),
-        ("Hypertension", "hypertension"),
-        ("Heart disease", "heart_disease"),
-        ("Ever married", "ever_married"),
-        ("Residence", "residence_type"),
-    ]:
-        option = option_label(name, patient[name])
-        page.get_by_role("radiogroup", name=group).get_by_text(option, exact=True).click()
-    page.get_by_label("Age (years)", exact=True).fill(f"{patient['age']:g}")
-    page.get_by_label(f"Average glucose ({glucose_unit})", exact=True).fill(
-        f"{patient['avg_glucose_level']:g}"
-    )
-    page.get_by_label("BMI (kg/m²)", exact=True).fill(f"{patient['bmi']:g}")
-    for box, name in [("Work type", "work_type"), ("Smoking", "smoking_status")]:
-        page.get_by_role("combobox", name=box).click()
-        option = option_label(name, patient[name])
-        page.get_by_role("option", name=option, exact=True).click()
 
 
 def shows(locator) -> None:
@@ -77,24 +40,6 @@ def shows(locator) -> None:
     from playwright.sync_api import expect
 
     expect(locator).to_be_visible(timeout=TIMEOUT_MS)
-
-
-def screenshot(page, path: Path) -> Path:
-    """All of the app's content, as a palette PNG small enough for git.
-
-    Streamlit scrolls inside its own container, which clips anything below the window, so
-    the window is made as tall as the content first; the toolbar is hidden.
-    """
-    content = page.get_by_test_id("stMainBlockContainer")
-    page.add_style_tag(content="[data-testid='stHeader'] { display: none; }")
-    height = content.evaluate("element => element.scrollHeight")
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(height, 600) + 40})
-    page.wait_for_timeout(1500)  # charts and tables redraw after the resize
-    content.screenshot(path=path, animations="disabled")
-    page.set_viewport_size(VIEWPORT)
-    with Image.open(path) as image:
-        image.convert("RGB").quantize(colors=128).save(path, optimize=True)
-    return path
 
 
 def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
@@ -125,7 +70,7 @@ def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
         page.get_by_test_id("stVegaLiteChart").wait_for(timeout=TIMEOUT_MS)  # the drivers
         shows(page.get_by_text(expected["disclaimer"], exact=True))
         shows(page.get_by_text(f"Model {expected['model_tag']}", exact=True))
-        single = screenshot(page, artifacts / "app-single.png")
+        single = full_page_screenshot(page, artifacts / "app-single.png")
 
         upload = sample_upload(data_path, rows=12)
         upload.loc[3, "age"] = "abc"  # line 5 of the file
@@ -138,7 +83,7 @@ def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
         ).wait_for(timeout=TIMEOUT_MS)
         shows(page.get_by_text(re.compile(r"line 5 \(id \d+\), column 'age'")))
         page.get_by_role("button", name="Download the scored CSV").wait_for(timeout=TIMEOUT_MS)
-        batch = screenshot(page, artifacts / "app-batch.png")
+        batch = full_page_screenshot(page, artifacts / "app-batch.png")
 
         with page.expect_download(timeout=TIMEOUT_MS) as download_info:
             page.get_by_role("button", name="Download the scored CSV").click()

@@ -20,8 +20,8 @@ from scipy import ndimage
 from stroke_risk.app.views import DIRECTION_COLOURS, factor_bars, factors_frame
 from stroke_risk.core.responses import Assessment
 from stroke_risk.core.units import glucose_from_mg_dl
+from tests.app.chromium import PATIENT, TIMEOUT_MS, VIEWPORT, fill_in_the_form
 from tests.app.conftest import example_assessment
-from tests.app.test_browser import TIMEOUT_MS, VIEWPORT
 
 # Low, moderate and high by the service's bands (each test checks its patient's band first).
 PATIENTS = {
@@ -49,18 +49,8 @@ PATIENTS = {
         "bmi": 29.0,
         "smoking_status": "formerly smoked",
     },
-    "high": {
-        "gender": "Male",
-        "age": 79.0,
-        "hypertension": 1,
-        "heart_disease": 1,
-        "ever_married": "Yes",
-        "work_type": "Private",
-        "residence_type": "Urban",
-        "avg_glucose_level": 228.7,
-        "bmi": 36.6,
-        "smoking_status": "smokes",
-    },
+    # The main browser test's patient, older and with heart disease.
+    "high": {**PATIENT, "age": 79.0, "heart_disease": 1},
 }
 COLOUR_TOLERANCE = 12  # per channel: anti-aliased edges are left out, bar interiors kept
 MIN_BAR_HEIGHT_PX = 16  # a bar is about 28 px tall (32 px per row); legend symbols are ~10
@@ -117,8 +107,6 @@ def test_every_bar_starts_at_1_and_has_a_visible_length():
 
 def fill_in(page, patient: dict[str, object], glucose_unit: str) -> None:
     """Answer the form by its visible labels, glucose in the chosen unit."""
-    from tests.app.test_browser import fill_in_the_form  # the same nurse as the main test
-
     page.get_by_role("radiogroup", name="Glucose unit").get_by_text(
         glucose_unit, exact=True
     ).click()

@@ -126,15 +126,7 @@ def test_docs_and_metrics_need_a_key_by_default_and_take_open_key_or_off(monkeyp
         Settings()
 
 
-def test_a_refused_setting_stops_the_process_in_one_line_naming_it(monkeypatch, capsys):
-    from stroke_risk.core.config import get_settings
-
+def test_a_refused_setting_stops_the_process_in_one_line_naming_it(monkeypatch, refused_settings):
     monkeypatch.setenv("STROKE_API_KEYS", " , ")
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(SystemExit):
-            get_settings()
-    finally:
-        get_settings.cache_clear()
-    (line,) = capsys.readouterr().err.splitlines()
+    (line,) = refused_settings().splitlines()
     assert line.startswith("error: STROKE_API_KEYS is set but holds no key")

@@ -7,8 +7,6 @@ pickles here name the old paths exactly as a store written before the move does.
 from __future__ import annotations
 
 import pickle
-import subprocess
-import sys
 
 import pytest
 
@@ -16,6 +14,7 @@ from stroke_risk._moved_modules import MOVED
 from stroke_risk.scoring.lean import LeanModel
 from stroke_risk.training.families import MarginXGBClassifier
 from stroke_risk.training.features import HotDeckImputer
+from tests.code.test_architecture import fresh_interpreter_output
 
 
 @pytest.mark.parametrize(
@@ -52,10 +51,7 @@ def test_old_paths_resolve_lazily_in_a_fresh_interpreter() -> None:
         "print('sklearn' in sys.modules, 'stroke_risk.training.families' in sys.modules); "
         "import stroke_risk.models as m, stroke_risk.training.families as f; print(m is f)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.split()
-    assert out == ["False", "False", "True"]
+    assert fresh_interpreter_output(code).split() == ["False", "False", "True"]
 
 
 def test_only_modules_named_by_stored_models_are_aliased() -> None:

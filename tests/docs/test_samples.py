@@ -11,16 +11,14 @@ followed by `make docs-samples` fails here, naming the sample and the difference
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from stroke_risk.core.config import MODEL_NAME, REPO_ROOT
+from tests.script_modules import load_script
 
 SCRIPT = REPO_ROOT / "scripts" / "docs" / "make_samples.py"
 README = REPO_ROOT / "README.md"
@@ -36,16 +34,7 @@ MODEL_CHOSEN = {"contributing_factors"}
 BAND = re.compile(r"\b(?:low|moderate|high|info|warning|critical)\b", re.IGNORECASE)
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_samples", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-make_samples = _load_script()
+make_samples = load_script(SCRIPT)
 
 
 def field_names(value: object, where: str = "") -> set[str]:

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -87,41 +88,43 @@ def test_the_built_site_loads_nothing_from_other_servers(built_site: Path) -> No
     assert fetched == {}
 
 
+def appended_to_the_front_page(text: str) -> Callable[[Path], object]:
+    def append(docs: Path) -> None:
+        index = docs / "index.md"
+        index.write_text(index.read_text() + text)
+
+    return append
+
+
+# Each fault the strict build promises to catch: how to make it in a copy of docs/, and
+# what the build's error must name.
+FAULTS: dict[str, tuple[Callable[[Path], object], str]] = {
+    "a_link_to_a_missing_page": (
+        appended_to_the_front_page("\nSee [a page](provider-it/no-such-page.md).\n"),
+        "no-such-page.md",
+    ),
+    "a_link_to_a_missing_heading": (
+        appended_to_the_front_page("\nSee [it](provider-it/api-keys.md#no-such-heading).\n"),
+        "no-such-heading",
+    ),
+    "a_page_left_out_of_the_navigation": (
+        lambda docs: (docs / "reference" / "forgotten.md").write_text("# Forgotten\n"),
+        "forgotten.md",
+    ),
+    "a_missing_sample": (
+        lambda docs: (docs / "samples" / "replies" / "predict.json").unlink(),
+        "predict.json",
+    ),
+}
+
+
 @pytest.mark.slow  # a build of its own each (about 10 s)
-def test_a_page_with_a_broken_link_fails_the_strict_build(
-    copy_of_the_docs: Path, tmp_path: Path
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_the_strict_build_fails_naming_the_fault(
+    fault: str, copy_of_the_docs: Path, tmp_path: Path
 ) -> None:
-    index = copy_of_the_docs / "docs" / "index.md"
-    index.write_text(index.read_text() + "\nSee [a page](provider-it/no-such-page.md).\n")
+    make_the_fault, named = FAULTS[fault]
+    make_the_fault(copy_of_the_docs / "docs")
     completed = build(copy_of_the_docs, tmp_path / "site")
     assert completed.returncode != 0
-    assert "no-such-page.md" in completed.stderr
-
-
-@pytest.mark.slow  # a build of its own each (about 10 s)
-def test_a_link_to_a_missing_heading_fails_the_strict_build(
-    copy_of_the_docs: Path, tmp_path: Path
-) -> None:
-    index = copy_of_the_docs / "docs" / "index.md"
-    index.write_text(index.read_text() + "\nSee [it](provider-it/api-keys.md#no-such-heading).\n")
-    completed = build(copy_of_the_docs, tmp_path / "site")
-    assert completed.returncode != 0
-    assert "no-such-heading" in completed.stderr
-
-
-@pytest.mark.slow  # a build of its own each (about 10 s)
-def test_a_page_left_out_of_the_navigation_fails_the_strict_build(
-    copy_of_the_docs: Path, tmp_path: Path
-) -> None:
-    (copy_of_the_docs / "docs" / "reference" / "forgotten.md").write_text("# Forgotten\n")
-    completed = build(copy_of_the_docs, tmp_path / "site")
-    assert completed.returncode != 0
-    assert "forgotten.md" in completed.stderr
-
-
-@pytest.mark.slow  # a build of its own each (about 10 s)
-def test_a_missing_sample_fails_the_strict_build(copy_of_the_docs: Path, tmp_path: Path) -> None:
-    (copy_of_the_docs / "docs" / "samples" / "replies" / "predict.json").unlink()
-    completed = build(copy_of_the_docs, tmp_path / "site")
-    assert completed.returncode != 0
-    assert "predict.json" in completed.stderr
+    assert named in completed.stderr

@@ -405,15 +405,7 @@ def test_aud_is_never_taken_from_the_requests_host_header(assessor, tmp_path) ->
             assert reply.status_code == 401 and "aud" in reply.json()["error"]
 
 
-def test_trusted_issuers_without_a_base_url_refuse_to_start(monkeypatch, capsys) -> None:
-    from stroke_risk.core.config import get_settings
-
+def test_trusted_issuers_without_a_base_url_refuse_to_start(monkeypatch, refused_settings) -> None:
     monkeypatch.setenv("STROKE_CDS_TRUSTED_ISSUERS", json.dumps({ISSUER: "/keys/ehr.json"}))
     monkeypatch.delenv("STROKE_CDS_BASE_URL", raising=False)
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(SystemExit):
-            get_settings()
-    finally:
-        get_settings.cache_clear()
-    assert "STROKE_CDS_BASE_URL must be set" in capsys.readouterr().err
+    assert "STROKE_CDS_BASE_URL must be set" in refused_settings()

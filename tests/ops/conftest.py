@@ -7,7 +7,6 @@ was called (and the password it was given) without building or pushing anything.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ from packaging.markers import default_environment
 
 from stroke_risk.core.config import REPO_ROOT
 from tests.environment import skip_or_fail, without_developer_settings
+from tests.script_modules import load_script
 from tests.servers import loopback_server
 
 BIN = Path(sys.executable).parent
@@ -62,13 +62,7 @@ def image_listing(distributions: dict[str, str], environment: dict[str, str]) ->
 
 def locked_image_listing() -> str:
     """The listing of an image built from the serving lock, on this machine's platform."""
-    spec = importlib.util.spec_from_file_location(
-        "locked_environment", REPO_ROOT / "scripts" / "supply_chain" / "locked_environment.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = load_script(REPO_ROOT / "scripts" / "supply_chain" / "locked_environment.py")
     environment = default_environment()
     return image_listing(module.expected(module.read_lock(SERVING_LOCK), environment), environment)
 

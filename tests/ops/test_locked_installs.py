@@ -4,7 +4,6 @@ a file whose hash the lock does not list."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 from packaging.markers import default_environment
 
 from stroke_risk.core.config import REPO_ROOT
+from tests.script_modules import load_script
 
 SUPPLY_CHAIN = REPO_ROOT / "scripts" / "supply_chain"
 DEVELOPMENT_LOCK = REPO_ROOT / "requirements" / "development.txt"
@@ -29,23 +29,14 @@ def normalized(requirement: str) -> str:
     return f"{re.sub(r'[-_.]+', '-', name).lower()}=={version}"
 
 
-def load_script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, SUPPLY_CHAIN / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def locking() -> ModuleType:
-    return load_script("lock_dependencies")
+    return load_script(SUPPLY_CHAIN / "lock_dependencies.py")
 
 
 @pytest.fixture(scope="module")
 def environment() -> ModuleType:
-    return load_script("locked_environment")
+    return load_script(SUPPLY_CHAIN / "locked_environment.py")
 
 
 def pip(*args: str, python: Path = BIN / "python") -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,6 @@ report is fed in here as pip-audit writes it; what is tested is what the audit c
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from types import ModuleType
 import pytest
 
 from stroke_risk.core.config import REPO_ROOT
+from tests.script_modules import load_script
 
 AUDIT_SCRIPT = REPO_ROOT / "scripts" / "supply_chain" / "audit_dependencies.py"
 BIN = Path(sys.executable).parent
@@ -24,12 +24,7 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture(scope="module")
 def audit() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("audit_dependencies", AUDIT_SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_script(AUDIT_SCRIPT)
 
 
 def report(*dependencies: dict) -> str:
