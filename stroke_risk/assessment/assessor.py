@@ -16,6 +16,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -34,6 +35,7 @@ from stroke_risk.assessment.peers import PeerGroups
 from stroke_risk.assessment.results import (
     DECIMALS,
     AssessmentResult,
+    FactorResult,
     OutcomeResult,
     encoded,
     round_as_numpy,
@@ -81,8 +83,9 @@ class Scores:
 def patients_to_columns(patients: list[Patient]) -> Columns:
     """Validated patients -> one numpy array per field (a blank BMI becomes NaN)."""
     columns: Columns = {}
+    fields = [patient.__dict__ for patient in patients]
     for name in FEATURES:
-        values = [getattr(patient, name) for patient in patients]
+        values = list(map(itemgetter(name), fields))
         if name in NUMERIC_FEATURES:
             columns[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
         else:
@@ -257,12 +260,12 @@ class RiskAssessor:
         return self._result(
             given,
             numbers,
-            None,
+            self.drivers.results(given, rounded, None, top),
+            self.drivers.context_results(given, rounded, None),
             interval is not None,
             self.risk_band(numbers[0]),
             interval is not None and self.risk_band(numbers[1]) != self.risk_band(numbers[2]),
             round_as_numpy(100 * p, 10.0),
-            top,
             applies,
             self.peers.compare_one(given["gender"], given["age"], p),
             warnings,
@@ -307,7 +310,6 @@ class RiskAssessor:
         )
         table += 0.0  # no "-0.0" in replies
         rows = table.tolist()
-        odds = odds_ratios(table[:, 4 : 4 + len(FEATURES)]).tolist()
         percent = np.round(100 * probability, 1).tolist()
         top_list = top.tolist()
         if not listed.all():  # more factors asked for than are eligible
@@ -326,23 +328,26 @@ class RiskAssessor:
         bands = np.searchsorted(self.thresholds, table[:, :3], side="right")
         band = [_BANDS[b] for b in bands[:, 0].tolist()]
         crosses = (has_interval & (bands[:, 1] != bands[:, 2])).tolist()
-        contexts = self.drivers.context_many(columns, table[:, 4 : 4 + len(FEATURES)])
+        rounded_shares = table[:, 4 : 4 + len(FEATURES)]
+        contexts = self.drivers.context_many(columns, rounded_shares)
+        listed_factors = self.drivers.listed_many(
+            columns, rounded_shares, odds_ratios(rounded_shares), top_list
+        )
         return [
             self._result(
                 patient.__dict__,
                 rows[i],
-                odds[i],
+                listed_factors[i],
+                contexts[i],
                 has_interval,
                 band[i],
                 crosses[i],
                 percent[i],
-                top_list[i],
                 applies_rows[i],
                 comparisons[i],
                 warnings.get(i, []),
                 support[i],
                 unknown[i],
-                contexts[i],
             )
             for i, patient in enumerate(patients)
         ]
@@ -351,18 +356,17 @@ class RiskAssessor:
         self,
         values: dict[str, Any],
         row: list[float],
-        odds: list[float] | None,
+        factors: list[FactorResult],
+        context: msgspec.Raw,
         has_interval: bool,
         band: RiskBand,
         crosses_band_edge: bool,
         percent: float,
-        top: list[int],
         applies: list[bool],
         comparison: dict[str, Any],
         warnings: list[str],
         support: tuple[Any, ...],
         unrecorded_smoking: bool,
-        context: msgspec.Raw | None = None,
     ) -> AssessmentResult:
         """The reply for one patient. ``row`` holds, rounded: probability, the interval's
         ends, the unlisted factors' share, each factor's share, each change's risk, each
@@ -370,7 +374,6 @@ class RiskAssessor:
         ``values`` are the patient's fields as given."""
         n_factors, n_changes = len(FEATURES), len(self.what_ifs)
         changed_at = 4 + n_factors
-        shares = row[4:changed_at]
         data_support, support_note, beyond, fields, beyond_note, caveat = support
         return AssessmentResult(
             row[0],
@@ -380,8 +383,8 @@ class RiskAssessor:
             self.thresholds,
             comparison,
             self._reference,
-            self.drivers.results(values, shares, odds, top),
-            context if context is not None else self.drivers.context_results(values, shares, odds),
+            factors,
+            context,
             row[3],
             self.what_ifs.results(
                 values,

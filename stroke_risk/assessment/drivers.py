@@ -233,15 +233,55 @@ class Drivers:
             out.append(entries)
         return out
 
+    def listed_many(
+        self,
+        columns: Columns,
+        rounded_shares: np.ndarray,
+        odds_ratios: np.ndarray,
+        top: list[list[int]],
+    ) -> list[list[FactorResult]]:
+        """:meth:`results` for every patient of a batch: each listed factor's entries are
+        made field by field (a few-valued field's from the shared ones), then each
+        patient's picked out in order."""
+        shared = self._shared
+        if len(shared) > _SHARED_LIMIT:
+            shared.clear()
+        by_factor: dict[int, list[FactorResult]] = {}
+        for k in sorted({k for row in top for k in row}):
+            name = self.names[k]
+            values = columns[name].tolist()
+            shares = rounded_shares[:, k].tolist()
+            odds = odds_ratios[:, k].tolist()
+            if k in self._numeric:
+                values = [None if v != v else v for v in values]  # NaN: a blank BMI
+                by_factor[k] = [
+                    self._entry(k, v, s, o) for v, s, o in zip(values, shares, odds, strict=True)
+                ]
+                continue
+            entries = []
+            for v, s, o in zip(values, shares, odds, strict=True):
+                entry = shared.get((k, v, s))
+                if entry is None:
+                    entry = shared[(k, v, s)] = self._entry(k, v, s, o)
+                entries.append(entry)
+            by_factor[k] = entries
+        return [[by_factor[k][i] for k in row] for i, row in enumerate(top)]
+
     def _entry(
-        self, k: int, value: Any, share: float, odds_ratios: list[float] | None
+        self, k: int, value: Any, share: float, odds_ratio: float | list[float] | None
     ) -> FactorResult:
+        """One factor's entry; its odds ratio given, given in a list by factor, or (None)
+        worked out from the rounded share."""
+        if odds_ratio is None:
+            odds_ratio = odds_ratio_of_rounded_share(share)
+        elif isinstance(odds_ratio, list):
+            odds_ratio = odds_ratio[k]
         return FactorResult(
             self.names[k],
             self.labels[k],
             value,
             self.reference_values[k],
-            odds_ratios[k] if odds_ratios is not None else odds_ratio_of_rounded_share(share),
+            odds_ratio,
             share,
             _DIRECTIONS[(share > 0) - (share < 0)],
             self.kinds[k],
