@@ -13,6 +13,16 @@ import logging
 import sys
 from pathlib import Path
 
+from stroke_risk.training.worker_server import jobs_argument, start_worker_server
+
+JOBS = 2  # --jobs: parallel CV fits, refits and validation fits
+
+if __name__ == "__main__":
+    # First, before the imports below: the workers' fork server then does the same imports
+    # on the other core meanwhile, and each worker starts with them done (worker_server.py).
+    if (_jobs := jobs_argument(sys.argv[1:], JOBS)) > 1:
+        start_worker_server(__file__, _jobs)
+
 from threadpoolctl import threadpool_limits
 
 from stroke_risk.core.config import get_settings
@@ -56,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=Path("reports"),
         help="where metrics.json, model_card.md and plots go",
     )
-    parser.add_argument("--jobs", type=int, default=2, help="parallel CV fits")
+    parser.add_argument("--jobs", type=int, default=JOBS, help="parallel CV fits")
     parser.add_argument(
         "--validate",
         action="store_true",
