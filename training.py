@@ -9,6 +9,7 @@ python training.py --cohort FILE --update TAG              (closed-test update, 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -189,4 +190,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is written and closed: spare the exit the collector's pass over every
+    # object of the loaded libraries (about half a second). Exit hooks still run.
+    gc.freeze()
+    sys.exit(code)

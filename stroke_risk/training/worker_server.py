@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import multiprocessing
 import os
+import signal
 from multiprocessing import forkserver
 from pathlib import Path
 
@@ -89,10 +91,17 @@ def start_worker_server(script: str, n_jobs: int) -> bool:
 
 
 def stop_worker_server() -> None:
-    """Stop the fork server and wait for it (its workers are stopped by then: joblib's own
-    exit hook runs before ``atexit``'s). The standard library has no public call for this;
-    ``_stop`` is the one its own tests use. Without it the server stops by itself when this
-    process exits, unwaited."""
-    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
-    if stop is not None:
-        stop()
+    """Stop the fork server and wait for it; its workers are stopped by then (joblib's exit
+    hook runs before ``atexit``'s). The server holds nothing to save, so it is sent SIGTERM
+    rather than left to tear its interpreter down (half a second). The standard library
+    has no public call to stop its fork server; ``_stop``, which closes its pipe, waits for
+    it and removes its socket, is the one its own tests use. Without it the server stops by
+    itself when this process exits, unwaited."""
+    server = getattr(forkserver, "_forkserver", None)
+    pid = getattr(server, "_forkserver_pid", None)
+    stop = getattr(server, "_stop", None)
+    if pid is None or stop is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    stop()
