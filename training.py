@@ -6,6 +6,7 @@ python training.py --cohort FILE --validate-external TAG   (a stored model on a 
 python training.py --cohort FILE --update TAG              (closed-test update, new version)
 """
 
+# ruff: noqa: E402 - the workers' fork server starts before the heavy imports (see below)
 from __future__ import annotations
 
 import argparse
