@@ -6,12 +6,24 @@ python training.py --cohort FILE --validate-external TAG   (a stored model on a 
 python training.py --cohort FILE --update TAG              (closed-test update, new version)
 """
 
+# ruff: noqa: E402 - the workers' fork server starts before the heavy imports (see below)
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from pathlib import Path
+
+from stroke_risk.training.worker_server import jobs_argument, start_worker_server
+
+JOBS = 2  # --jobs: parallel CV fits, refits and validation fits
+
+if __name__ == "__main__":
+    # First, before the imports below: the workers' fork server then does the same imports
+    # on the other core meanwhile, and each worker starts with them done (worker_server.py).
+    if (_jobs := jobs_argument(sys.argv[1:], JOBS)) > 1:
+        start_worker_server(__file__, _jobs)
 
 from threadpoolctl import threadpool_limits
 
@@ -56,7 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=Path("reports"),
         help="where metrics.json, model_card.md and plots go",
     )
-    parser.add_argument("--jobs", type=int, default=2, help="parallel CV fits")
+    parser.add_argument("--jobs", type=int, default=JOBS, help="parallel CV fits")
     parser.add_argument(
         "--validate",
         action="store_true",
@@ -179,4 +191,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is written and closed: spare the exit the collector's pass over every
+    # object of the loaded libraries (about half a second). Exit hooks still run.
+    gc.freeze()
+    sys.exit(code)

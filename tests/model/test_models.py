@@ -6,11 +6,18 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 from scipy.special import expit
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
 from stroke_risk.core.schema import FEATURES, TARGET
-from stroke_risk.training.families import MonotoneLogisticRegression
-from stroke_risk.training.features import build_preprocessor, encoded_columns, monotone_constraints
+from stroke_risk.training.bootstrap_refits import PREPROCESS_STEP, on_coded_rows
+from stroke_risk.training.families import MODEL_STEP, MonotoneLogisticRegression, candidates
+from stroke_risk.training.features import (
+    build_preprocessor,
+    encode_fixed_columns,
+    encoded_columns,
+    monotone_constraints,
+)
 from tests.model.fitting import training_split
 
 pytestmark = pytest.mark.slow
@@ -102,3 +109,60 @@ def test_a_factor_held_at_zero_is_released_when_the_others_make_room():
     np.testing.assert_allclose(model.coef_[0], bounded_optimum(X, y, 1.0, signs), atol=1e-4)
     assert np.all(model.coef_[0, :2] > 0.5)
     assert model.held_at_zero_.tolist() == [False, False, True, False]
+
+
+class SolvingEveryRound(MonotoneLogisticRegression):
+    """The active set as it ran before solves were reused: every round solves again."""
+
+    def _fit_holding(self, values, y, sample_weight, held, signs, solved):
+        return super()._fit_holding(values, y, sample_weight, held, signs, {})
+
+
+@pytest.fixture(scope="module")
+def round_trip(stroke_data) -> tuple[np.ndarray, np.ndarray, dict]:
+    """A fit whose active set goes back and forth between two held sets until the round
+    limit: the last fit of interval refit 22 of the training procedure (all rows, seed 42,
+    C = 0.1), found by counting solves over the 200 refits."""
+    candidate = next(c for c in candidates(42) if c.name == "logistic_regression")
+    procedure = on_coded_rows(candidate.pipeline).set_params(model__C=0.1)
+    seed = np.random.SeedSequence(42).generate_state(23).tolist()[22]
+    rows = np.random.default_rng(seed).integers(0, len(stroke_data), len(stroke_data))
+    coded = encode_fixed_columns(stroke_data)[rows]
+    X = clone(procedure.named_steps[PREPROCESS_STEP]).fit_transform(coded)  # noqa: N806
+    return X, stroke_data[TARGET].to_numpy()[rows], procedure.named_steps[MODEL_STEP].get_params()
+
+
+def counted(monkeypatch, method_owner, name: str) -> list[object]:
+    """Record each call of ``method_owner.name`` (for ``_fit_holding``, its held set)."""
+    calls: list[object] = []
+    method = getattr(method_owner, name)
+
+    def recording(self, *args, **kwargs):
+        calls.append(args[3].copy() if name == "_fit_holding" else None)
+        return method(self, *args, **kwargs)
+
+    monkeypatch.setattr(method_owner, name, recording)
+    return calls
+
+
+def test_a_held_set_the_active_set_comes_back_to_is_not_solved_again(round_trip, monkeypatch):
+    X, y, params = round_trip  # noqa: N806
+    rounds = counted(monkeypatch, MonotoneLogisticRegression, "_fit_holding")
+    solves = counted(monkeypatch, LogisticRegression, "fit")
+
+    MonotoneLogisticRegression(**params).fit(X, y)
+
+    distinct = {held.tobytes() for held in rounds}
+    assert len(rounds) > 4 * len(distinct), "the premise: the rounds go back and forth"
+    assert len(solves) == len(distinct)
+
+
+def test_reusing_solves_gives_the_model_that_solving_every_round_gives(round_trip):
+    X, y, params = round_trip  # noqa: N806
+    reused = MonotoneLogisticRegression(**params).fit(X, y)
+    solved_again = SolvingEveryRound(**params).fit(X, y)
+
+    np.testing.assert_array_equal(reused.coef_, solved_again.coef_)
+    np.testing.assert_array_equal(reused.intercept_, solved_again.intercept_)
+    np.testing.assert_array_equal(reused.n_iter_, solved_again.n_iter_)
+    np.testing.assert_array_equal(reused.held_at_zero_, solved_again.held_at_zero_)
