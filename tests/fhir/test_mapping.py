@@ -12,7 +12,13 @@ import time
 
 import pytest
 
-from stroke_risk.fhir.mapping import FhirInputError, map_bundle, plain
+from stroke_risk.fhir.mapping import (
+    FhirInputError,
+    map_bundle,
+    parse_resource,
+    plain,
+    resources_of_bundle,
+)
 from tests.fhir.builders import (
     ICD10CM,
     US_CORE_LAB_EXTRAS,
@@ -529,3 +535,41 @@ def test_a_resource_nested_130_deep_is_refused_quickly_not_a_recursion_error(ele
         mapped_from(*resources)
     assert "nested more than" in refused.value.message
     assert time.monotonic() - started < 0.2
+
+
+# --- Repeated elements validated once per bundle -------------------------------------
+
+
+def test_observations_sharing_a_code_and_subject_parse_as_they_do_one_by_one() -> None:
+    """A bundle validates each distinct code and subject once and hands the models on; the
+    resources are those each Observation gives validated on its own."""
+    person = patient()
+    readings = [
+        about(
+            person, {**observation("2345-7", 90.0 + k, "mg/dL", "2026-10-01"), **US_CORE_LAB_EXTRAS}
+        )
+        for k in range(5)
+    ]
+    shared = resources_of_bundle(bundle(person, *readings))
+    alone = [parse_resource(entry["resource"]) for entry in bundle(person, *readings)["entry"]]
+    assert [r.model_dump() for r in shared] == [r.model_dump() for r in alone if r is not None]
+    codes = [r.code for r in shared if r.get_resource_type() == "Observation"]
+    assert all(code is codes[0] for code in codes)  # one validated model, handed on
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_an_invalid_repeated_code_is_refused_in_the_same_words_as_alone(which: int) -> None:
+    """A code that fails validation is left to the Observation's own validation: the same
+    message and place, for the first Observation holding it and for a later one."""
+    person = patient()
+    bad_code = {
+        "coding": [{"system": "http://loinc.org", "code": "2345-7", "userSelected": "often"}]
+    }
+    good = observation("2345-7", 99.0, "mg/dL", "2026-10-01")
+    readings = [about(person, good), about(person, good)]
+    readings[which] = {**readings[which], "id": "bad", "code": bad_code}
+    with pytest.raises(FhirInputError) as shared:
+        resources_of_bundle(bundle(person, *readings))
+    with pytest.raises(FhirInputError) as alone:
+        parse_resource(readings[which], which + 1)
+    assert (str(shared.value), shared.value.location) == (str(alone.value), alone.value.location)

@@ -93,6 +93,13 @@ def _broken_variants(resource: dict[str, Any]) -> list[dict[str, Any]]:
         if key == "resourceType":
             continue
         variants.append({k: v for k, v in resource.items() if k != key})
+        if key == "status":  # a required primitive left out, its extension standing in
+            absent = {"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason"}
+            without = {k: v for k, v in resource.items() if k != key}
+            variants.append(
+                {**without, "_status": {"extension": [{**absent, "valueCode": "unknown"}]}}
+            )
+            variants.append({**without, "_status": {"extension": []}})
         if isinstance(value, list) and value and isinstance(value[0], dict):
             variants.append({**resource, key: [*value, None]})
         if isinstance(value, dict):
