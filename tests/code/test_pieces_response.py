@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from starlette.background import BackgroundTask
 
 from stroke_risk.serving.pieces_response import PiecesResponse
+from tests.code.test_batch_admission import run_in_own_loop
 
 
 def sent(response: PiecesResponse) -> list[dict]:
@@ -19,7 +18,7 @@ def sent(response: PiecesResponse) -> list[dict]:
     async def receive() -> dict:
         return {"type": "http.disconnect"}
 
-    asyncio.run(response({"type": "http"}, receive, send))
+    run_in_own_loop(lambda: response({"type": "http"}, receive, send))
     return messages
 
 
