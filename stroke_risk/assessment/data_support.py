@@ -132,11 +132,7 @@ class DataSupport:
     def one(self, values: dict[str, Any]) -> tuple[Any, ...]:
         """(data_support, note, beyond_data, fields, beyond note, ranking caveat)."""
         band = bisect_right(_BAND_EDGES, values["age"]) - 1
-        key = (values["gender"], band, *(values[n] for n in self.rare))
-        found = self._supports.get(key)
-        if found is None:  # a few dozen combinations: kept
-            found = self._supports[key] = self._support(*key)
-        support, note = found
+        support, note = self._support_of((values["gender"], band, *(values[n] for n in self.rare)))
         fields = []
         parts = []
         for name, low, high in self.ranges:
@@ -155,6 +151,14 @@ class DataSupport:
             "Beyond the data, extrapolated: " + "; ".join(parts) + "." if parts else None,
             self.band_caveats[band],
         )
+
+    def _support_of(self, key: tuple[Any, ...]) -> tuple[str, str | None]:
+        """:meth:`_support` for (sex, band, rare-category values), kept once worked out (a
+        few dozen combinations)."""
+        found = self._supports.get(key)
+        if found is None:
+            found = self._supports[key] = self._support(*key)
+        return found
 
     def _support(self, sex: str, band: int, *rare: Any) -> tuple[str, str | None]:
         """("thin" or "adequate", the note saying why) for a patient of this sex, age
@@ -184,12 +188,12 @@ class DataSupport:
         bands = (np.searchsorted(_BAND_EDGES, columns["age"], side="right") - 1).tolist()
         keys = [columns["gender"].tolist(), bands]
         keys += [columns[name].tolist() for name in self.rare]
-        shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # the whole entry, per batch
         out = []
         for key in zip(*keys, strict=True):
             entry = shared.get(key)
             if entry is None:
-                support, note = self._support(*key)
+                support, note = self._support_of(key)
                 entry = (support, note, False, [], None, self.band_caveats[key[1]])
                 shared[key] = entry
             out.append(entry)

@@ -175,9 +175,9 @@ class Drivers:
         few values (sex, conditions, smoking, the context factors) are built once and
         shared by every reply that holds them (they are frozen): a batch builds a fraction
         of its 80,000 entries."""
-        names, shared, numeric = self.names, self._shared, self._numeric
-        if len(shared) > _SHARED_LIMIT:  # a model whose shares vary continuously
-            shared.clear()
+        names, numeric = self.names, self._numeric
+        if len(self._shared) > _SHARED_LIMIT:  # a model whose shares vary continuously
+            self._shared.clear()
         out = []
         for k in top:
             value = values[names[k]]
@@ -185,11 +185,7 @@ class Drivers:
             if k in numeric:
                 out.append(self._entry(k, value, share, odds_ratios))
                 continue
-            key = (k, value, share)
-            entry = shared.get(key)
-            if entry is None:
-                entry = shared[key] = self._entry(k, value, share, odds_ratios)
-            out.append(entry)
+            out.append(self._shared_entry(k, value, share, odds_ratios))
         return out
 
     def context_results(
@@ -243,9 +239,8 @@ class Drivers:
         """:meth:`results` for every patient of a batch: each listed factor's entries are
         made field by field (a few-valued field's from the shared ones), then each
         patient's picked out in order."""
-        shared = self._shared
-        if len(shared) > _SHARED_LIMIT:
-            shared.clear()
+        if len(self._shared) > _SHARED_LIMIT:
+            self._shared.clear()
         by_factor: dict[int, list[FactorResult]] = {}
         for k in sorted({k for row in top for k in row}):
             name = self.names[k]
@@ -258,14 +253,20 @@ class Drivers:
                     self._entry(k, v, s, o) for v, s, o in zip(values, shares, odds, strict=True)
                 ]
                 continue
-            entries = []
-            for v, s, o in zip(values, shares, odds, strict=True):
-                entry = shared.get((k, v, s))
-                if entry is None:
-                    entry = shared[(k, v, s)] = self._entry(k, v, s, o)
-                entries.append(entry)
-            by_factor[k] = entries
+            by_factor[k] = [
+                self._shared_entry(k, v, s, o) for v, s, o in zip(values, shares, odds, strict=True)
+            ]
         return [[by_factor[k][i] for k in row] for i, row in enumerate(top)]
+
+    def _shared_entry(
+        self, k: int, value: Any, share: float, odds_ratio: float | list[float] | None
+    ) -> FactorResult:
+        """The entry of a few-valued field, built once and shared."""
+        key = (k, value, share)
+        entry = self._shared.get(key)
+        if entry is None:
+            entry = self._shared[key] = self._entry(k, value, share, odds_ratio)
+        return entry
 
     def _entry(
         self, k: int, value: Any, share: float, odds_ratio: float | list[float] | None
