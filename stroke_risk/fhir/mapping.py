@@ -40,6 +40,7 @@ from stroke_risk.fhir.patient import (
     patient_aliases,
 )
 from stroke_risk.fhir.provenance import MappedPatient, Source, plain, reference_of
+from stroke_risk.fhir.quick_observations import quick_observation
 
 # Every model class is built after this (fhir.resources builds them on first use, and the
 # EHR modules reach them through get_fhir_model_class, imported from here; the rule
@@ -172,6 +173,7 @@ def _read_elements(raw: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in raw.items() if key in _KEPT or _read(key)}
 
 
+@lru_cache(maxsize=4096)  # the names are few (R4's elements); any others are bounded here
 def _read(key: str) -> bool:
     element = key.removeprefix("_")
     return element in _OBSERVATION_ELEMENTS or element.startswith(_OBSERVATION_CHOICES)
@@ -249,6 +251,10 @@ def parse_resource(raw: Any, index: int | None = None, seen: dict[bytes, Any] | 
             f"invalid {resource_type}: nested more than {MAX_DEPTH} levels deep",
             f"{where} ({resource_type})",
         )
+    if resource_type == "Observation" and seen is not None:
+        quick = quick_observation(raw, get_fhir_model_class)
+        if quick is not None:  # the usual lab shape, by fhir.resources' own field rules
+            return quick
     try:
         return get_fhir_model_class(resource_type).model_validate(raw)
     except ValidationError as error:

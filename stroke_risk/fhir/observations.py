@@ -8,10 +8,9 @@ never read: the card says why (:func:`unusable_because`).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
 from statistics import fmean
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from stroke_risk.fhir.codes import code_lists, first_code, system
 from stroke_risk.fhir.provenance import MappedPatient, Source, as_date, plain, reference_of
@@ -32,8 +31,7 @@ def observation_date(observation: Any) -> dt.date | None:
     )
 
 
-@dataclass(frozen=True)
-class _Measure:
+class _Measure(NamedTuple):
     resource: str
     code: str
     date: dt.date | None
@@ -45,9 +43,10 @@ def _loinc(observation: Any, codes: set[str]) -> str | None:
 
 
 def _quantity(
-    observation: Any, units: dict[str, float], what: str, notes: list[str]
+    observation: Any, units: dict[str, Decimal], what: str, notes: list[str]
 ) -> float | None:
-    """The value in the target unit, by UCUM code; an unknown unit is refused, not guessed."""
+    """The value in the target unit, by UCUM code; an unknown unit is refused, not guessed.
+    ``units``: each allowed unit's factor to the target unit."""
     quantity = observation.valueQuantity
     if quantity is None or quantity.value is None:
         return None
@@ -67,14 +66,16 @@ def _quantity(
             f" is not one of {', '.join(units)} (UCUM)"
         )
         return None
-    return float(Decimal(quantity.value) * Decimal(str(units[unit])))
+    return float(Decimal(quantity.value) * units[unit])
 
 
 def _usable(observation: Any) -> bool:
     return observation.status not in code_lists()["observation_ignored_status"]
 
 
-def unusable_because(observation: Any, today: dt.date) -> str | None:
+def unusable_because(
+    observation: Any, today: dt.date, when: dt.date | None | Literal[False] = False
+) -> str | None:
     """Why an Observation's value must not be read, by FHIR's own rules; None if it may.
 
     - a ``modifierExtension`` changes the meaning of the resource, and this service knows
@@ -82,12 +83,15 @@ def unusable_because(observation: Any, today: dt.date) -> str | None:
     - ``dataAbsentReason`` says the value is missing (or not to be trusted) even when one
       is present;
     - a date after today is an error in the record, not a recent measurement.
+
+    ``when``: the Observation's date when the caller has it already.
     """
     if observation.modifierExtension:
         return "it has a modifier extension this service does not understand"
     if observation.dataAbsentReason is not None:
         return "it records a dataAbsentReason"
-    when = observation_date(observation)
+    if when is False:
+        when = observation_date(observation)
     if when is not None and when > today + FUTURE_TOLERANCE:
         return f"it is dated {when}, in the future"
     return None
@@ -113,18 +117,30 @@ def _measures(
     notes: list[str],
     today: dt.date,
 ) -> list[_Measure]:
+    """The values of the usable Observations coded ``codes``, oldest first. Notes: first
+    each Observation that may not be read, then each value that cannot (in that order).
+
+    One pass (each code, date and unit factor worked out once): a chart's 200 glucose
+    readings are read here on every CDS Hooks call."""
     found = []
     wanted = set(codes)
-    coded = [o for o in observations if _loinc(o, wanted) is not None and _usable(o)]
-    for observation in _checked(coded, what, today, notes):
+    factors = {unit: Decimal(str(factor)) for unit, factor in units.items()}
+    refused: list[str] = []
+    unreadable: list[str] = []
+    for observation in observations:
         code = _loinc(observation, wanted)
-        value = _quantity(observation, units, what, notes)
+        if code is None or not _usable(observation):
+            continue
+        when = observation_date(observation)
+        reason = unusable_because(observation, today, when)
+        if reason is not None:
+            refused.append(f"{what} from {reference_of(observation)} ignored: {reason}")
+            continue
+        value = _quantity(observation, factors, what, unreadable)
         if value is not None:
-            found.append(
-                _Measure(
-                    reference_of(observation), f"loinc|{code}", observation_date(observation), value
-                )
-            )
+            found.append(_Measure(reference_of(observation), f"loinc|{code}", when, value))
+    notes += refused
+    notes += unreadable
     return sorted(found, key=lambda m: m.date or dt.date.min)
 
 
