@@ -31,6 +31,9 @@ def observation_date(observation: Any) -> dt.date | None:
     )
 
 
+_UNSEEN = "unseen"  # not a LOINC code (those are digits and a check digit)
+
+
 class _Measure(NamedTuple):
     resource: str
     code: str
@@ -120,15 +123,21 @@ def _measures(
     """The values of the usable Observations coded ``codes``, oldest first. Notes: first
     each Observation that may not be read, then each value that cannot (in that order).
 
-    One pass (each code, date and unit factor worked out once): a chart's 200 glucose
-    readings are read here on every CDS Hooks call."""
+    One pass (each date and unit factor worked out once, and each code once per distinct
+    ``code`` element: a bundle's Observations share the model of a repeated code, see
+    mapping._validated_once): a chart's 200 glucose readings are read here on every CDS
+    Hooks call, and by the BMI rule three times."""
     found = []
     wanted = set(codes)
     factors = {unit: Decimal(str(factor)) for unit, factor in units.items()}
     refused: list[str] = []
     unreadable: list[str] = []
+    code_of: dict[int, str | None] = {}  # by the code element's identity, for this call
     for observation in observations:
-        code = _loinc(observation, wanted)
+        concept = observation.code
+        code = code_of.get(id(concept), _UNSEEN)
+        if code is _UNSEEN:
+            code = code_of[id(concept)] = _loinc(observation, wanted)
         if code is None or not _usable(observation):
             continue
         when = observation_date(observation)

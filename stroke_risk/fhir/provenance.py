@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 # Characters CommonMark reads as markup: escaped in every text taken from FHIR (a unit, a
 # code, a string value) before it reaches a card's markdown, where "[Click](https://...)"
@@ -22,9 +22,11 @@ def plain(text: Any) -> str:
     return "".join(f"\\{c}" if c in MARKDOWN_CHARACTERS else c for c in str(text))
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where one mapped value came from, e.g. BMI 31.2 from Observation/abc, 2026-03-02."""
+class Source(NamedTuple):
+    """Where one mapped value came from, e.g. BMI 31.2 from Observation/abc, 2026-03-02.
+
+    A named tuple rather than a frozen dataclass: a 200-reading chart makes one per glucose
+    value on every CDS Hooks call, and a tuple is built in a fifth of the time."""
 
     field: str
     value: Any

@@ -101,6 +101,11 @@ def _quick(model_class: Any) -> _Quick | None:
     return _Quick(model_class) if checked_versions() else None
 
 
+def build_validators(model_class: Any) -> None:
+    """Build the small validators now (they are otherwise built for the first chart)."""
+    _quick(model_class)
+
+
 def quick_observation(raw: dict[str, Any], model_class: Any) -> Any | None:
     """The validated R4B Observation for ``raw`` if it has the usual lab shape and passes;
     None otherwise (then fhir.resources validates it whole and says what is wrong).

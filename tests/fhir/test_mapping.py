@@ -426,6 +426,39 @@ def test_elements_no_rule_reads_are_not_validated() -> None:
     assert mapped_from(person, glucose).values["avg_glucose_level"] == 95
 
 
+def test_issued_is_read_and_validated_only_without_an_effective_date() -> None:
+    """observation_date reads ``issued`` only when effective[x] gives no date: beside an
+    effective date or instant it is set aside like any element no rule reads."""
+    person = patient()
+    dated = about(person, observation("2345-7", 95, "mg/dL", "2026-09-01", issued="not a time"))
+    assert mapped_from(person, dated).values["avg_glucose_level"] == 95
+    undated = about(person, observation("2345-7", 95, "mg/dL", "2026-09-01"))
+    del undated["effectiveDateTime"]
+    mapped = mapped_from(person, {**undated, "issued": "2026-10-02T08:00:00Z"})
+    (source,) = [s for s in mapped.sources if s.field == "avg_glucose_level"]
+    assert source.date == "2026-10-02"
+    with pytest.raises(FhirInputError) as refused:
+        mapped_from(person, {**undated, "issued": "not a time"})
+    assert refused.value.location.endswith("(Observation).issued")
+    # A period with no dates gives observation_date nothing, so issued is still read.
+    period = {**undated, "effectivePeriod": {}, "issued": "2026-10-02T08:00:00Z"}
+    (source,) = [s for s in mapped_from(person, period).sources if s.field == "avg_glucose_level"]
+    assert source.date == "2026-10-02"
+
+
+@pytest.mark.parametrize(
+    "when", ["2026", "2026-09", "2026-09-01", "2026-09-01T10:00:00Z", "2016-12-31T23:59:60Z"]
+)
+def test_every_valid_effective_date_time_gives_a_date(when: str) -> None:
+    """What makes setting ``issued`` aside safe: a valid effectiveDateTime always dates
+    the Observation."""
+    glucose = observation("2345-7", 95, "mg/dL", when)
+    (source,) = [
+        s for s in mapped_from(patient(), glucose).sources if s.field == "avg_glucose_level"
+    ]
+    assert source.date is not None and source.date[:4] in ("2026", "2016")
+
+
 def test_two_values_still_make_an_observation_invalid() -> None:
     glucose = {**observation("2345-7", 95, "mg/dL", "2026-09-01"), "valueBoolean": True}
     with pytest.raises(FhirInputError) as refused:

@@ -15,6 +15,8 @@ import copy
 import datetime as dt
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +213,48 @@ def test_the_quick_path_is_used_only_with_the_versions_it_was_checked_against():
     """Fails on a pydantic or fhir-core upgrade: rerun this module against the new versions,
     then update CHECKED_VERSIONS. Until then every Observation goes through fhir.resources."""
     assert checked_versions()
+
+
+BUILT_LATER = """
+import datetime as dt, json, sys
+from fhir_core.fhirabstractmodel import FHIRAbstractModel
+import stroke_risk.fhir.routes
+from stroke_risk.fhir import mapping, quick_observations
+from stroke_risk.fhir.risk_assessment import operation_outcome
+def classes(cls=FHIRAbstractModel):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from classes(sub)
+if sys.argv[1] == "built first":
+    mapping.build_model_classes()
+before = set(classes())
+prefetch = json.load(sys.stdin)
+for name in ("patient", "observations", "conditions"):
+    bundle = prefetch[name]
+    mapping.resources_of_bundle(bundle if name != "patient" else {
+        "resourceType": "Bundle", "type": "collection", "entry": [{"resource": bundle}]})
+operation_outcome("no birth date", "Patient.birthDate")
+print(json.dumps(sorted(c.__name__ for c in set(classes()) - before)))
+print(quick_observations._quick.cache_info().misses)
+"""
+
+
+def test_the_model_classes_a_chart_needs_are_built_before_it_arrives():
+    """The service builds them with the routes (then freezes them with what start-up
+    loaded); a chart read afterwards builds none of its own."""
+    prefetch = json.dumps(chart(dt.date(2026, 12, 7), us_core=True))
+    runs = {}
+    for side in ("built first", "not built"):
+        done = subprocess.run(
+            [sys.executable, "-c", BUILT_LATER, side],
+            input=prefetch,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        )
+        later, misses = done.stdout.splitlines()
+        runs[side] = json.loads(later), int(misses)
+    assert runs["built first"] == ([], 1)
+    built_by_the_chart, _ = runs["not built"]
+    assert "Observation" in built_by_the_chart
