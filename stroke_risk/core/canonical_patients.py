@@ -33,6 +33,7 @@ from stroke_risk.core.schema import (
     WorkType,
     YesNo,
 )
+from stroke_risk.core.trusted_models import trusted_model
 
 
 class CanonicalPatient(msgspec.Struct, forbid_unknown_fields=True):
@@ -69,19 +70,10 @@ def decode_canonical_batch(body: bytes) -> list[Patient] | None:
 
 
 def trusted_patient(values: dict[str, Any]) -> Patient:
-    """A Patient from values the schema has already accepted, without validating again.
-
-    What ``Patient.model_construct`` does for a model without defaults, aliases or private
-    attributes, at a sixth of its cost (about 1 µs against 8, per patient of a million);
-    a test keeps it equal to ``Patient.model_validate``. ``values`` in the schema's field
-    order, as pydantic keeps them."""
-    patient = _new(Patient)
-    _set(patient, "__dict__", values)
-    _set(patient, "__pydantic_fields_set__", _ALL_FIELDS)
-    _set(patient, "__pydantic_extra__", None)
-    _set(patient, "__pydantic_private__", None)
-    return patient
+    """A Patient from values the schema has already accepted, without validating again
+    (about 1 µs against ``model_construct``'s 8, per patient of a million); a test keeps it
+    equal to ``Patient.model_validate``. ``values`` in the schema's field order."""
+    return trusted_model(Patient, values, _ALL_FIELDS)
 
 
-_new, _set = object.__new__, object.__setattr__
 _ALL_FIELDS = frozenset(FEATURES)

@@ -32,6 +32,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, InstanceOf, ValidationError, create_model
 
+from stroke_risk.core.trusted_models import trusted_model
+
 CHECKED_VERSIONS = {"pydantic": "2.14.4", "fhir-core": "1.1.12"}
 
 # The elements of the usual shape; the top-level keys must be among them (after
@@ -79,16 +81,11 @@ def _unset(model: type[BaseModel]) -> dict[str, None]:
 
 
 def _constructed(model: type[BaseModel], empty: dict[str, None], values: dict[str, Any]) -> Any:
-    """``model.model_construct(**values)`` for already-validated values, without its per-field
-    loop over 57 fields (which takes longer than validating): what pydantic sets, set here."""
-    instance = model.__new__(model)
+    """``model.model_construct(**values)`` for already-validated values, without its
+    per-field loop over 57 fields (which takes longer than validating)."""
     state = dict(empty)
     state.update(values)
-    object.__setattr__(instance, "__dict__", state)
-    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
-    return instance
+    return trusted_model(model, state, set(values))
 
 
 def checked_versions() -> bool:
