@@ -45,6 +45,7 @@ from stroke_risk.app.views import (
     headline_label,
     highlight_bands,
     interval_caption,
+    metric_label,
     model_card_markdown,
     model_card_url,
     option_label,
@@ -226,8 +227,17 @@ def show_assessment(
 ) -> None:
     # h2 under the page's h1 (no skipped heading level, axe-core's heading-order rule).
     st.header(f"Result for {reference}" if reference else "Result")
+    # What the number is, whole, on its own line: a metric's label is cut to its box's
+    # width ("Stroke history among s…" hid "not a future risk"), so the metric has the
+    # short name.
+    st.markdown(f"**{headline_label(assessment)}**")
     risk, band = st.columns(2)
-    risk.metric(headline_label(assessment), percent_text(assessment.probability), border=True)
+    risk.metric(
+        metric_label(assessment),
+        percent_text(assessment.probability),
+        border=True,
+        help=headline_label(assessment),
+    )
     if assessment.probability_interval is not None:
         risk.caption(interval_caption(assessment))
     with band:

@@ -325,6 +325,12 @@ def headline_label(assessment: Assessment) -> str:
     return f"{headline}, {BEYOND_THE_DATA}" if assessment.beyond_data else headline
 
 
+def metric_label(assessment: Assessment) -> str:
+    """The number's short name over its value ('Stroke history', '5-year stroke risk'): a
+    metric's box is narrow, and :func:`headline_label` stands whole just above it."""
+    return assessment.outcome.short_label
+
+
 def interval_caption(assessment: Assessment) -> str:
     """The interval by its one name: '22.6% (18.1% to 27.9%): 95% interval, model
     instability: ...'; empty for a model without intervals."""

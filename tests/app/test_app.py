@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pandas as pd
 import pytest
@@ -75,9 +76,10 @@ def test_the_result_explains_the_risk(app, service_url, stored_model):
     assert not at.exception and not at.error
     expected = StrokeRiskClient(service_url).assess(patient)
     percent = f"{100 * expected.probability:.1f}%"
-    assert at.metric[0].label == expected.outcome.headline and at.metric[0].value == percent
+    assert at.metric[0].label == expected.outcome.short_label and at.metric[0].value == percent
     assert at.header[0].value == "Result for Mrs T, bay 3"
     markdown = texts(at.markdown)
+    assert f"**{expected.outcome.headline}**" in markdown  # what the number is, whole
     assert expected.outcome.natural_frequency(expected.probability) in markdown
     assert f"{expected.risk_band.capitalize()} band (" in markdown  # the band badge
     assert f"The average estimate for {expected.comparison.group}" in markdown
@@ -144,8 +146,9 @@ def test_a_patient_beyond_the_data_is_marked_so_on_screen(app, service_url):
     assert not at.exception and not at.error
     expected = StrokeRiskClient(service_url).assess(patient)
     assert expected.beyond_data
-    assert at.metric[0].label.endswith("beyond the data: extrapolated")
-    assert "beyond the data: extrapolated" in texts(at.markdown)  # the band badge
+    markdown = texts(at.markdown)
+    assert f"**{expected.outcome.headline}, beyond the data: extrapolated**" in markdown
+    assert re.search(r"band \([^)]*\), beyond the data: extrapolated", markdown)  # the badge
     assert expected.beyond_data_note in texts(at.warning)
     assert expected.interval_name in texts(at.caption)
     shown = texts(at.markdown) + texts(at.caption) + texts(at.warning)
@@ -165,7 +168,8 @@ def test_the_key_can_come_from_streamlit_secrets(app, keyed_service_url):
     at = app(keyed_service_url, secrets={"STROKE_API_KEY": APP_API_KEY})
     at = submit(fill_patient_form(at))
     assert not at.error
-    assert at.metric[0].label.startswith("Stroke history among similar adults")
+    assert at.metric[0].label == "Stroke history"
+    assert "**Stroke history among similar adults" in texts(at.markdown)
 
 
 def bad_upload(data_path) -> pd.DataFrame:

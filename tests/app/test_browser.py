@@ -34,6 +34,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 MAX_PUBLISHED_BYTES = 300_000
 
 
+# The labels whose text is wider than the box that shows it (cut, with an ellipsis).
+CUT_LABELS = """labels => labels
+    .filter(label => [label, ...label.querySelectorAll("*")]
+        .some(e => e.scrollWidth > e.clientWidth + 1))
+    .map(label => label.textContent)"""
+
+
 def shows(locator) -> None:
     """Assert the element is visible, retrying while Streamlit re-renders (is_visible() alone
     answers at once, and fails whenever the check lands mid-render)."""
@@ -59,12 +66,15 @@ def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
         page.get_by_text(frequency).wait_for(timeout=TIMEOUT_MS)
         # The headline metric by its label (the what-if cards are metrics too), and with
         # Playwright's retrying assertion, since Streamlit may still be re-rendering.
-        headline = page.get_by_test_id("stMetric").filter(
-            has_text=Assessment.model_validate(expected).outcome.headline
-        )
+        outcome = Assessment.model_validate(expected).outcome
+        headline = page.get_by_test_id("stMetric").filter(has_text=outcome.short_label)
         expect(headline.get_by_test_id("stMetricValue")).to_have_text(
             f"{100 * expected['probability']:.1f}%", timeout=TIMEOUT_MS
         )
+        # What the number is, whole on screen ("(not a future risk)" included), and no
+        # metric's label cut to its box's width with an ellipsis.
+        shows(page.get_by_text(outcome.headline, exact=True))
+        assert page.get_by_test_id("stMetricLabel").evaluate_all(CUT_LABELS) == []
         shows(page.get_by_text("Result for Mr B, 10:40"))
         shows(page.get_by_text(f"{expected['risk_band'].capitalize()} band ("))
         page.get_by_test_id("stVegaLiteChart").wait_for(timeout=TIMEOUT_MS)  # the drivers
