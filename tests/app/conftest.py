@@ -9,7 +9,6 @@ connections but never answers (service hanging).
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -169,14 +168,6 @@ def app_url(service_url: str, tmp_path_factory) -> Iterator[str]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
-
-
-def publish_screenshot(source: Path, name: str) -> Path:
-    """Copy a screenshot into docs/images for the README."""
-    destination = REPO_ROOT / "docs" / "images" / name
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, destination)
-    return destination
 
 
 def example_assessment(**changes: Any) -> Assessment:

@@ -8,7 +8,6 @@ typing, arrows and Space, and submits with Enter.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
@@ -19,6 +18,7 @@ from stroke_risk.core.config import REPO_ROOT
 from stroke_risk.core.responses import Assessment
 from tests.app.chromium import PATIENT, TIMEOUT_MS, VIEWPORT, fill_in_the_form, settle
 from tests.app.conftest import sample_upload
+from tests.environment import skip_or_fail
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -30,10 +30,7 @@ BLOCKING_IMPACTS = ("serious", "critical")
 def axe_source() -> str:
     """axe-core's script; skipped locally (failed on CI) when `make node-deps` has not run."""
     if not AXE.is_file():
-        message = f"{AXE.relative_to(REPO_ROOT)} is missing: run `make node-deps` (npm ci)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true and {message}")
-        pytest.skip(message)
+        skip_or_fail(f"{AXE.relative_to(REPO_ROOT)} is missing: run `make node-deps` (npm ci)")
     return AXE.read_text(encoding="utf-8")
 
 

@@ -3,13 +3,12 @@
 A nurse fills in the form and reads the risk; a practice manager uploads a CSV with a bad
 row and downloads the ranked result; a clinic in mmol/L uploads its own file. Screenshots
 go to test-artifacts/ (the documentation's images come from `make screenshots`, which uses
-a full `make train` model; PUBLISH_SCREENSHOTS=1 still copies these instead).
+a full `make train` model).
 """
 
 from __future__ import annotations
 
 import io
-import os
 import re
 from pathlib import Path
 
@@ -27,11 +26,9 @@ from tests.app.chromium import (
     fill_in_the_form,
     full_page_screenshot,
 )
-from tests.app.conftest import publish_screenshot, sample_upload
+from tests.app.conftest import sample_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-MAX_PUBLISHED_BYTES = 300_000
 
 
 # The labels whose text is wider than the box that shows it (cut, with an ellipsis).
@@ -80,7 +77,7 @@ def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
         page.get_by_test_id("stVegaLiteChart").wait_for(timeout=TIMEOUT_MS)  # the drivers
         shows(page.get_by_text(expected["disclaimer"], exact=True))
         shows(page.get_by_text(f"Model {expected['model_tag']}", exact=True))
-        single = full_page_screenshot(page, artifacts / "app-single.png")
+        full_page_screenshot(page, artifacts / "app-single.png")
 
         upload = sample_upload(data_path, rows=12)
         upload.loc[3, "age"] = "abc"  # line 5 of the file
@@ -93,7 +90,7 @@ def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
         ).wait_for(timeout=TIMEOUT_MS)
         shows(page.get_by_text(re.compile(r"line 5 \(id \d+\), column 'age'")))
         page.get_by_role("button", name="Download the scored CSV").wait_for(timeout=TIMEOUT_MS)
-        batch = full_page_screenshot(page, artifacts / "app-batch.png")
+        full_page_screenshot(page, artifacts / "app-batch.png")
 
         with page.expect_download(timeout=TIMEOUT_MS) as download_info:
             page.get_by_role("button", name="Download the scored CSV").click()
@@ -104,13 +101,6 @@ def test_a_nurse_scores_a_patient_and_a_manager_ranks_a_list(
         assert scored["probability"].is_monotonic_decreasing
     finally:
         page.close()
-
-    for source, name in [(single, "app-single.png"), (batch, "app-batch.png")]:
-        assert source.stat().st_size < MAX_PUBLISHED_BYTES, f"{source} is too large"
-        # Opt-in: the README's images come from a full `make train` model, and a test run
-        # (quick model) should not rewrite tracked files.
-        if os.environ.get("PUBLISH_SCREENSHOTS") == "1":
-            publish_screenshot(source, name)
 
 
 def test_a_mmol_per_l_file_with_mmol_per_l_chosen_scores_every_row_as_mg_per_dl_would(

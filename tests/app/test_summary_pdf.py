@@ -4,7 +4,6 @@ nothing touches the disk, the batch zip, and a page rendered for the README."""
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import subprocess
 import time
@@ -28,11 +27,11 @@ from stroke_risk.app.views import percent_text
 from tests.app.conftest import (
     example_assessment,
     fill_patient_form,
-    publish_screenshot,
     sample_upload,
     submit,
 )
 from tests.conftest import EXAMPLE_PATIENT
+from tests.environment import skip_or_fail
 from tests.readability import flesch_kincaid_grade
 from tests.wording import INCIDENT_5_YEARS, future_risk_claims, reply_outcome
 
@@ -199,14 +198,11 @@ def test_high_risk_patients_of_an_upload_get_a_summary_each(service_url, data_pa
 
 @pytest.mark.slow
 def test_a_real_summary_page_renders_for_the_readme(service_url, artifacts, record_property):
-    """pdftoppm (Debian's poppler-utils) renders page 1; PUBLISH_SCREENSHOTS=1 refreshes
-    docs/images/summary-pdf.png."""
+    """pdftoppm (Debian's poppler-utils) renders page 1 (`make screenshots` makes the
+    documentation's copy)."""
     pdftoppm = shutil.which("pdftoppm")
     if pdftoppm is None:
-        message = "pdftoppm is missing: run `make system-deps` (poppler-utils)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true and {message}")
-        pytest.skip(message)
+        skip_or_fail("pdftoppm is missing: run `make system-deps` (poppler-utils)")
     assessment = StrokeRiskClient(service_url).assess(PATIENT)
     started = time.perf_counter()
     pdf = summary_pdf(assessment, title="Riverside Surgery", reference="Mr B")
@@ -224,5 +220,3 @@ def test_a_real_summary_page_renders_for_the_readme(service_url, artifacts, reco
     path = artifacts / "summary-pdf.png"
     with Image.open(io.BytesIO(rendered)) as image:  # a palette PNG, small enough for git
         image.convert("RGB").quantize(colors=64).save(path, optimize=True)
-    if os.environ.get("PUBLISH_SCREENSHOTS") == "1":
-        publish_screenshot(path, "summary-pdf.png")
