@@ -13,13 +13,11 @@ Takes about six minutes on two cores, most of it building the image.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +32,7 @@ from stroke_risk.core.schema import ADULT_AGE, FEATURES
 from tests.conftest import EXAMPLE_PATIENT
 from tests.environment import skip_or_fail, without_developer_settings
 from tests.ops.test_create_bento_artifacts import LIST_PYTHON
+from tests.script_modules import load_script
 from tests.servers import BIN, free_port, private_bentoml_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
@@ -355,11 +354,7 @@ def test_the_image_holds_exactly_the_serving_lock(pipeline: Pipeline) -> None:
     """Every distribution in the image at the version requirements/serving.txt locks for
     the image's own platform, none missing and none more: what `pip freeze` would show
     (the image has no pip), read the way create_bento_artifacts.sh reads it for the SBOM."""
-    spec = importlib.util.spec_from_file_location("locked_environment", LOCKED_ENVIRONMENT)
-    assert spec and spec.loader
-    locked = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = locked
-    spec.loader.exec_module(locked)
+    locked = load_script(LOCKED_ENVIRONMENT)
     listing = pipeline.podman("exec", pipeline.state("container"), "python", "-c", LIST_PYTHON)
     installed, environment = locked.read_listing(listing)
     assert environment["sys_platform"] == "linux"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -11,14 +9,11 @@ import pytest
 from stroke_risk.core.config import REPO_ROOT
 from stroke_risk.core.patient_tables import parse_patients
 from tests.population.conftest import MODEL_TAG
+from tests.script_modules import load_script
 
 pytestmark = pytest.mark.slow  # needs the session's trained model
 
-_spec = importlib.util.spec_from_file_location(
-    "synthetic_patients", REPO_ROOT / "bench" / "synthetic_patients.py"
-)
-synthetic = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(synthetic)
+synthetic = load_script(REPO_ROOT / "bench" / "synthetic_patients.py")
 
 
 @pytest.fixture(scope="module")
