@@ -28,7 +28,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.servers import loopback_server  # noqa: E402
+from tests.servers import bentoml_command, loopback_server  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / "docs" / "samples"
@@ -109,12 +109,10 @@ def running_service() -> Iterator[str]:
         "STROKE_SHUTDOWN_GRACE": "0",
         "BENTOML_DO_NOT_TRACK": "true",
     }
-    bentoml = Path(sys.executable).parent / "bentoml"
-    command = [str(bentoml), "serve", "service.py", "--host", "127.0.0.1", "--port", "{port}"]
     with (
         tempfile.TemporaryDirectory() as logs,
         loopback_server(
-            "bentoml", command, environment, Path(logs), "/readyz", START_TIMEOUT_SECONDS
+            "bentoml", bentoml_command(), environment, Path(logs), "/readyz", START_TIMEOUT_SECONDS
         ) as server,
     ):
         yield server.url
