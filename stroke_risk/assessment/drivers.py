@@ -192,17 +192,13 @@ class Drivers:
         self, values: dict[str, Any], shares: list[float], odds_ratios: list[float] | None
     ) -> msgspec.Raw:
         """:meth:`results` for the context factors, encoded: the whole list is shared by the
-        replies of patients with the same context values and shares."""
+        replies of patients with the same context values and shares (``odds_ratios`` are
+        not needed: the entries work out their own)."""
         key = tuple(values[self.names[k]] for k in self.context) + tuple(
             shares[k] for k in self.context
         )
         entries = self._shared_context.get(key)
-        if entries is None:
-            if len(self._shared_context) > _SHARED_LIMIT:
-                self._shared_context.clear()
-            entries = encoded(self.results(values, shares, odds_ratios, self.context))
-            self._shared_context[key] = entries
-        return entries
+        return entries if entries is not None else self._context_entries(key)
 
     def context_many(
         self, columns: Columns, rounded_shares: np.ndarray
@@ -218,16 +214,21 @@ class Drivers:
         out = []
         for key in keys:
             entries = shared.get(key)
-            if entries is None:
-                if len(shared) > _SHARED_LIMIT:
-                    shared.clear()
-                values = {self.names[k]: key[j] for j, k in enumerate(self.context)}
-                shares = [0.0] * len(self.names)
-                for j, k in enumerate(self.context, start=len(self.context)):
-                    shares[k] = key[j]
-                entries = shared[key] = encoded(self.results(values, shares, None, self.context))
-            out.append(entries)
+            out.append(entries if entries is not None else self._context_entries(key))
         return out
+
+    def _context_entries(self, key: tuple[Any, ...]) -> msgspec.Raw:
+        """The context factors' encoded entries for ``key`` (their values, then their
+        shares), built and kept: the one place both paths build them."""
+        if len(self._shared_context) > _SHARED_LIMIT:
+            self._shared_context.clear()
+        values = {self.names[k]: key[j] for j, k in enumerate(self.context)}
+        shares = [0.0] * len(self.names)
+        for j, k in enumerate(self.context, start=len(self.context)):
+            shares[k] = key[j]
+        entries = encoded(self.results(values, shares, None, self.context))
+        self._shared_context[key] = entries
+        return entries
 
     def listed_many(
         self,
