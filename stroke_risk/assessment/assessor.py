@@ -260,8 +260,8 @@ class RiskAssessor:
         return self._result(
             given,
             numbers,
-            self.drivers.results(given, rounded, None, top),
-            self.drivers.context_results(given, rounded, None),
+            self.drivers.results(given, rounded, top),
+            self.drivers.context_results(given, rounded),
             interval is not None,
             self.risk_band(numbers[0]),
             interval is not None and self.risk_band(numbers[1]) != self.risk_band(numbers[2]),

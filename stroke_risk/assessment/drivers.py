@@ -159,22 +159,17 @@ class Drivers:
         return out
 
     def results(
-        self,
-        values: dict[str, Any],
-        shares: list[float],
-        odds_ratios: list[float] | None,
-        top: list[int],
+        self, values: dict[str, Any], shares: list[float], top: list[int]
     ) -> list[FactorResult]:
         """The factors at positions ``top``, in that order (the reply's
-        ``contributing_factors`` or ``context_factors``).
+        ``contributing_factors`` or ``context_factors``), for one patient.
 
-        ``shares`` are already rounded to ``DECIMALS``; ``odds_ratios`` are their
-        exponentials rounded to 3 (both computed in one numpy call per batch), or None to
-        have them worked out only for the entries built here (one patient). A factor's
-        entry is fixed by its position, value and rounded share, so entries of fields with
-        few values (sex, conditions, smoking, the context factors) are built once and
-        shared by every reply that holds them (they are frozen): a batch builds a fraction
-        of its 80,000 entries."""
+        ``shares`` are already rounded to ``DECIMALS``; odds ratios are worked out only for
+        the entries built here (a batch has them from one numpy call: :meth:`listed_many`).
+        A factor's entry is fixed by its position, value and rounded share, so entries of
+        fields with few values (sex, conditions, smoking, the context factors) are built
+        once and shared by every reply that holds them (they are frozen): a batch builds a
+        fraction of its 80,000 entries."""
         names, numeric = self.names, self._numeric
         if len(self._shared) > _SHARED_LIMIT:  # a model whose shares vary continuously
             self._shared.clear()
@@ -183,17 +178,14 @@ class Drivers:
             value = values[names[k]]
             share = shares[k]
             if k in numeric:
-                out.append(self._entry(k, value, share, odds_ratios))
+                out.append(self._entry(k, value, share, None))
                 continue
-            out.append(self._shared_entry(k, value, share, odds_ratios))
+            out.append(self._shared_entry(k, value, share, None))
         return out
 
-    def context_results(
-        self, values: dict[str, Any], shares: list[float], odds_ratios: list[float] | None
-    ) -> msgspec.Raw:
+    def context_results(self, values: dict[str, Any], shares: list[float]) -> msgspec.Raw:
         """:meth:`results` for the context factors, encoded: the whole list is shared by the
-        replies of patients with the same context values and shares (``odds_ratios`` are
-        not needed: the entries work out their own)."""
+        replies of patients with the same context values and shares."""
         key = tuple(values[self.names[k]] for k in self.context) + tuple(
             shares[k] for k in self.context
         )
@@ -226,7 +218,7 @@ class Drivers:
         shares = [0.0] * len(self.names)
         for j, k in enumerate(self.context, start=len(self.context)):
             shares[k] = key[j]
-        entries = encoded(self.results(values, shares, None, self.context))
+        entries = encoded(self.results(values, shares, self.context))
         self._shared_context[key] = entries
         return entries
 
@@ -260,7 +252,7 @@ class Drivers:
         return [[by_factor[k][i] for k in row] for i, row in enumerate(top)]
 
     def _shared_entry(
-        self, k: int, value: Any, share: float, odds_ratio: float | list[float] | None
+        self, k: int, value: Any, share: float, odds_ratio: float | None
     ) -> FactorResult:
         """The entry of a few-valued field, built once and shared."""
         key = (k, value, share)
@@ -269,15 +261,11 @@ class Drivers:
             entry = self._shared[key] = self._entry(k, value, share, odds_ratio)
         return entry
 
-    def _entry(
-        self, k: int, value: Any, share: float, odds_ratio: float | list[float] | None
-    ) -> FactorResult:
-        """One factor's entry; its odds ratio given, given in a list by factor, or (None)
-        worked out from the rounded share."""
+    def _entry(self, k: int, value: Any, share: float, odds_ratio: float | None) -> FactorResult:
+        """One factor's entry; its odds ratio given, or (None) worked out from the rounded
+        share."""
         if odds_ratio is None:
             odds_ratio = odds_ratio_of_rounded_share(share)
-        elif isinstance(odds_ratio, list):
-            odds_ratio = odds_ratio[k]
         return FactorResult(
             self.names[k],
             self.labels[k],
