@@ -193,7 +193,7 @@ _OBSERVATION_CHOICES = ("value", "effective")
 def _read_elements(raw: dict[str, Any]) -> dict[str, Any]:
     """An Observation with only the elements a rule reads.
 
-    An EHR's Observation also carries category, subject, encounter, performer,
+    An EHR's Observation also carries category, encounter, performer,
     interpretation, reference ranges, notes and more (US Core's lab profile): validating
     all of them took 2.7 times as long per Observation (22 ms for 200 instead of 8), most
     of a CDS Hooks call, and a malformed one would refuse a whole chart over something the
@@ -203,7 +203,7 @@ def _read_elements(raw: dict[str, Any]) -> dict[str, Any]:
     (observation_date), so beside one it is set aside too: an instant is the slowest
     element to validate, and US Core's lab results carry both.
     """
-    kept = {key: value for key, value in raw.items() if key in _KEPT or _read(key)}
+    kept = {key: value for key, value in raw.items() if _read(key)}
     if ("issued" in kept or "_issued" in kept) and (
         kept.get("effectiveDateTime") is not None or kept.get("effectiveInstant") is not None
     ):
@@ -212,29 +212,10 @@ def _read_elements(raw: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-@lru_cache(maxsize=4096)  # the names are few (R4's elements); any others are bounded here
+@lru_cache(maxsize=4096)  # looked up once per name: R4's are few, any others bounded here
 def _read(key: str) -> bool:
     element = key.removeprefix("_")
     return element in _OBSERVATION_ELEMENTS or element.startswith(_OBSERVATION_CHOICES)
-
-
-# The usual names, looked up at once: the elements read and R4's choices of value[x] and
-# effective[x] (any other name still goes through _read).
-_KEPT = frozenset(
-    name
-    for element in (
-        *_OBSERVATION_ELEMENTS,
-        *(
-            f"value{kind}"
-            for kind in (
-                "Quantity", "CodeableConcept", "String", "Boolean", "Integer", "Range",
-                "Ratio", "SampledData", "Time", "DateTime", "Period",
-            )
-        ),
-        *(f"effective{kind}" for kind in ("DateTime", "Period", "Timing", "Instant")),
-    )
-    for name in (element, f"_{element}")
-)  # fmt: skip
 
 
 # An Observation's elements that a chart repeats from one Observation to the next (the same
@@ -284,12 +265,12 @@ def parse_resource(raw: Any, index: int | None = None, seen: dict[bytes, Any] | 
         raw = _read_elements(raw)
         if seen is not None:  # validated models are not walked again below
             raw = _validated_once(raw, seen)
-    if resource_type == "Observation" and seen is not None:
-        # The usual lab shape, by fhir.resources' own field rules. Before the depth check:
-        # its validator takes only flat elements (and models), so it never walks nesting.
-        quick = quick_observation(raw, get_fhir_model_class)
-        if quick is not None:
-            return quick
+            # The usual lab shape, by fhir.resources' own field rules. Before the depth
+            # check: its validator takes only flat elements (and models), so it never
+            # walks nesting.
+            quick = quick_observation(raw, get_fhir_model_class)
+            if quick is not None:
+                return quick
     if deeper_than(raw, MAX_DEPTH):
         where = f"Bundle.entry[{index}].resource" if index is not None else resource_type
         raise FhirInputError(

@@ -31,9 +31,6 @@ def observation_date(observation: Any) -> dt.date | None:
     )
 
 
-_UNSEEN = "unseen"  # not a LOINC code (those are digits and a check digit)
-
-
 class _Measure(NamedTuple):
     resource: str
     code: str
@@ -134,10 +131,11 @@ def _measures(
     unreadable: list[str] = []
     code_of: dict[int, str | None] = {}  # by the code element's identity, for this call
     for observation in observations:
-        concept = observation.code
-        code = code_of.get(id(concept), _UNSEEN)
-        if code is _UNSEEN:
-            code = code_of[id(concept)] = _loinc(observation, wanted)
+        concept = id(observation.code)
+        if concept in code_of:
+            code = code_of[concept]
+        else:
+            code = code_of[concept] = _loinc(observation, wanted)
         if code is None or not _usable(observation):
             continue
         when = observation_date(observation)
