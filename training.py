@@ -68,7 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=Path("reports"),
         help="where metrics.json, model_card.md and plots go",
     )
-    parser.add_argument("--jobs", type=int, default=JOBS, help="parallel CV fits")
+    parser.add_argument(
+        "--jobs", type=int, default=JOBS, help="parallel CV fits, refits and validation fits"
+    )
     parser.add_argument(
         "--validate",
         action="store_true",

@@ -31,17 +31,6 @@ import signal
 from multiprocessing import forkserver
 from pathlib import Path
 
-# The thread-count variables joblib sets for each loky worker (its MAX_NUM_THREADS_VARS).
-THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMBA_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
-
 
 def jobs_argument(argv: list[str], default: int) -> int:
     """The ``--jobs`` value in ``argv`` before the script's own parser runs; ``default`` if
@@ -55,9 +44,15 @@ def jobs_argument(argv: list[str], default: int) -> int:
 
 
 def worker_threads(n_jobs: int, cpus: int) -> dict[str, str]:
-    """The thread limits joblib gives each of ``n_jobs`` workers on ``cpus`` CPUs."""
+    """The thread limits joblib gives each of ``n_jobs`` workers on ``cpus`` CPUs: its own
+    list of variables, each as the caller set it, else the CPUs divided by the jobs."""
+    from joblib._parallel_backends import ParallelBackendBase
+
     default = max(cpus // n_jobs, 1)
-    return {name: os.environ.get(name, str(default)) for name in THREAD_VARIABLES}
+    return {
+        name: os.environ.get(name, str(default))
+        for name in ParallelBackendBase.MAX_NUM_THREADS_VARS
+    }
 
 
 def start_worker_server(script: str, n_jobs: int) -> bool:
